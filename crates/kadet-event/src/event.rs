@@ -1,0 +1,242 @@
+//! The canonical audit event and the source metadata that travels with it.
+
+use crate::time::EventTime;
+use crate::value::Value;
+use std::cell::OnceCell;
+use std::fmt;
+use std::sync::Arc;
+
+/// Where a record came from, in the terms a user can act on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Location {
+    /// The input file, or `-` for standard input.
+    pub file: Arc<str>,
+    /// 1-based line where the record starts.
+    pub line: u64,
+    /// 0-based index of the event inside a batch record (EventList item,
+    /// CloudWatch logEvent, Azure record), when the line held several.
+    pub record: Option<u32>,
+}
+
+impl Location {
+    /// A location for a whole line.
+    pub fn line(file: Arc<str>, line: u64) -> Self {
+        Location { file, line, record: None }
+    }
+
+    /// The same line, pointing at the `index`th record inside it.
+    pub fn with_record(&self, index: usize) -> Self {
+        Location {
+            file: self.file.clone(),
+            line: self.line,
+            record: Some(u32::try_from(index).unwrap_or(u32::MAX)),
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)?;
+        if let Some(r) = self.record {
+            write!(f, "#{r}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The kind of log an event came from, named as Panther names log types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogType {
+    /// kube-apiserver log or webhook backend of a self-managed cluster.
+    KubernetesAudit,
+    /// EKS control-plane audit log (CloudWatch, or Panther's `Amazon.EKS.Audit`).
+    EksAudit,
+    /// AKS diagnostic log (`kube-audit`, `kube-audit-admin`) or any Azure Monitor record.
+    AzureMonitor,
+    /// GKE Cloud Audit Log entry (`GCP.AuditLog`).
+    GcpAudit,
+}
+
+impl LogType {
+    /// All log types, in display order.
+    pub const ALL: [LogType; 4] = [
+        LogType::KubernetesAudit,
+        LogType::EksAudit,
+        LogType::AzureMonitor,
+        LogType::GcpAudit,
+    ];
+
+    /// The Panther-style name (`Amazon.EKS.Audit`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            LogType::KubernetesAudit => "Kubernetes.Audit",
+            LogType::EksAudit => "Amazon.EKS.Audit",
+            LogType::AzureMonitor => "Azure.MonitorActivity",
+            LogType::GcpAudit => "GCP.AuditLog",
+        }
+    }
+
+    /// Parses a Panther-style name.
+    pub fn from_name(name: &str) -> Option<LogType> {
+        LogType::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+impl fmt::Display for LogType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What kadet knows about an event besides its content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceMeta {
+    /// The log type the decoder recognised.
+    pub log_type: LogType,
+    /// Cluster name, when the source names it (log group, resourceId, resource labels, p_source_label).
+    pub cluster: Option<String>,
+    /// A timestamp taken from the envelope (CloudWatch, Azure, GKE), used when the event has none.
+    pub source_time: Option<EventTime>,
+    /// Where the record is in the input.
+    pub location: Location,
+}
+
+/// How the body of a [`RawEvent`] must be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyShape {
+    /// An `audit.k8s.io` Event (v1, v1beta1 or without apiVersion).
+    Audit,
+    /// A Cloud Audit Logs `LogEntry` from GKE, mapped to an Event when parsed.
+    GkeLogEntry,
+    /// A record that is not an audit event (for example an Azure activity log
+    /// entry); rules read its own fields.
+    Foreign,
+}
+
+/// A decoded but not yet parsed event: the bytes of its body plus metadata.
+///
+/// Decoders produce these cheaply; only events that pass the prefilter are
+/// parsed into a [`CanonicalEvent`] with [`RawEvent::parse`].
+#[derive(Debug, Clone)]
+pub struct RawEvent<'a> {
+    /// Source metadata.
+    pub meta: SourceMeta,
+    /// JSON text of the body.
+    pub body: std::borrow::Cow<'a, [u8]>,
+    /// How to read `body`.
+    pub shape: BodyShape,
+    /// The enclosing source record, when it is not the body itself
+    /// (the Azure record around `properties.log`, the CloudWatch logEvent).
+    pub record: Option<std::borrow::Cow<'a, [u8]>>,
+}
+
+impl<'a> RawEvent<'a> {
+    /// The bytes the prefilter must look at: the source record when there is
+    /// one, else the body.
+    pub fn prefilter_bytes(&self) -> &[u8] {
+        self.record.as_deref().unwrap_or(&self.body)
+    }
+
+    /// Parses the body into a canonical event.
+    pub fn parse(&self) -> Result<CanonicalEvent<'_>, crate::DecodeError> {
+        let parsed = Value::from_slice(&self.body).map_err(crate::DecodeError::from_json)?;
+        if !matches!(parsed, Value::Object(_)) {
+            return Err(crate::DecodeError::shape("event is not a JSON object"));
+        }
+        let audit = match self.shape {
+            BodyShape::Audit | BodyShape::Foreign => parsed,
+            BodyShape::GkeLogEntry => crate::decode::gke::to_audit_event(parsed)?,
+        };
+        let time = event_time_of(&audit).or(self.meta.source_time);
+        Ok(CanonicalEvent {
+            meta: &self.meta,
+            shape: self.shape,
+            time,
+            audit,
+            record_bytes: self.record.as_deref(),
+            record: OnceCell::new(),
+        })
+    }
+}
+
+fn event_time_of(audit: &Value<'_>) -> Option<EventTime> {
+    ["stageTimestamp", "requestReceivedTimestamp", "timestamp", "p_event_time"]
+        .iter()
+        .filter_map(|k| audit.get(k).and_then(Value::as_str))
+        .find_map(EventTime::parse)
+}
+
+/// One audit event in kadet's canonical form.
+///
+/// `audit` holds the fields of an `audit.k8s.io/v1` Event whatever the source
+/// was: rules address it by dotted path (`objectRef.subresource`). Fields that
+/// only the source record has (`category`, `protoPayload.methodName`,
+/// `p_source_label`) are still reachable through [`CanonicalEvent::lookup_root`].
+#[derive(Debug)]
+pub struct CanonicalEvent<'a> {
+    /// Source metadata.
+    pub meta: &'a SourceMeta,
+    /// How the body was shaped at the source.
+    pub shape: BodyShape,
+    /// Event time: the Event's stageTimestamp, else requestReceivedTimestamp,
+    /// else the source envelope's timestamp.
+    pub time: Option<EventTime>,
+    /// The canonical Event.
+    pub audit: Value<'a>,
+    record_bytes: Option<&'a [u8]>,
+    record: OnceCell<Option<Value<'a>>>,
+}
+
+impl<'a> CanonicalEvent<'a> {
+    /// The original source record, parsed on first use.
+    pub fn record(&self) -> Option<&Value<'a>> {
+        self.record
+            .get_or_init(|| self.record_bytes.and_then(|b| Value::from_slice(b).ok()))
+            .as_ref()
+    }
+
+    /// Resolves the first key of a path: the canonical Event first, then
+    /// kadet's source fields (`p_log_type`, `p_source_label`, `p_event_time`),
+    /// then the source record.
+    pub fn lookup_root(&self, key: &str) -> Option<std::borrow::Cow<'_, Value<'a>>> {
+        use std::borrow::Cow;
+        if let Some(v) = self.audit.get(key) {
+            return Some(Cow::Borrowed(v));
+        }
+        match key {
+            "p_log_type" => return Some(Cow::Owned(Value::from(self.meta.log_type.name()))),
+            "p_source_label" => {
+                if let Some(c) = &self.meta.cluster {
+                    return Some(Cow::Owned(Value::from(c.as_str())));
+                }
+            }
+            "p_event_time" => {
+                if let Some(t) = self.time {
+                    return Some(Cow::Owned(Value::from(t.to_rfc3339().as_str())));
+                }
+            }
+            _ => {}
+        }
+        self.record().and_then(|r| r.get(key)).map(Cow::Borrowed)
+    }
+
+    /// The canonical Event as a root value.
+    pub fn root(&self) -> &Value<'a> {
+        &self.audit
+    }
+
+    /// A string field of the Event by path of object keys.
+    pub fn str_at(&self, keys: &[&str]) -> Option<&str> {
+        self.audit.pointer(keys).and_then(Value::as_str)
+    }
+
+    /// `auditID`, when the source has one.
+    pub fn audit_id(&self) -> Option<&str> {
+        self.str_at(&["auditID"])
+    }
+
+    /// The cluster name, when known.
+    pub fn cluster(&self) -> Option<&str> {
+        self.meta.cluster.as_deref()
+    }
+}

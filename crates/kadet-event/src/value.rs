@@ -1,0 +1,356 @@
+//! A borrowed JSON tree.
+//!
+//! [`Value`] is what rules look at. Strings without escapes borrow straight from
+//! the input bytes, so building a tree for an event that passed the prefilter
+//! costs a few small vectors and no string copies in the common case. Objects
+//! keep their keys in input order in a flat vector: audit events have small
+//! objects, where a linear scan beats hashing.
+
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use std::borrow::Cow;
+use std::fmt;
+
+/// A JSON number, as parsed.
+pub type Number = serde_json::Number;
+
+/// A JSON value whose strings borrow from the input where they can.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Value<'a> {
+    /// `null`.
+    #[default]
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// Any JSON number.
+    Number(Number),
+    /// A string; borrowed unless it contained escapes.
+    String(Cow<'a, str>),
+    /// An array.
+    Array(Vec<Value<'a>>),
+    /// An object, keys in input order.
+    Object(Map<'a>),
+}
+
+/// A JSON object: key/value pairs in input order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Map<'a>(pub Vec<(Cow<'a, str>, Value<'a>)>);
+
+impl<'a> Map<'a> {
+    /// The value under `key`, the first one if the key repeats.
+    pub fn get(&self, key: &str) -> Option<&Value<'a>> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// A mutable reference to the value under `key`.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value<'a>> {
+        self.0.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Removes `key` and returns its value.
+    pub fn remove(&mut self, key: &str) -> Option<Value<'a>> {
+        let idx = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.remove(idx).1)
+    }
+
+    /// Sets `key` to `value`, replacing an existing entry in place.
+    pub fn insert(&mut self, key: impl Into<Cow<'a, str>>, value: Value<'a>) {
+        let key = key.into();
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    /// Iterates over the entries.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value<'a>)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), v))
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when the object has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'a> Value<'a> {
+    /// Parses JSON text, borrowing strings from `bytes` where possible.
+    pub fn from_slice(bytes: &'a [u8]) -> Result<Value<'a>, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    /// Parses JSON text held in a `str`.
+    pub fn from_str(text: &'a str) -> Result<Value<'a>, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// The member `key` of an object, or `None` for anything else.
+    pub fn get(&self, key: &str) -> Option<&Value<'a>> {
+        match self {
+            Value::Object(m) => m.get(key),
+            _ => None,
+        }
+    }
+
+    /// Follows a chain of object keys.
+    pub fn pointer(&self, keys: &[&str]) -> Option<&Value<'a>> {
+        keys.iter().try_fold(self, |v, k| v.get(k))
+    }
+
+    /// The string content, if this is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The number as `f64`, if this is a number.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Number(n) => n.as_f64(),
+            _ => None,
+        }
+    }
+
+    /// The number as `i64`, if this is an integral number in range.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Number(n) => n.as_i64(),
+            _ => None,
+        }
+    }
+
+    /// The elements, if this is an array.
+    pub fn as_array(&self) -> Option<&[Value<'a>]> {
+        match self {
+            Value::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The object, if this is one.
+    pub fn as_object(&self) -> Option<&Map<'a>> {
+        match self {
+            Value::Object(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// True for `null`.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// Copies every borrowed string so the value no longer borrows its input.
+    pub fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::Null => Value::Null,
+            Value::Bool(b) => Value::Bool(b),
+            Value::Number(n) => Value::Number(n),
+            Value::String(s) => Value::String(Cow::Owned(s.into_owned())),
+            Value::Array(a) => Value::Array(a.into_iter().map(Value::into_owned).collect()),
+            Value::Object(m) => Value::Object(Map(m
+                .0
+                .into_iter()
+                .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
+                .collect())),
+        }
+    }
+
+    /// Renders the value the way templates and tables show it: strings bare,
+    /// everything else as compact JSON.
+    pub fn to_display_string(&self) -> String {
+        match self {
+            Value::String(s) => s.to_string(),
+            other => serde_json::to_string(other).unwrap_or_default(),
+        }
+    }
+
+    /// Converts to a `serde_json::Value` (used for output, never on the hot path).
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Number(n) => serde_json::Value::Number(n.clone()),
+            Value::String(s) => serde_json::Value::String(s.to_string()),
+            Value::Array(a) => serde_json::Value::Array(a.iter().map(Value::to_json).collect()),
+            Value::Object(m) => serde_json::Value::Object(
+                m.0.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect(),
+            ),
+        }
+    }
+
+    /// Builds a borrowed tree from a `serde_json::Value`.
+    pub fn from_json(v: &'a serde_json::Value) -> Value<'a> {
+        match v {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => Value::Number(n.clone()),
+            serde_json::Value::String(s) => Value::String(Cow::Borrowed(s)),
+            serde_json::Value::Array(a) => Value::Array(a.iter().map(Value::from_json).collect()),
+            serde_json::Value::Object(m) => Value::Object(Map(m
+                .iter()
+                .map(|(k, v)| (Cow::Borrowed(k.as_str()), Value::from_json(v)))
+                .collect())),
+        }
+    }
+}
+
+impl From<&str> for Value<'static> {
+    fn from(s: &str) -> Self {
+        Value::String(Cow::Owned(s.to_string()))
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value<'de>, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value<'de>, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value<'de>, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value<'de>, E> {
+        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Value<'de>, E> {
+        Ok(Value::String(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value<'de>, E> {
+        Ok(Value::String(Cow::Owned(v.to_string())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value<'de>, E> {
+        Ok(Value::String(Cow::Owned(v)))
+    }
+    fn visit_unit<E>(self) -> Result<Value<'de>, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value<'de>, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value<'de>, D::Error> {
+        Deserialize::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value<'de>, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(v) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value<'de>, A::Error> {
+        let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let v = map.next_value()?;
+            out.push((key, v));
+        }
+        Ok(Value::Object(Map(out)))
+    }
+}
+
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+impl<'de> Deserialize<'de> for Value<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ValueVisitor)
+    }
+}
+
+impl Serialize for Value<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Number(n) => n.serialize(s),
+            Value::String(v) => s.serialize_str(v),
+            Value::Array(a) => {
+                let mut seq = s.serialize_seq(Some(a.len()))?;
+                for v in a {
+                    seq.serialize_element(v)?;
+                }
+                seq.end()
+            }
+            Value::Object(m) => m.serialize(s),
+        }
+    }
+}
+
+impl Serialize for Map<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k.as_ref(), v)?;
+        }
+        map.end()
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn borrows_plain_strings_and_owns_escaped_ones() {
+        let text = br#"{"a":"plain","b":"esc\"aped","c":[1,2.5,null,true]}"#;
+        let v = Value::from_slice(text).unwrap();
+        assert!(matches!(v.get("a"), Some(Value::String(Cow::Borrowed("plain")))));
+        assert!(matches!(v.get("b"), Some(Value::String(Cow::Owned(_)))));
+        assert_eq!(v.get("b").unwrap().as_str(), Some("esc\"aped"));
+        assert_eq!(v.get("c").unwrap().as_array().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn round_trips_through_serialize() {
+        let text = r#"{"z":1,"a":{"k":["x",{"y":null}]},"n":-3.5}"#;
+        let v = Value::from_str(text).unwrap();
+        assert_eq!(serde_json::to_string(&v).unwrap(), text);
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = "[".repeat(100_000);
+        assert!(Value::from_str(&deep).is_err());
+    }
+}
