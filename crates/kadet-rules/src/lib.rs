@@ -1,1 +1,30 @@
-pub fn _x(){}
+//! kadet's rules: Panther-compatible YAML rule files with Simple Detection
+//! logic, compiled once into a fast form.
+//!
+//! - [`model`]: the file format as written (serde models; unknown keys are errors);
+//! - [`loader`]: reading files, directories and the built-in pack into a [`RuleSet`];
+//! - [`compile`] and [`expr`]: match expressions compiled to an [`Expr`] tree and evaluated;
+//! - [`path`]: key specifiers (`Key`, `KeyPath`, `DeepKey`);
+//! - [`template`]: `AlertTitle` / `Dedup` / context templates;
+//! - [`rule`]: a compiled [`Rule`] and the [`Outcome`] of a match;
+//! - [`prefilter`]: the literal prefilter that rejects records before parsing;
+//! - [`testing`]: running a rule's Tests offline;
+//! - [`explain`]: why an event matched or not, and rules in words.
+
+#![warn(missing_docs)]
+
+pub mod compile;
+pub mod explain;
+pub mod expr;
+pub mod loader;
+pub mod model;
+pub mod path;
+pub mod prefilter;
+pub mod rule;
+pub mod template;
+pub mod testing;
+
+pub use expr::Expr;
+pub use loader::{load_builtin, load_paths, LoadError, RuleSet};
+pub use prefilter::{Prefilter, RuleMask};
+pub use rule::{Outcome, Rule, Severity};

@@ -1,0 +1,269 @@
+//! Loading rules: from files and directories, or the built-in pack embedded
+//! in the binary. Library files are read first; every rule is then compiled
+//! against the library. All problems are collected and reported with file,
+//! line and message, and nothing runs if there is one.
+
+use crate::compile::{CompileError, Compiler, Library};
+use crate::model::{LibraryFile, RuleFile};
+use crate::prefilter::Prefilter;
+use crate::rule::Rule;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
+
+/// A problem in a rule or library file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    /// The file.
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+            if let Some(c) = self.column {
+                write!(f, ":{c}")?;
+            }
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Loaded, compiled rules with their library and prefilter.
+#[derive(Debug)]
+pub struct RuleSet {
+    /// The rules, in load order (file path order).
+    pub rules: Vec<Rule>,
+    /// Named lists and conditions.
+    pub library: Library,
+}
+
+impl RuleSet {
+    /// Finds a rule by id.
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// Builds the prefilter for the rules kept by `keep`.
+    pub fn prefilter(&self) -> Prefilter {
+        Prefilter::build(&self.rules)
+    }
+
+    /// Keeps only enabled rules unless `include_disabled`.
+    pub fn retain_enabled(&mut self, include_disabled: bool) {
+        if !include_disabled {
+            self.rules.retain(|r| r.enabled);
+        }
+    }
+}
+
+/// A YAML source: a name for messages and its text.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Path or embedded name.
+    pub name: String,
+    /// File contents.
+    pub text: String,
+}
+
+/// The built-in pack's files.
+pub fn builtin_sources() -> Vec<Source> {
+    BUILTIN_RULE_FILES.iter().map(|(n, t)| Source { name: n.to_string(), text: t.to_string() }).collect()
+}
+
+/// Loads the built-in pack.
+pub fn load_builtin() -> Result<RuleSet, Vec<LoadError>> {
+    load_sources(Vec::new(), builtin_sources())
+}
+
+/// Reads rule and library files from paths (files, or directories walked
+/// for `*.yml` / `*.yaml`). The built-in library is always available; a
+/// library file given here may redefine its names.
+pub fn load_paths(paths: &[PathBuf]) -> Result<RuleSet, Vec<LoadError>> {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut files);
+        } else if p.exists() {
+            files.push(p.clone());
+        } else {
+            errors.push(LoadError { file: p.display().to_string(), line: None, column: None, message: "no such file or directory".into() });
+        }
+    }
+    let mut sources = Vec::new();
+    for f in files {
+        match std::fs::read_to_string(&f) {
+            Ok(text) => sources.push(Source { name: f.display().to_string(), text }),
+            Err(e) => errors.push(LoadError { file: f.display().to_string(), line: None, column: None, message: e.to_string() }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let base: Vec<Source> = builtin_sources().into_iter().filter(|s| is_library(&s.text)).collect();
+    load_sources(base, sources)
+}
+
+fn is_library(text: &str) -> bool {
+    serde_norway::from_str::<serde_norway::Value>(text)
+        .ok()
+        .and_then(|v| v.get("AnalysisType").and_then(|t| t.as_str().map(|s| s == "library")))
+        .unwrap_or(false)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if p.is_dir() {
+            walk(&p, out);
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
+            out.push(p);
+        }
+    }
+}
+
+fn yaml_error(file: &str, e: &serde_norway::Error) -> LoadError {
+    let loc = e.location();
+    let mut message = e.to_string();
+    // The message repeats the position; keep it short.
+    if let Some(i) = message.find(" at line ") {
+        message.truncate(i);
+    }
+    LoadError { file: file.to_string(), line: loc.as_ref().map(|l| l.line()), column: loc.as_ref().map(|l| l.column()), message }
+}
+
+/// Best-effort line of a compile error: the first line mentioning its needle,
+/// else the line of the top-level key it is under.
+fn compile_error(src: &Source, e: CompileError) -> LoadError {
+    let top = e.at.split(['[', '.']).next().unwrap_or("").to_string();
+    let find = |needle: &str| src.text.lines().position(|l| l.contains(needle)).map(|i| i + 1);
+    let line = e
+        .needle
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .and_then(find)
+        .or_else(|| src.text.lines().position(|l| l.starts_with(&format!("{top}:"))).map(|i| i + 1));
+    LoadError { file: src.name.clone(), line, column: None, message: format!("{}: {}", e.at, e.message) }
+}
+
+/// Loads from sources: `base` libraries (which later ones may redefine) and
+/// the user's `sources`.
+pub fn load_sources(base: Vec<Source>, sources: Vec<Source>) -> Result<RuleSet, Vec<LoadError>> {
+    let mut errors = Vec::new();
+    let mut library = Library::default();
+    let mut rule_files = Vec::new();
+    let base_count = base.len();
+    for (idx, src) in base.iter().chain(sources.iter()).enumerate() {
+        let is_base = idx < base_count;
+        let head: serde_norway::Value = match serde_norway::from_str(&src.text) {
+            Ok(v) => v,
+            Err(e) => {
+                errors.push(yaml_error(&src.name, &e));
+                continue;
+            }
+        };
+        let kind = head.get("AnalysisType").and_then(|v| v.as_str()).map(str::to_string);
+        match kind.as_deref() {
+            Some("library") => match serde_norway::from_str::<LibraryFile>(&src.text) {
+                Ok(lib) => add_library(&mut library, lib, src, is_base, &mut errors),
+                Err(e) => errors.push(yaml_error(&src.name, &e)),
+            },
+            Some("rule") => {
+                if !is_base {
+                    rule_files.push(src);
+                }
+            }
+            Some(other) => errors.push(LoadError {
+                file: src.name.clone(),
+                line: src.text.lines().position(|l| l.starts_with("AnalysisType")).map(|i| i + 1),
+                column: None,
+                message: format!("AnalysisType {other:?} is not supported (kadet runs `rule` and `library` files)"),
+            }),
+            None => errors.push(LoadError { file: src.name.clone(), line: Some(1), column: None, message: "missing AnalysisType (rule or library)".into() }),
+        }
+    }
+    let mut rules: Vec<Rule> = Vec::new();
+    for src in rule_files {
+        let file: RuleFile = match serde_norway::from_str(&src.text) {
+            Ok(f) => f,
+            Err(e) => {
+                errors.push(yaml_error(&src.name, &e));
+                continue;
+            }
+        };
+        let mut compiler = Compiler::new(&library);
+        match Rule::compile(file, &src.name, &mut compiler) {
+            Ok(rule) => {
+                if let Some(prev) = rules.iter().find(|r| r.id == rule.id) {
+                    errors.push(LoadError {
+                        file: src.name.clone(),
+                        line: src.text.lines().position(|l| l.starts_with("RuleID")).map(|i| i + 1),
+                        column: None,
+                        message: format!("RuleID {:?} is already defined in {}", rule.id, prev.source),
+                    });
+                } else {
+                    rules.push(rule);
+                }
+            }
+            Err(e) => errors.push(compile_error(src, e)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(RuleSet { rules, library })
+    } else {
+        Err(errors)
+    }
+}
+
+fn add_library(lib: &mut Library, file: LibraryFile, src: &Source, is_base: bool, errors: &mut Vec<LoadError>) {
+    let line_of = |name: &str| src.text.lines().position(|l| l.trim_start().starts_with(&format!("{name}:"))).map(|i| i + 1);
+    for (name, values) in file.Lists {
+        if let Some(prev) = lib.origin.get(&format!("list:{name}")) {
+            if !prev.starts_with(BUILTIN_MARK) || is_base {
+                errors.push(LoadError { file: src.name.clone(), line: line_of(&name), column: None, message: format!("list {name:?} is already defined in {prev}") });
+                continue;
+            }
+        }
+        lib.origin.insert(format!("list:{name}"), origin_name(src, is_base));
+        lib.lists.insert(name, values);
+    }
+    for (name, cond) in file.Conditions {
+        if let Some(prev) = lib.origin.get(&format!("condition:{name}")) {
+            if !prev.starts_with(BUILTIN_MARK) || is_base {
+                errors.push(LoadError { file: src.name.clone(), line: line_of(&name), column: None, message: format!("condition {name:?} is already defined in {prev}") });
+                continue;
+            }
+        }
+        lib.origin.insert(format!("condition:{name}"), origin_name(src, is_base));
+        lib.conditions.insert(name, cond);
+    }
+}
+
+/// Marks library names that come from the built-in pack and may be redefined.
+const BUILTIN_MARK: &str = "built-in ";
+
+fn origin_name(src: &Source, is_base: bool) -> String {
+    if is_base {
+        format!("{BUILTIN_MARK}{}", src.name)
+    } else {
+        src.name.clone()
+    }
+}

@@ -1,0 +1,343 @@
+//! A compiled rule, and what it produces for an event that matches.
+
+use crate::compile::{key_spec_raw, Compiler, CompileError};
+use crate::expr::{Expr, Scope};
+use crate::model::{RuleFile, TestCase};
+use crate::path::FieldPath;
+use crate::template::Template;
+use kadet_event::{CanonicalEvent, LogType};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Alert severity, Panther's five levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Informational.
+    Info,
+    /// Low.
+    Low,
+    /// Medium.
+    Medium,
+    /// High.
+    High,
+    /// Critical.
+    Critical,
+}
+
+impl Severity {
+    /// All levels, low to high.
+    pub const ALL: [Severity; 5] = [Severity::Info, Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+
+    /// Parses any case; `Informational` is accepted for `Info`.
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "info" | "informational" => Some(Severity::Info),
+            "low" => Some(Severity::Low),
+            "medium" => Some(Severity::Medium),
+            "high" => Some(Severity::High),
+            "critical" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
+
+    /// Upper-case name: `INFO` ... `CRITICAL`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "INFO",
+            Severity::Low => "LOW",
+            Severity::Medium => "MEDIUM",
+            Severity::High => "HIGH",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One `AlertContext` field.
+#[derive(Debug, Clone)]
+pub enum ContextValue {
+    /// The value at a path (`null` when missing).
+    Path(FieldPath),
+    /// A rendered template.
+    Template(Template),
+    /// A literal.
+    Literal(serde_json::Value),
+}
+
+/// A rule ready to run.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// RuleID.
+    pub id: String,
+    /// DisplayName.
+    pub display_name: Option<String>,
+    /// Enabled.
+    pub enabled: bool,
+    /// Status.
+    pub status: Option<String>,
+    /// LogTypes.
+    pub log_types: Vec<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Base severity.
+    pub severity: Severity,
+    /// Description.
+    pub description: Option<String>,
+    /// Runbook.
+    pub runbook: Option<String>,
+    /// Reference.
+    pub reference: Option<String>,
+    /// Reports (framework → ids).
+    pub reports: BTreeMap<String, Vec<String>>,
+    /// Window length.
+    pub dedup_period_minutes: u32,
+    /// Matches needed per window.
+    pub threshold: u32,
+    /// Fields listed with their distinct values in alerts.
+    pub summary_attributes: Vec<String>,
+    /// False for signal-only rules.
+    pub create_alert: bool,
+    /// OutputIds.
+    pub output_ids: Vec<String>,
+    /// The compiled detection (with InlineFilters folded in).
+    pub detection: Expr,
+    /// AlertTitle.
+    pub title: Option<Template>,
+    /// Dedup template.
+    pub dedup: Option<Template>,
+    /// GroupBy keys.
+    pub group_by: Vec<FieldPath>,
+    /// AlertContext.
+    pub context: Vec<(String, ContextValue)>,
+    /// DynamicSeverities, first match wins.
+    pub dynamic_severities: Vec<(Severity, Expr)>,
+    /// DistinctBy.
+    pub distinct_by: Option<FieldPath>,
+    /// Tests.
+    pub tests: Vec<TestCase>,
+    /// The file the rule came from.
+    pub source: String,
+    /// The Detection as written, for `rules show`.
+    pub detection_raw: crate::model::ExprList,
+}
+
+/// What a matching rule says about an event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// Alert title.
+    pub title: String,
+    /// Dedup string.
+    pub dedup: String,
+    /// Severity after DynamicSeverities.
+    pub severity: Severity,
+    /// AlertContext, in rule order.
+    pub context: serde_json::Map<String, serde_json::Value>,
+    /// The value DistinctBy counts, when set.
+    pub distinct: Option<String>,
+}
+
+impl Rule {
+    /// Compiles a parsed rule file.
+    pub fn compile(file: RuleFile, source: &str, compiler: &mut Compiler<'_>) -> Result<Rule, CompileError> {
+        let at = |s: &str| s.to_string();
+        let id = file.RuleID.clone().ok_or_else(|| CompileError { at: at("RuleID"), message: "RuleID is required".into(), needle: None })?;
+        let Some(detection_raw) = file.Detection.clone() else {
+            let message = if file.Filename.is_some() {
+                "this rule's logic is a Python file (Filename); kadet runs Simple Detections: add a Detection"
+            } else {
+                "Detection is required"
+            };
+            return Err(CompileError { at: at("Detection"), message: message.into(), needle: None });
+        };
+        let mut detection = compiler.list(&detection_raw, "Detection")?;
+        if let Some(f) = &file.InlineFilters {
+            let filters = compiler.list(f, "InlineFilters")?;
+            detection = Expr::All(vec![filters, detection]);
+        }
+        let sev_text = file.Severity.clone().unwrap_or_else(|| "Info".into());
+        let severity = Severity::parse(&sev_text).ok_or_else(|| CompileError {
+            at: at("Severity"),
+            message: format!("unknown severity {sev_text:?} (Info, Low, Medium, High, Critical)"),
+            needle: Some(sev_text.clone()),
+        })?;
+        let tmpl = |t: &Option<String>, what: &str| -> Result<Option<Template>, CompileError> {
+            t.as_ref()
+                .map(|t| Template::parse(t).map_err(|m| CompileError { at: what.into(), message: m, needle: Some(t.clone()) }))
+                .transpose()
+        };
+        let title = tmpl(&file.AlertTitle, "AlertTitle")?;
+        let dedup = tmpl(&file.Dedup, "Dedup")?;
+        let group_by = file
+            .GroupBy
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, k)| key_spec_raw(k, &format!("GroupBy[{i}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut context = Vec::new();
+        for (i, c) in file.AlertContext.iter().flatten().enumerate() {
+            let where_ = format!("AlertContext[{i}]");
+            let v = match (&c.KeyValue, &c.Template, &c.Value) {
+                (Some(k), None, None) => ContextValue::Path(key_spec_raw(k, &where_)?),
+                (None, Some(t), None) => ContextValue::Template(
+                    Template::parse(t).map_err(|m| CompileError { at: where_.clone(), message: m, needle: Some(t.clone()) })?,
+                ),
+                (None, None, Some(v)) => ContextValue::Literal(
+                    serde_json::to_value(v).map_err(|e| CompileError { at: where_.clone(), message: e.to_string(), needle: None })?,
+                ),
+                _ => {
+                    return Err(CompileError {
+                        at: where_,
+                        message: "an AlertContext entry has exactly one of KeyValue, Template, Value".into(),
+                        needle: Some(c.KeyName.clone()),
+                    })
+                }
+            };
+            context.push((c.KeyName.clone(), v));
+        }
+        let mut dynamic_severities = Vec::new();
+        for (i, d) in file.DynamicSeverities.iter().flatten().enumerate() {
+            let where_ = format!("DynamicSeverities[{i}]");
+            let sev = Severity::parse(&d.ChangeTo).ok_or_else(|| CompileError {
+                at: where_.clone(),
+                message: format!("unknown severity {:?}", d.ChangeTo),
+                needle: Some(d.ChangeTo.clone()),
+            })?;
+            dynamic_severities.push((sev, compiler.list(&d.Conditions, &format!("{where_}.Conditions"))?));
+        }
+        let distinct_by = file.DistinctBy.as_ref().map(|k| key_spec_raw(k, "DistinctBy")).transpose()?;
+        let reports = file
+            .Reports
+            .iter()
+            .map(|(k, vs)| {
+                let ids = vs
+                    .iter()
+                    .map(|v| match v {
+                        serde_norway::Value::String(s) => s.clone(),
+                        other => serde_norway::to_string(other).unwrap_or_default().trim().to_string(),
+                    })
+                    .collect();
+                (k.clone(), ids)
+            })
+            .collect();
+        for lt in &file.LogTypes {
+            if LogType::from_name(lt).is_none() {
+                return Err(CompileError {
+                    at: "LogTypes".into(),
+                    message: format!(
+                        "unknown log type {lt:?} (kadet reads {})",
+                        LogType::ALL.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
+                    ),
+                    needle: Some(lt.clone()),
+                });
+            }
+        }
+        Ok(Rule {
+            id,
+            display_name: file.DisplayName,
+            enabled: file.Enabled.unwrap_or(true),
+            status: file.Status,
+            log_types: file.LogTypes,
+            tags: file.Tags,
+            severity,
+            description: file.Description,
+            runbook: file.Runbook,
+            reference: file.Reference,
+            reports,
+            dedup_period_minutes: file.DedupPeriodMinutes.unwrap_or(60).max(1),
+            threshold: file.Threshold.unwrap_or(1).max(1),
+            summary_attributes: file.SummaryAttributes,
+            create_alert: file.CreateAlert.unwrap_or(true),
+            output_ids: file.OutputIds,
+            detection,
+            title,
+            dedup,
+            group_by,
+            context,
+            dynamic_severities,
+            distinct_by,
+            tests: file.Tests,
+            source: source.to_string(),
+            detection_raw,
+        })
+    }
+
+    /// True when the rule looks at events of this log type.
+    pub fn applies_to(&self, log_type: LogType) -> bool {
+        if self.log_types.is_empty() {
+            return true;
+        }
+        let listed = |t: LogType| self.log_types.iter().any(|l| l == t.name());
+        match log_type {
+            LogType::KubernetesAudit => {
+                listed(LogType::KubernetesAudit) || listed(LogType::EksAudit) || listed(LogType::AzureMonitor)
+            }
+            other => listed(other),
+        }
+    }
+
+    /// True when the event matches (log type and detection).
+    pub fn matches(&self, ev: &CanonicalEvent<'_>) -> bool {
+        self.applies_to(ev.meta.log_type) && self.detection.eval_event(ev)
+    }
+
+    /// Title, dedup string, severity and context for a matching event.
+    pub fn outcome(&self, ev: &CanonicalEvent<'_>) -> Outcome {
+        let scope = Scope::Event(ev);
+        let title = match (&self.title, &self.display_name) {
+            (Some(t), _) => t.render(scope),
+            (None, Some(d)) => d.clone(),
+            (None, None) => self.id.clone(),
+        };
+        let dedup = if let Some(d) = &self.dedup {
+            d.render(scope)
+        } else if !self.group_by.is_empty() {
+            self.group_by
+                .iter()
+                .map(|p| match scope.resolve(p).value() {
+                    Some(v) => crate::template::python_str(v),
+                    None => String::new(),
+                })
+                .collect::<Vec<_>>()
+                .join(":")
+        } else if self.title.is_some() {
+            title.clone()
+        } else {
+            format!("defaultDedupString:{}", self.id)
+        };
+        let severity = self
+            .dynamic_severities
+            .iter()
+            .find(|(_, e)| e.eval(scope))
+            .map_or(self.severity, |(s, _)| *s);
+        let mut context = serde_json::Map::new();
+        for (k, v) in &self.context {
+            let value = match v {
+                ContextValue::Path(p) => scope.resolve(p).to_json(),
+                ContextValue::Template(t) => serde_json::Value::String(t.render(scope)),
+                ContextValue::Literal(l) => l.clone(),
+            };
+            context.insert(k.clone(), value);
+        }
+        let distinct = self.distinct_by.as_ref().map(|p| match scope.resolve(p).value() {
+            Some(v) => crate::template::python_str(v),
+            None => String::new(),
+        });
+        Outcome { title, dedup, severity, context, distinct }
+    }
+
+    /// The Reports ids under a framework whose name contains `framework` (case-insensitive).
+    pub fn report_ids(&self, framework: &str) -> Vec<&str> {
+        let f = framework.to_ascii_lowercase();
+        self.reports
+            .iter()
+            .filter(|(k, _)| k.to_ascii_lowercase().contains(&f))
+            .flat_map(|(_, v)| v.iter().map(String::as_str))
+            .collect()
+    }
+}

@@ -1,0 +1,97 @@
+//! `kadet test`: running a rule's `Tests` offline.
+
+use crate::rule::{Outcome, Rule, Severity};
+use kadet_event::{CollectSink, Decoder, Location};
+use std::sync::Arc;
+
+/// The result of one test.
+#[derive(Debug, Clone)]
+pub struct TestResult {
+    /// RuleID.
+    pub rule_id: String,
+    /// Test name.
+    pub name: String,
+    /// Whether it passed.
+    pub passed: bool,
+    /// ExpectedResult.
+    pub expected: bool,
+    /// What the rule said.
+    pub matched: bool,
+    /// Each mismatch, as "what: expected X, got Y".
+    pub problems: Vec<String>,
+    /// The outcome, when the rule matched.
+    pub outcome: Option<Outcome>,
+}
+
+/// Evaluates a rule against one log given as JSON text, through the same
+/// decoders as `kadet scan` (a `p_log_type` picks Panther's decoding).
+/// Returns whether any event in it matched, and the first match's outcome.
+pub fn evaluate_json(rule: &Rule, json: &[u8], name: &str) -> Result<(bool, Option<Outcome>), String> {
+    let decoder = Decoder::default();
+    let mut sink = CollectSink::default();
+    let loc = Location::line(Arc::from(name), 1);
+    decoder.decode(json, &loc, &mut sink);
+    if sink.events.is_empty() {
+        if let Some(s) = sink.skipped.first() {
+            return Err(format!("the test log cannot be decoded: {}: {}", s.reason, s.message));
+        }
+        return Ok((false, None));
+    }
+    for raw in &sink.events {
+        let mut ev = raw.parse().map_err(|e| format!("the test log cannot be decoded: {e}"))?;
+        kadet_event::redact::redact_event(&mut ev.audit);
+        if rule.matches(&ev) {
+            return Ok((true, Some(rule.outcome(&ev))));
+        }
+    }
+    Ok((false, None))
+}
+
+/// Runs every test of a rule.
+pub fn run_rule_tests(rule: &Rule) -> Vec<TestResult> {
+    rule.tests
+        .iter()
+        .map(|t| {
+            let json = serde_json::to_vec(&t.Log).unwrap_or_default();
+            let mut problems = Vec::new();
+            let (matched, outcome) = match evaluate_json(rule, &json, &format!("{}#{}", rule.source, t.Name)) {
+                Ok(r) => r,
+                Err(e) => {
+                    problems.push(e);
+                    (false, None)
+                }
+            };
+            if matched != t.ExpectedResult {
+                problems.push(format!("match: expected {}, got {}", t.ExpectedResult, matched));
+            }
+            if let (true, Some(o)) = (matched && t.ExpectedResult, &outcome) {
+                if let Some(want) = &t.ExpectedTitle {
+                    if *want != o.title {
+                        problems.push(format!("title: expected {want:?}, got {:?}", o.title));
+                    }
+                }
+                if let Some(want) = &t.ExpectedDedup {
+                    if *want != o.dedup {
+                        problems.push(format!("dedup: expected {want:?}, got {:?}", o.dedup));
+                    }
+                }
+                if let Some(want) = &t.ExpectedSeverity {
+                    match Severity::parse(want) {
+                        Some(s) if s == o.severity => {}
+                        Some(_) => problems.push(format!("severity: expected {}, got {}", want.to_uppercase(), o.severity)),
+                        None => problems.push(format!("severity: {want:?} is not a severity")),
+                    }
+                }
+            }
+            TestResult {
+                rule_id: rule.id.clone(),
+                name: t.Name.clone(),
+                passed: problems.is_empty(),
+                expected: t.ExpectedResult,
+                matched,
+                problems,
+                outcome,
+            }
+        })
+        .collect()
+}
