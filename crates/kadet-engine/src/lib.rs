@@ -1,1 +1,25 @@
+//! The kadet pipeline, from records to alerts:
+//!
+//! bytes → [decoder](kadet_event::Decoder) → [prefilter](kadet_rules::Prefilter)
+//! → [`CanonicalEvent`](kadet_event::CanonicalEvent) → [rules](kadet_rules::Rule)
+//! → [`Match`] → [`Alerter`] (dedup windows, thresholds) → [`Sink`]s.
+//!
+//! - [`pipeline`]: parallel decoding and evaluation in input order;
+//! - [`alert`]: dedup windows on event time;
+//! - [`sink`] and [`ocsf`]: JSON lines, tables and OCSF Detection Findings;
+//! - [`scan`]: the whole `kadet scan` job as one call.
 
+#![warn(missing_docs)]
+
+pub mod alert;
+pub mod matches;
+pub mod ocsf;
+pub mod pipeline;
+pub mod scan;
+pub mod sink;
+
+pub use alert::{Alert, AlertWindow, Alerter};
+pub use matches::Match;
+pub use pipeline::{Evaluator, ScanOptions, ScanStats};
+pub use scan::{scan, Emit, ScanReport};
+pub use sink::{Format, JsonLinesSink, OcsfSink, Sink, TableSink};

@@ -1,0 +1,156 @@
+//! A rule match: what the pipeline hands to the alerter and to `--emit matches`.
+
+use kadet_event::{CanonicalEvent, EventTime, Location, LogType, Value};
+use kadet_rules::{Outcome, Rule, Severity};
+use serde::Serialize;
+
+/// Who did it and to what, taken from the event for OCSF and tables.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Actor {
+    /// `user.username`.
+    pub user: Option<String>,
+    /// `sourceIPs`.
+    pub source_ips: Vec<String>,
+    /// `userAgent`.
+    pub user_agent: Option<String>,
+}
+
+/// The object a request touched.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Target {
+    /// `verb`.
+    pub verb: Option<String>,
+    /// `objectRef.resource`.
+    pub resource: Option<String>,
+    /// `objectRef.subresource`.
+    pub subresource: Option<String>,
+    /// `objectRef.namespace`.
+    pub namespace: Option<String>,
+    /// `objectRef.name`.
+    pub name: Option<String>,
+}
+
+/// One (event, rule) match.
+#[derive(Debug, Clone)]
+pub struct Match {
+    /// Index of the rule in the rule set.
+    pub rule: usize,
+    /// Title, dedup, severity, context.
+    pub outcome: Outcome,
+    /// Event time.
+    pub time: Option<EventTime>,
+    /// Where the event is.
+    pub location: Location,
+    /// `auditID`.
+    pub audit_id: Option<String>,
+    /// Log type of the source.
+    pub log_type: LogType,
+    /// Cluster name.
+    pub cluster: Option<String>,
+    /// Values of the rule's SummaryAttributes, in order.
+    pub summary: Vec<serde_json::Value>,
+    /// Actor.
+    pub actor: Actor,
+    /// Target.
+    pub target: Target,
+}
+
+fn s(ev: &CanonicalEvent<'_>, keys: &[&str]) -> Option<String> {
+    ev.str_at(keys).map(str::to_string)
+}
+
+impl Match {
+    /// Builds the match record for a rule that matched `ev`.
+    pub fn new(rule_index: usize, rule: &Rule, ev: &CanonicalEvent<'_>) -> Match {
+        let outcome = rule.outcome(ev);
+        let summary = rule
+            .summary_attributes
+            .iter()
+            .map(|attr| {
+                let found = kadet_rules::path::FieldPath::parse(attr)
+                    .map(|p| p.resolve_event(ev).to_json())
+                    .unwrap_or(serde_json::Value::Null);
+                if found.is_null() {
+                    outcome.context.get(attr).cloned().unwrap_or(serde_json::Value::Null)
+                } else {
+                    found
+                }
+            })
+            .collect();
+        let source_ips = ev
+            .audit
+            .get("sourceIPs")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        Match {
+            rule: rule_index,
+            outcome,
+            time: ev.time,
+            location: ev.meta.location.clone(),
+            audit_id: ev.audit_id().map(str::to_string),
+            log_type: ev.meta.log_type,
+            cluster: ev.cluster().map(str::to_string),
+            summary,
+            actor: Actor { user: s(ev, &["user", "username"]), source_ips, user_agent: s(ev, &["userAgent"]) },
+            target: Target {
+                verb: s(ev, &["verb"]),
+                resource: s(ev, &["objectRef", "resource"]),
+                subresource: s(ev, &["objectRef", "subresource"]),
+                namespace: s(ev, &["objectRef", "namespace"]),
+                name: s(ev, &["objectRef", "name"]),
+            },
+        }
+    }
+
+    /// Severity of this match.
+    pub fn severity(&self) -> Severity {
+        self.outcome.severity
+    }
+}
+
+/// The `--emit matches` record.
+#[derive(Debug, Serialize)]
+pub struct MatchRecord<'a> {
+    /// RuleID.
+    pub rule_id: &'a str,
+    /// Title.
+    pub title: &'a str,
+    /// Dedup string.
+    pub dedup: &'a str,
+    /// Severity.
+    pub severity: &'static str,
+    /// True for rules with `CreateAlert: false`.
+    pub signal: bool,
+    /// Cluster.
+    pub cluster: Option<&'a str>,
+    /// Log type.
+    pub log_type: &'static str,
+    /// Event time (RFC 3339).
+    pub event_time: Option<String>,
+    /// Alert context.
+    pub context: &'a serde_json::Map<String, serde_json::Value>,
+    /// `file:line` or `file:line#record`.
+    pub location: String,
+    /// auditID.
+    pub audit_id: Option<&'a str>,
+}
+
+impl<'a> MatchRecord<'a> {
+    /// The record for a match.
+    pub fn new(m: &'a Match, rule: &'a Rule) -> Self {
+        MatchRecord {
+            rule_id: &rule.id,
+            title: &m.outcome.title,
+            dedup: &m.outcome.dedup,
+            severity: m.outcome.severity.name(),
+            signal: !rule.create_alert,
+            cluster: m.cluster.as_deref(),
+            log_type: m.log_type.name(),
+            event_time: m.time.map(|t| t.to_rfc3339()),
+            context: &m.outcome.context,
+            location: m.location.to_string(),
+            audit_id: m.audit_id.as_deref(),
+        }
+    }
+}

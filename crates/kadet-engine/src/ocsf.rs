@@ -1,0 +1,149 @@
+//! Alerts as OCSF Detection Findings (class_uid 2004).
+
+use crate::alert::Alert;
+use kadet_event::EventTime;
+use kadet_rules::{Rule, Severity};
+use serde_json::{json, Map, Value};
+
+/// OCSF schema version the output follows.
+pub const OCSF_VERSION: &str = "1.3.0";
+
+/// OCSF `severity_id`: 1 Informational, 2 Low, 3 Medium, 4 High, 5 Critical.
+pub fn severity_id(s: Severity) -> (u8, &'static str) {
+    match s {
+        Severity::Info => (1, "Informational"),
+        Severity::Low => (2, "Low"),
+        Severity::Medium => (3, "Medium"),
+        Severity::High => (4, "High"),
+        Severity::Critical => (5, "Critical"),
+    }
+}
+
+fn millis(t: Option<&str>) -> Option<i64> {
+    t.and_then(EventTime::parse).map(EventTime::unix_millis)
+}
+
+/// MITRE ATT&CK entries from `Reports` (`TA0003:T1098`).
+fn attacks(rule: Option<&Rule>) -> Vec<Value> {
+    let Some(rule) = rule else { return Vec::new() };
+    rule.report_ids("mitre")
+        .into_iter()
+        .filter_map(|id| {
+            let id = id.split('#').next().unwrap_or(id).trim();
+            let (tactic, technique) = id.split_once(':')?;
+            let mut a = Map::new();
+            a.insert("tactic".into(), json!({ "uid": tactic.trim() }));
+            let tech = technique.trim();
+            let (base, sub) = match tech.split_once('.') {
+                Some((b, _)) => (b, Some(tech)),
+                None => (tech, None),
+            };
+            a.insert("technique".into(), json!({ "uid": base }));
+            if let Some(sub) = sub {
+                a.insert("sub_technique".into(), json!({ "uid": sub }));
+            }
+            a.insert("version".into(), json!("14"));
+            Some(Value::Object(a))
+        })
+        .collect()
+}
+
+/// Maps an alert to a Detection Finding.
+pub fn detection_finding(a: &Alert, rule: Option<&Rule>) -> Value {
+    let (sev_id, sev_name) = severity_id(a.severity);
+    let first = millis(a.first_seen.as_deref());
+    let last = millis(a.last_seen.as_deref());
+    let mut finding = Map::new();
+    finding.insert("uid".into(), json!(a.alert_id));
+    finding.insert("title".into(), json!(a.title));
+    if let Some(d) = rule.and_then(|r| r.description.clone()) {
+        finding.insert("desc".into(), json!(d.trim()));
+    }
+    if let Some(f) = first {
+        finding.insert("first_seen_time".into(), json!(f));
+    }
+    if let Some(l) = last {
+        finding.insert("last_seen_time".into(), json!(l));
+    }
+    finding.insert("analytic".into(), json!({ "uid": a.rule_id, "name": a.rule_name, "type_id": 1, "type": "Rule" }));
+    let att = attacks(rule);
+    if !att.is_empty() {
+        finding.insert("attacks".into(), Value::Array(att));
+    }
+    if let Some(tags) = rule.map(|r| r.tags.clone()).filter(|t| !t.is_empty()) {
+        finding.insert("types".into(), json!(tags));
+    }
+    if let Some(r) = &a.reference {
+        finding.insert("src_url".into(), json!(r));
+    }
+    let mut resources = Vec::new();
+    if let Some(c) = &a.cluster {
+        resources.push(json!({ "type": "Kubernetes Cluster", "name": c }));
+    }
+    if a.target.resource.is_some() || a.target.name.is_some() {
+        let mut r = Map::new();
+        if let Some(t) = &a.target.resource {
+            r.insert("type".into(), json!(t));
+        }
+        if let Some(n) = &a.target.name {
+            r.insert("name".into(), json!(n));
+        }
+        if let Some(ns) = &a.target.namespace {
+            r.insert("namespace".into(), json!(ns));
+        }
+        resources.push(Value::Object(r));
+    }
+    let mut out = Map::new();
+    out.insert("activity_id".into(), json!(1));
+    out.insert("activity_name".into(), json!("Create"));
+    out.insert("category_uid".into(), json!(2));
+    out.insert("category_name".into(), json!("Findings"));
+    out.insert("class_uid".into(), json!(2004));
+    out.insert("class_name".into(), json!("Detection Finding"));
+    out.insert("type_uid".into(), json!(200401));
+    out.insert("type_name".into(), json!("Detection Finding: Create"));
+    out.insert("severity_id".into(), json!(sev_id));
+    out.insert("severity".into(), json!(sev_name));
+    out.insert("status_id".into(), json!(1));
+    out.insert("status".into(), json!("New"));
+    out.insert("time".into(), json!(first.unwrap_or(0)));
+    if let (Some(f), Some(l)) = (first, last) {
+        out.insert("start_time".into(), json!(f));
+        out.insert("end_time".into(), json!(l));
+    }
+    out.insert("count".into(), json!(a.event_count));
+    out.insert("message".into(), json!(a.title));
+    out.insert("finding_info".into(), Value::Object(finding));
+    out.insert(
+        "metadata".into(),
+        json!({
+            "version": OCSF_VERSION,
+            "product": { "name": "kadet", "vendor_name": "kadet", "version": env!("CARGO_PKG_VERSION") },
+            "uid": a.alert_id,
+        }),
+    );
+    if !resources.is_empty() {
+        out.insert("resources".into(), Value::Array(resources));
+    }
+    if let Some(u) = &a.actor.user {
+        out.insert("actor".into(), json!({ "user": { "name": u } }));
+    }
+    if !a.actor.source_ips.is_empty() || a.actor.user_agent.is_some() {
+        let mut ep = Map::new();
+        if let Some(ip) = a.actor.source_ips.first() {
+            ep.insert("ip".into(), json!(ip));
+        }
+        out.insert("src_endpoint".into(), Value::Object(ep));
+        if let Some(ua) = &a.actor.user_agent {
+            out.insert("http_request".into(), json!({ "user_agent": ua }));
+        }
+    }
+    let mut unmapped = Map::new();
+    unmapped.insert("dedup".into(), json!(a.dedup));
+    unmapped.insert("context".into(), Value::Object(a.context.clone()));
+    if a.actor.source_ips.len() > 1 {
+        unmapped.insert("source_ips".into(), json!(a.actor.source_ips));
+    }
+    out.insert("unmapped".into(), Value::Object(unmapped));
+    Value::Object(out)
+}

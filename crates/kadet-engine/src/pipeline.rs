@@ -1,0 +1,331 @@
+//! The scan pipeline: inputs → chunks → decode → prefilter → parse → rules →
+//! matches, in parallel, with output order identical to a single thread.
+//!
+//! One reader thread cuts the inputs into chunks of whole records. Worker
+//! threads decode and evaluate chunks independently. The caller's thread
+//! receives the per-chunk results, puts them back in input order, and feeds
+//! them to the [`Alerter`](crate::alert::Alerter) and the sinks. With one
+//! thread everything runs inline.
+
+use crate::matches::Match;
+use kadet_event::input::{open_input, ByteCounter, InputFile};
+use kadet_event::{Chunk, ChunkReader, DecodeOptions, DecodeSink, Decoder, IgnoreReason, Location, LogType, RawEvent, ReadOptions, Skip, SkipReason};
+use kadet_rules::{Prefilter, Rule, RuleMask};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+/// How to run a scan.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Worker threads (1 = inline).
+    pub threads: usize,
+    /// Decoder options.
+    pub decode: DecodeOptions,
+    /// Reader options.
+    pub read: ReadOptions,
+    /// Redact secrets before anything is printed or stored.
+    pub redact: bool,
+    /// Use the literal prefilter.
+    pub prefilter: bool,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions { threads: 1, decode: DecodeOptions::default(), read: ReadOptions::default(), redact: true, prefilter: true }
+    }
+}
+
+/// Counters for the end-of-run summary.
+#[derive(Debug, Default, Clone)]
+pub struct ScanStats {
+    /// Input bytes after decompression.
+    pub bytes: u64,
+    /// Records (lines or documents) read.
+    pub records: u64,
+    /// Records dropped by the prefilter before decoding.
+    pub records_prefiltered: u64,
+    /// Events dropped by the prefilter after decoding their container.
+    pub events_prefiltered: u64,
+    /// Events parsed, by log type.
+    pub events_by_type: BTreeMap<LogType, u64>,
+    /// Skipped records, by reason.
+    pub skipped: BTreeMap<SkipReason, u64>,
+    /// Ignored records, by reason.
+    pub ignored: BTreeMap<IgnoreReason, u64>,
+    /// Rule matches.
+    pub matches: u64,
+}
+
+impl ScanStats {
+    fn merge(&mut self, o: &ScanStats) {
+        self.bytes += o.bytes;
+        self.records += o.records;
+        self.records_prefiltered += o.records_prefiltered;
+        self.events_prefiltered += o.events_prefiltered;
+        for (k, v) in &o.events_by_type {
+            *self.events_by_type.entry(*k).or_default() += v;
+        }
+        for (k, v) in &o.skipped {
+            *self.skipped.entry(*k).or_default() += v;
+        }
+        for (k, v) in &o.ignored {
+            *self.ignored.entry(*k).or_default() += v;
+        }
+        self.matches += o.matches;
+    }
+
+    /// Events parsed in total.
+    pub fn events(&self) -> u64 {
+        self.events_by_type.values().sum()
+    }
+}
+
+/// What one chunk produced.
+#[derive(Debug, Default)]
+pub struct ChunkResult {
+    /// Matches, in input order.
+    pub matches: Vec<Match>,
+    /// Latest event time seen among parsed events.
+    pub max_time: Option<kadet_event::EventTime>,
+    /// Diagnostics, in input order.
+    pub skips: Vec<Skip>,
+    /// Counters.
+    pub stats: ScanStats,
+}
+
+/// Everything a worker needs, shared read-only.
+pub struct Evaluator<'r> {
+    rules: &'r [Rule],
+    prefilter: Prefilter,
+    decoder: Decoder,
+    redact: bool,
+}
+
+struct WorkerSink<'p, 'a> {
+    prefilter: &'p Prefilter,
+    mask: RuleMask,
+    events: Vec<(RawEvent<'a>, RuleMask)>,
+    skips: &'p mut Vec<Skip>,
+    stats: &'p mut ScanStats,
+}
+
+impl<'a> DecodeSink<'a> for WorkerSink<'_, 'a> {
+    fn admit(&mut self, bytes: &[u8]) -> bool {
+        self.prefilter.candidates(bytes, &mut self.mask);
+        if !self.mask.any() {
+            self.stats.events_prefiltered += 1;
+        }
+        self.mask.any()
+    }
+    fn event(&mut self, event: RawEvent<'a>) {
+        self.events.push((event, self.mask.clone()));
+    }
+    fn skip(&mut self, skip: Skip) {
+        *self.stats.skipped.entry(skip.reason).or_default() += 1;
+        self.skips.push(skip);
+    }
+    fn ignore(&mut self, reason: IgnoreReason) {
+        *self.stats.ignored.entry(reason).or_default() += 1;
+    }
+}
+
+impl<'r> Evaluator<'r> {
+    /// An evaluator for `rules`.
+    pub fn new(rules: &'r [Rule], opts: &ScanOptions) -> Self {
+        let prefilter = if opts.prefilter { Prefilter::build(rules) } else { Prefilter::disabled(rules.len()) };
+        Evaluator { rules, prefilter, decoder: Decoder::new(opts.decode), redact: opts.redact }
+    }
+
+    /// The prefilter in use.
+    pub fn prefilter(&self) -> &Prefilter {
+        &self.prefilter
+    }
+
+    /// Decodes and evaluates one chunk.
+    pub fn process(&self, chunk: Chunk) -> ChunkResult {
+        let mut res = ChunkResult::default();
+        match chunk {
+            Chunk::Skipped(s) => {
+                *res.stats.skipped.entry(s.reason).or_default() += 1;
+                res.skips.push(s);
+            }
+            Chunk::Document { file, line, data } => {
+                res.stats.bytes += data.len() as u64;
+                res.stats.records += 1;
+                self.record(&data, &Location::line(file, line), &mut res);
+            }
+            Chunk::Lines { file, first_line, data } => {
+                res.stats.bytes += data.len() as u64;
+                let mut line_no = first_line;
+                let mut start = 0;
+                let passes_all = self.prefilter.passes_everything();
+                while start < data.len() {
+                    let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |e| start + e);
+                    let line = &data[start..end];
+                    let this = line_no;
+                    start = end + 1;
+                    line_no += 1;
+                    let first = line.iter().position(|b| !b.is_ascii_whitespace());
+                    let Some(first) = first else { continue };
+                    res.stats.records += 1;
+                    let opens_json = matches!(line[first], b'{' | b'[');
+                    if !passes_all && opens_json && !self.prefilter.admit(line) {
+                        res.stats.records_prefiltered += 1;
+                        continue;
+                    }
+                    self.record(line, &Location::line(file.clone(), this), &mut res);
+                }
+            }
+        }
+        res
+    }
+
+    fn record(&self, bytes: &[u8], loc: &Location, res: &mut ChunkResult) {
+        let mut sink = WorkerSink {
+            prefilter: &self.prefilter,
+            mask: RuleMask::default(),
+            events: Vec::new(),
+            skips: &mut res.skips,
+            stats: &mut res.stats,
+        };
+        self.decoder.decode(bytes, loc, &mut sink);
+        let events = std::mem::take(&mut sink.events);
+        for (raw, mask) in events {
+            let mut ev = match raw.parse() {
+                Ok(ev) => ev,
+                Err(e) => {
+                    *res.stats.skipped.entry(e.reason).or_default() += 1;
+                    res.skips.push(e.at(raw.meta.location.clone()));
+                    continue;
+                }
+            };
+            *res.stats.events_by_type.entry(ev.meta.log_type).or_default() += 1;
+            if let Some(t) = ev.time {
+                if res.max_time.is_none_or(|m| t > m) {
+                    res.max_time = Some(t);
+                }
+            }
+            if self.redact {
+                kadet_event::redact::redact_event(&mut ev.audit);
+            }
+            for (i, rule) in self.rules.iter().enumerate() {
+                if mask.contains(i) && rule.matches(&ev) {
+                    res.stats.matches += 1;
+                    res.matches.push(Match::new(i, rule, &ev));
+                }
+            }
+        }
+    }
+}
+
+/// Receives results in input order.
+pub trait ResultHandler {
+    /// One chunk's results.
+    fn handle(&mut self, result: ChunkResult);
+}
+
+/// Runs the pipeline over `inputs`, handing results to `handler` in input
+/// order. `cancel` stops reading early. Returns the total counters.
+pub fn run(
+    inputs: &[InputFile],
+    eval: &Evaluator<'_>,
+    opts: &ScanOptions,
+    counter: Arc<ByteCounter>,
+    handler: &mut dyn ResultHandler,
+) -> ScanStats {
+    let mut total = ScanStats::default();
+    let mut deliver = |r: ChunkResult, total: &mut ScanStats| {
+        total.merge(&r.stats);
+        handler.handle(r);
+    };
+    if opts.threads <= 1 {
+        for f in inputs {
+            let mut reader = match open_input(f, counter.clone()) {
+                Ok(r) => ChunkReader::new(f.name.clone(), r, opts.read),
+                Err(e) => {
+                    deliver(open_failure(f, e), &mut total);
+                    continue;
+                }
+            };
+            while let Some(chunk) = reader.next_chunk() {
+                deliver(eval.process(chunk), &mut total);
+            }
+        }
+        return total;
+    }
+    let threads = opts.threads;
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let (chunk_tx, chunk_rx) = mpsc::sync_channel::<(u64, Chunk)>(threads * 2);
+        let chunk_rx = Arc::new(Mutex::new(chunk_rx));
+        let (res_tx, res_rx) = mpsc::sync_channel::<(u64, ChunkResult)>(threads * 4);
+        let stop = &stop;
+        let read = opts.read;
+        let counter = counter.clone();
+        s.spawn(move || {
+            let mut seq = 0u64;
+            for f in inputs {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let mut reader = match open_input(f, counter.clone()) {
+                    Ok(r) => ChunkReader::new(f.name.clone(), r, read),
+                    Err(e) => {
+                        let r = open_failure(f, e);
+                        if let Some(Skip { .. }) = r.skips.first().cloned() {
+                            if chunk_tx.send((seq, Chunk::Skipped(r.skips[0].clone()))).is_err() {
+                                return;
+                            }
+                            seq += 1;
+                        }
+                        continue;
+                    }
+                };
+                while let Some(chunk) = reader.next_chunk() {
+                    if chunk_tx.send((seq, chunk)).is_err() {
+                        return;
+                    }
+                    seq += 1;
+                }
+            }
+        });
+        for _ in 0..threads {
+            let rx = chunk_rx.clone();
+            let tx = res_tx.clone();
+            s.spawn(move || loop {
+                let next = match rx.lock() {
+                    Ok(guard) => guard.recv(),
+                    Err(_) => return,
+                };
+                let Ok((seq, chunk)) = next else { return };
+                if tx.send((seq, eval.process(chunk))).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(res_tx);
+        let mut next = 0u64;
+        let mut waiting: BTreeMap<u64, ChunkResult> = BTreeMap::new();
+        for (seq, r) in res_rx {
+            waiting.insert(seq, r);
+            while let Some(r) = waiting.remove(&next) {
+                deliver(r, &mut total);
+                next += 1;
+            }
+        }
+        for (_, r) in std::mem::take(&mut waiting) {
+            deliver(r, &mut total);
+        }
+    });
+    total
+}
+
+fn open_failure(f: &InputFile, e: std::io::Error) -> ChunkResult {
+    let skip = Skip { location: Location::line(f.name.clone(), 0), reason: SkipReason::ReadError, message: format!("cannot open: {e}") };
+    let mut r = ChunkResult::default();
+    *r.stats.skipped.entry(SkipReason::ReadError).or_default() += 1;
+    r.skips.push(skip);
+    r
+}

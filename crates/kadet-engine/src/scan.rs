@@ -1,0 +1,120 @@
+//! `kadet scan` as a library call: run the pipeline, deduplicate, write.
+
+use crate::alert::{AlertStats, Alerter};
+use crate::pipeline::{self, ChunkResult, Evaluator, ResultHandler, ScanOptions, ScanStats};
+use crate::sink::Sink;
+use kadet_event::input::{ByteCounter, InputFile};
+use kadet_event::Skip;
+use kadet_rules::{Rule, Severity};
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::Arc;
+
+/// What to emit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Emit {
+    /// Deduplicated alerts.
+    Alerts,
+    /// Every (event, rule) match, no deduplication.
+    Matches,
+}
+
+/// Totals of a finished scan.
+#[derive(Debug, Default, Clone)]
+pub struct ScanReport {
+    /// Pipeline counters.
+    pub stats: ScanStats,
+    /// Alerts written, by severity.
+    pub alerts_by_severity: BTreeMap<Severity, u64>,
+    /// Signals (CreateAlert: false), not written as alerts.
+    pub signals: u64,
+    /// Alerter counters.
+    pub alert_stats: AlertStats,
+}
+
+struct Handler<'a, 'r> {
+    rules: &'r [Rule],
+    emit: Emit,
+    alerter: Alerter<'r>,
+    sink: &'a mut dyn Sink,
+    on_skip: &'a mut dyn FnMut(&Skip),
+    report: ScanReport,
+    error: Option<io::Error>,
+}
+
+impl Handler<'_, '_> {
+    fn write_alerts(&mut self, alerts: Vec<crate::alert::Alert>) {
+        for a in alerts {
+            if a.signal {
+                self.report.signals += 1;
+                continue;
+            }
+            *self.report.alerts_by_severity.entry(a.severity).or_default() += 1;
+            if self.error.is_none() {
+                if let Err(e) = self.sink.alert(&a) {
+                    self.error = Some(e);
+                }
+            }
+        }
+    }
+}
+
+impl ResultHandler for Handler<'_, '_> {
+    fn handle(&mut self, r: ChunkResult) {
+        for s in &r.skips {
+            (self.on_skip)(s);
+        }
+        if let Some(t) = r.max_time {
+            self.alerter.observe_time(t);
+        }
+        for m in r.matches {
+            match self.emit {
+                Emit::Matches => {
+                    if self.error.is_none() {
+                        if let Err(e) = self.sink.matched(&m, &self.rules[m.rule]) {
+                            self.error = Some(e);
+                        }
+                    }
+                }
+                Emit::Alerts => self.alerter.push(m),
+            }
+        }
+        let ready = self.alerter.drain_ready();
+        self.write_alerts(ready);
+    }
+}
+
+/// Scans `inputs` with `rules`, writing to `sink`; `on_skip` hears about
+/// every skipped record as it happens. `lateness_minutes` bounds the event
+/// time disorder handled exactly (see [`crate::alert`]).
+pub fn scan(
+    inputs: &[InputFile],
+    rules: &[Rule],
+    opts: &ScanOptions,
+    emit: Emit,
+    lateness_minutes: u32,
+    sink: &mut dyn Sink,
+    on_skip: &mut dyn FnMut(&Skip),
+    counter: Arc<ByteCounter>,
+) -> io::Result<ScanReport> {
+    let eval = Evaluator::new(rules, opts);
+    let mut h = Handler {
+        rules,
+        emit,
+        alerter: Alerter::new(rules, lateness_minutes),
+        sink,
+        on_skip,
+        report: ScanReport::default(),
+        error: None,
+    };
+    let stats = pipeline::run(inputs, &eval, opts, counter, &mut h);
+    let rest = h.alerter.finish_all();
+    h.write_alerts(rest);
+    h.report.stats = stats;
+    h.report.alert_stats = h.alerter.stats;
+    if let Some(e) = h.error.take() {
+        return Err(e);
+    }
+    h.sink.finish()?;
+    Ok(h.report)
+}
