@@ -165,13 +165,16 @@ impl<'r> Alerter<'r> {
     pub fn observe_time(&mut self, t: EventTime) {
         if self.watermark.is_none_or(|w| t > w) {
             self.watermark = Some(t);
+            self.release(false);
         }
     }
 
     /// Adds a match.
     pub fn push(&mut self, m: Match) {
         if let Some(t) = m.time {
-            self.observe_time(t);
+            if self.watermark.is_none_or(|w| t > w) {
+                self.watermark = Some(t);
+            }
         }
         let t = m.time.or(self.watermark).unwrap_or(EventTime(0));
         self.seq += 1;

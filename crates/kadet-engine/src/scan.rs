@@ -64,9 +64,6 @@ impl ResultHandler for Handler<'_, '_> {
         for s in &r.skips {
             (self.on_skip)(s);
         }
-        if let Some(t) = r.max_time {
-            self.alerter.observe_time(t);
-        }
         for m in r.matches {
             match self.emit {
                 Emit::Matches => {
@@ -78,6 +75,11 @@ impl ResultHandler for Handler<'_, '_> {
                 }
                 Emit::Alerts => self.alerter.push(m),
             }
+        }
+        // Non-matching events move event time on too, but only after this
+        // chunk's matches are in, so that disorder inside a chunk is ordered.
+        if let Some(t) = r.max_time {
+            self.alerter.observe_time(t);
         }
         let ready = self.alerter.drain_ready();
         self.write_alerts(ready);
