@@ -89,7 +89,11 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
     let mut sink: Box<dyn Sink + '_> = match format {
         FormatArg::Jsonl => Box::new(JsonLinesSink::new(out)),
         FormatArg::Ocsf => Box::new(OcsfSink::new(out, &set.rules)),
-        FormatArg::Table => Box::new(TableSink::new(out, to_terminal, None)),
+        FormatArg::Table => {
+            // On a terminal comfy-table finds the width; elsewhere $COLUMNS or 80.
+            let width = (!to_terminal).then(|| std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(80));
+            Box::new(TableSink::new(out, to_terminal, width))
+        }
     };
     let emit = if a.emit == EmitArg::Matches { Emit::Matches } else { Emit::Alerts };
     let counter = Arc::new(ByteCounter::default());

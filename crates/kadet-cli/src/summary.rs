@@ -64,6 +64,9 @@ pub fn print_scan_summary(r: &ScanReport, files: usize, elapsed: Duration, rules
         if alerts.is_empty() { String::new() } else { format!(" ({})", alerts.join(", ")) },
         if r.signals > 0 { format!("; signals: {}", r.signals) } else { String::new() }
     );
+    if let Some(mib) = peak_rss_mib() {
+        eprintln!("  peak memory: {mib:.1} MiB");
+    }
     if r.alert_stats.late_matches > 0 {
         eprintln!("  matches later than the lateness bound: {}", r.alert_stats.late_matches);
     }
@@ -133,4 +136,12 @@ pub fn show_rule(rule: &Rule) -> String {
     }
     let _ = writeln!(o, "\nTests: {}", rule.tests.len());
     o
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), in MiB.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }

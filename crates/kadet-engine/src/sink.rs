@@ -85,7 +85,7 @@ pub struct TableSink<W: Write> {
     out: W,
     color: bool,
     width: Option<u16>,
-    rows: Vec<[String; 6]>,
+    rows: Vec<[String; 5]>,
     severities: Vec<Severity>,
     matches_mode: bool,
 }
@@ -102,6 +102,16 @@ fn short_time(t: Option<&str>) -> String {
     t.map(|t| t.get(..19).unwrap_or(t).replace('T', " ")).unwrap_or_else(|| "-".into())
 }
 
+/// First and last seen in one cell, two lines when they differ.
+fn seen(first: Option<&str>, last: Option<&str>) -> String {
+    let (f, l) = (short_time(first), short_time(last));
+    if f == l {
+        f
+    } else {
+        format!("{f}\n{l}")
+    }
+}
+
 impl<W: Write> Sink for TableSink<W> {
     fn alert(&mut self, a: &Alert) -> io::Result<()> {
         self.severities.push(a.severity);
@@ -109,8 +119,7 @@ impl<W: Write> Sink for TableSink<W> {
             a.severity.name().to_string(),
             a.title.clone(),
             a.event_count.to_string(),
-            short_time(a.first_seen.as_deref()),
-            short_time(a.last_seen.as_deref()),
+            seen(a.first_seen.as_deref(), a.last_seen.as_deref()),
             a.cluster.clone().unwrap_or_else(|| "-".into()),
         ]);
         Ok(())
@@ -122,9 +131,8 @@ impl<W: Write> Sink for TableSink<W> {
         self.rows.push([
             m.outcome.severity.name().to_string(),
             m.outcome.title.clone(),
-            rule.id.clone(),
-            short_time(t.as_deref()),
             m.location.to_string(),
+            short_time(t.as_deref()),
             m.cluster.clone().unwrap_or_else(|| "-".into()),
         ]);
         Ok(())
@@ -140,10 +148,10 @@ impl<W: Write> Sink for TableSink<W> {
         if let Some(w) = self.width {
             t.set_width(w);
         }
-        let header: [&str; 6] = if self.matches_mode {
-            ["Severity", "Title", "Rule", "Event time", "Location", "Cluster"]
+        let header: [&str; 5] = if self.matches_mode {
+            ["Severity", "Title", "Location", "Event time (UTC)", "Cluster"]
         } else {
-            ["Severity", "Title", "Count", "First seen", "Last seen", "Cluster"]
+            ["Severity", "Title", "Count", "Seen (UTC)", "Cluster"]
         };
         t.set_header(header);
         for (row, sev) in self.rows.iter().zip(&self.severities) {
@@ -157,7 +165,7 @@ impl<W: Write> Sink for TableSink<W> {
                     Severity::Info => Color::Grey,
                 });
             }
-            t.add_row(vec![sev_cell, Cell::new(&row[1]), Cell::new(&row[2]), Cell::new(&row[3]), Cell::new(&row[4]), Cell::new(&row[5])]);
+            t.add_row(vec![sev_cell, Cell::new(&row[1]), Cell::new(&row[2]), Cell::new(&row[3]), Cell::new(&row[4])]);
         }
         writeln!(self.out, "{t}")?;
         self.out.flush()
