@@ -1,7 +1,7 @@
 //! `kadet test`: running a rule's `Tests` offline.
 
 use crate::rule::{Outcome, Rule, Severity};
-use kadet_event::{CollectSink, Decoder, Location};
+use kadet_event::{BodyShape, CollectSink, Decoder, Location, LogType, RawEvent, SourceMeta};
 use std::sync::Arc;
 
 /// The result of one test.
@@ -32,10 +32,21 @@ pub fn evaluate_json(rule: &Rule, json: &[u8], name: &str) -> Result<(bool, Opti
     let loc = Location::line(Arc::from(name), 1);
     decoder.decode(json, &loc, &mut sink);
     if sink.events.is_empty() {
-        if let Some(s) = sink.skipped.first() {
-            return Err(format!("the test log cannot be decoded: {}: {}", s.reason, s.message));
+        match sink.skipped.first() {
+            // Panther runs a rule on whatever its test log is; so does kadet,
+            // reading an unrecognised object as an event of the rule's first log type.
+            Some(s) if s.reason == kadet_event::SkipReason::UnknownShape && json.trim_ascii_start().starts_with(b"{") => {
+                let log_type = rule.log_types.first().and_then(|t| LogType::from_name(t)).unwrap_or(LogType::KubernetesAudit);
+                sink.events.push(RawEvent {
+                    meta: SourceMeta { log_type, cluster: None, source_time: None, location: loc.clone() },
+                    body: std::borrow::Cow::Borrowed(json),
+                    shape: BodyShape::Foreign,
+                    record: None,
+                });
+            }
+            Some(s) => return Err(format!("the test log cannot be decoded: {}: {}", s.reason, s.message)),
+            None => return Ok((false, None)),
         }
-        return Ok((false, None));
     }
     for raw in &sink.events {
         let mut ev = raw.parse().map_err(|e| format!("the test log cannot be decoded: {e}"))?;
