@@ -40,3 +40,29 @@ fn ocsf_alerts() {
 fn same_input_same_bytes() {
     assert_eq!(run(&["scan", "--format", "jsonl"]), run(&["scan", "--format", "jsonl", "--threads", "3"]));
 }
+
+/// Every OCSF line validates against the vendored OCSF 1.3.0 Detection
+/// Finding schema (crates/kadet-engine/tests/data/ocsf/).
+#[test]
+fn ocsf_output_validates_against_the_schema() {
+    let schema_text = std::fs::read_to_string(format!(
+        "{}/../kadet-engine/tests/data/ocsf/detection_finding.schema.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("vendored schema");
+    let schema: serde_json::Value = serde_json::from_str(&schema_text).expect("schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let out = run(&["scan", "--format", "ocsf"]);
+    let mut n = 0;
+    for line in out.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("JSON");
+        let errors: Vec<String> = validator.iter_errors(&v).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+        assert!(errors.is_empty(), "{errors:?}\n{line}");
+        n += 1;
+    }
+    assert_eq!(n, 7);
+    // And the schema does reject a broken finding.
+    let mut bad: serde_json::Value = serde_json::from_str(out.lines().next().expect("a line")).expect("JSON");
+    bad["severity_id"] = serde_json::json!(9);
+    assert!(!validator.is_valid(&bad));
+}

@@ -125,18 +125,29 @@ pub fn detection_finding(a: &Alert, rule: Option<&Rule>) -> Value {
     if !resources.is_empty() {
         out.insert("resources".into(), Value::Array(resources));
     }
+    // Detection Finding 1.3.0 carries who/where in `evidences`.
+    let mut evidence = Map::new();
+    let mut observables = Vec::new();
     if let Some(u) = &a.actor.user {
-        out.insert("actor".into(), json!({ "user": { "name": u } }));
+        evidence.insert("actor".into(), json!({ "user": { "name": u } }));
+        observables.push(json!({ "name": "evidences.actor.user.name", "type_id": 4, "type": "User Name", "value": u }));
     }
-    if !a.actor.source_ips.is_empty() || a.actor.user_agent.is_some() {
-        let mut ep = Map::new();
-        if let Some(ip) = a.actor.source_ips.first() {
-            ep.insert("ip".into(), json!(ip));
-        }
-        out.insert("src_endpoint".into(), Value::Object(ep));
-        if let Some(ua) = &a.actor.user_agent {
-            out.insert("http_request".into(), json!({ "user_agent": ua }));
-        }
+    if let Some(ip) = a.actor.source_ips.first() {
+        evidence.insert("src_endpoint".into(), json!({ "ip": ip }));
+        observables.push(json!({ "name": "evidences.src_endpoint.ip", "type_id": 2, "type": "IP Address", "value": ip }));
+    }
+    if let Some(verb) = &a.target.verb {
+        evidence.insert("api".into(), json!({ "operation": verb }));
+    }
+    if let Some(ua) = &a.actor.user_agent {
+        evidence.insert("data".into(), json!({ "user_agent": ua }));
+        observables.push(json!({ "name": "evidences.data.user_agent", "type_id": 16, "type": "HTTP User-Agent", "value": ua }));
+    }
+    if !evidence.is_empty() {
+        out.insert("evidences".into(), json!([Value::Object(evidence)]));
+    }
+    if !observables.is_empty() {
+        out.insert("observables".into(), Value::Array(observables));
     }
     let mut unmapped = Map::new();
     unmapped.insert("dedup".into(), json!(a.dedup));

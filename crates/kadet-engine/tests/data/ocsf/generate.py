@@ -12,7 +12,9 @@ under $defs). This script only:
   1. sorts each `enum` list numerically (the generator keeps dict order);
   2. adds the OCSF rule type_uid = class_uid * 100 + activity_id as an
      allOf of if/then pairs (OCSF states it in prose only);
-  3. adds a $comment naming the source.
+  3. adds a $comment naming the source;
+  4. sorts $defs by name (the generator fills it from a set, so its order
+     changes from run to run).
 """
 import json
 import sys
@@ -42,6 +44,7 @@ def main():
     export = get_ocsf_schema(version=OCSF_VERSION)
     schema = OcsfJsonSchemaEmbedded(export).get_class_schema(class_name=CLASS, profiles=[])
     sort_enums(schema)
+    schema["$defs"] = dict(sorted(schema["$defs"].items()))
 
     props = schema["properties"]
     class_uid = props["class_uid"]["const"]
