@@ -367,3 +367,18 @@ fn rules_list_and_show() {
     let out = kadet().args(["rules", "show", "No.Such.Rule"]).output().expect("runs");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn the_bundled_example_raises_exactly_the_attack() {
+    let out = kadet().args(["scan", "--format", "jsonl"]).arg(root().join("examples")).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let alerts = lines(&out.stdout);
+    assert_eq!(alerts.len(), 1, "only the attack alerts: {alerts:#?}");
+    let a = &alerts[0];
+    assert_eq!(a["rule_id"], "Kubernetes.ServiceAccount.TokenCreated");
+    assert_eq!(a["severity"], "HIGH");
+    assert!(a["title"].as_str().unwrap_or("").contains("[kube-system/clusterrole-aggregation-controller]"));
+    assert_eq!(a["context"]["expiration_seconds"], 946080000);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Azure.MonitorActivity") && err.contains("Amazon.EKS.Audit"), "{err}");
+}
