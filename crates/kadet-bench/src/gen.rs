@@ -484,10 +484,12 @@ impl<'a> Gen<'a> {
                     ev.name
                 );
             }
-            _ => ev.fail_msg = format!(
+            _ => {
+                ev.fail_msg = format!(
                 "{res} \"{}\" is invalid: spec.template.spec.containers[0].image: Required value",
                 ev.name
-            ),
+            )
+            }
         }
     }
 

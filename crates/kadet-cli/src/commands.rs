@@ -1,12 +1,18 @@
 //! The subcommands.
 
 use crate::summary::print_scan_summary;
-use crate::{CatArgs, DecodeArgs, EmitArg, ExplainArgs, FormatArg, InputFormatArg, ProgressArg, RuleSource, ScanArgs, TestArgs};
+use crate::{
+    CatArgs, DecodeArgs, EmitArg, ExplainArgs, FormatArg, InputFormatArg, ProgressArg, RuleSource,
+    ScanArgs, TestArgs,
+};
 use anyhow::{bail, Context, Result};
 use kadet_engine::pipeline::ScanOptions;
 use kadet_engine::{Emit, JsonLinesSink, OcsfSink, Sink, TableSink};
 use kadet_event::input::{expand_inputs, open_input, ByteCounter, InputFile};
-use kadet_event::{Chunk, ChunkReader, CollectSink, DecodeOptions, Decoder, InputFormat, Location, ReadOptions, Skip};
+use kadet_event::{
+    Chunk, ChunkReader, CollectSink, DecodeOptions, Decoder, InputFormat, Location, ReadOptions,
+    Skip,
+};
 use kadet_rules::RuleSet;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
@@ -25,12 +31,19 @@ fn input_format(f: InputFormatArg) -> InputFormat {
 }
 
 fn decode_options(d: &DecodeArgs) -> DecodeOptions {
-    DecodeOptions { format: input_format(d.input_format), max_event_bytes: d.max_event_bytes.max(1) }
+    DecodeOptions {
+        format: input_format(d.input_format),
+        max_event_bytes: d.max_event_bytes.max(1),
+    }
 }
 
 /// Loads rules, printing every problem; fails before any event is read.
 fn load_rules(src: &RuleSource) -> Result<RuleSet> {
-    let loaded = if src.rules.is_empty() { kadet_rules::load_builtin() } else { kadet_rules::load_paths(&src.rules) };
+    let loaded = if src.rules.is_empty() {
+        kadet_rules::load_builtin()
+    } else {
+        kadet_rules::load_paths(&src.rules)
+    };
     match loaded {
         Ok(mut set) => {
             set.retain_enabled(src.include_disabled);
@@ -40,7 +53,10 @@ fn load_rules(src: &RuleSource) -> Result<RuleSet> {
             for e in &errors {
                 eprintln!("kadet: rule error: {e}");
             }
-            bail!("{} problem(s) in the rules; nothing was scanned", errors.len())
+            bail!(
+                "{} problem(s) in the rules; nothing was scanned",
+                errors.len()
+            )
         }
     }
 }
@@ -69,7 +85,10 @@ impl SkipReporter {
 pub fn scan(a: ScanArgs) -> Result<ExitCode> {
     let set = load_rules(&a.source)?;
     let inputs = expand_inputs(&a.inputs)?;
-    let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let threads = a
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
     let opts = ScanOptions {
         threads,
         decode: decode_options(&a.decode),
@@ -78,12 +97,18 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
         prefilter: !a.no_prefilter,
     };
     let to_terminal = a.output.is_none() && io::stdout().is_terminal();
-    let format = a.format.unwrap_or(if to_terminal { FormatArg::Table } else { FormatArg::Jsonl });
+    let format = a.format.unwrap_or(if to_terminal {
+        FormatArg::Table
+    } else {
+        FormatArg::Jsonl
+    });
     if format == FormatArg::Ocsf && a.emit == EmitArg::Matches {
         bail!("--format ocsf writes alerts; use --format jsonl with --emit matches");
     }
     let out: Box<dyn Write> = match &a.output {
-        Some(p) => Box::new(BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?)),
+        Some(p) => Box::new(BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
         None => Box::new(BufWriter::new(io::stdout().lock())),
     };
     let mut sink: Box<dyn Sink + '_> = match format {
@@ -91,25 +116,49 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
         FormatArg::Ocsf => Box::new(OcsfSink::new(out, &set.rules)),
         FormatArg::Table => {
             // On a terminal comfy-table finds the width; elsewhere $COLUMNS or 80.
-            let width = (!to_terminal).then(|| std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(80));
+            let width = (!to_terminal).then(|| {
+                std::env::var("COLUMNS")
+                    .ok()
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(80)
+            });
             Box::new(TableSink::new(out, to_terminal, width))
         }
     };
-    let emit = if a.emit == EmitArg::Matches { Emit::Matches } else { Emit::Alerts };
+    let emit = if a.emit == EmitArg::Matches {
+        Emit::Matches
+    } else {
+        Emit::Alerts
+    };
     let counter = Arc::new(ByteCounter::default());
     let progress = (a.progress == ProgressArg::Auto && !a.quiet && io::stderr().is_terminal())
         .then(|| Progress::start(&inputs, counter.clone()));
-    let mut reporter = SkipReporter { shown: 0, quiet: a.quiet };
+    let mut reporter = SkipReporter {
+        shown: 0,
+        quiet: a.quiet,
+    };
     let started = Instant::now();
-    let report = kadet_engine::scan(&inputs, &set.rules, &opts, emit, a.lateness, sink.as_mut(), &mut |s| {
-        reporter.report(s)
-    }, counter.clone());
+    let report = kadet_engine::scan(
+        &inputs,
+        &set.rules,
+        &opts,
+        kadet_engine::Alerting { emit, lateness_minutes: a.lateness },
+        sink.as_mut(),
+        &mut |s| reporter.report(s),
+        counter.clone(),
+    );
     if let Some(p) = progress {
         p.finish();
     }
     let report = report.context("writing output")?;
     if !a.quiet {
-        print_scan_summary(&report, inputs.len(), started.elapsed(), set.rules.len(), threads);
+        print_scan_summary(
+            &report,
+            inputs.len(),
+            started.elapsed(),
+            set.rules.len(),
+            threads,
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -143,7 +192,11 @@ impl Progress {
                 std::thread::sleep(Duration::from_millis(150));
             }
         });
-        Progress { bar, stop, ticker: Some(ticker) }
+        Progress {
+            bar,
+            stop,
+            ticker: Some(ticker),
+        }
     }
 
     fn finish(mut self) {
@@ -167,7 +220,11 @@ fn for_each_event(
         let reader = match open_input(f, Arc::new(ByteCounter::default())) {
             Ok(r) => r,
             Err(e) => {
-                skipped(&Skip { location: Location::line(f.name.clone(), 0), reason: kadet_event::SkipReason::ReadError, message: format!("cannot open: {e}") });
+                skipped(&Skip {
+                    location: Location::line(f.name.clone(), 0),
+                    reason: kadet_event::SkipReason::ReadError,
+                    message: format!("cannot open: {e}"),
+                });
                 continue;
             }
         };
@@ -179,11 +236,20 @@ fn for_each_event(
                     continue;
                 }
                 Chunk::Document { file, line, data } => vec![(Location::line(file, line), data)],
-                Chunk::Lines { file, first_line, data } => data
+                Chunk::Lines {
+                    file,
+                    first_line,
+                    data,
+                } => data
                     .split(|&b| b == b'\n')
                     .enumerate()
                     .filter(|(_, l)| l.iter().any(|b| !b.is_ascii_whitespace()))
-                    .map(|(i, l)| (Location::line(file.clone(), first_line + i as u64), l.to_vec()))
+                    .map(|(i, l)| {
+                        (
+                            Location::line(file.clone(), first_line + i as u64),
+                            l.to_vec(),
+                        )
+                    })
                     .collect(),
             };
             for (loc, bytes) in records {
@@ -238,19 +304,27 @@ pub fn cat(a: CatArgs) -> Result<ExitCode> {
     let skipped: Vec<String> = skips.iter().map(|(k, v)| format!("{k} {v}")).collect();
     eprintln!(
         "kadet: {events} events{}",
-        if skipped.is_empty() { String::new() } else { format!("; skipped: {}", skipped.join(", ")) }
+        if skipped.is_empty() {
+            String::new()
+        } else {
+            format!("; skipped: {}", skipped.join(", "))
+        }
     );
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn test(a: TestArgs) -> Result<ExitCode> {
-    let set = load_rules(&RuleSource { rules: a.paths.clone(), include_disabled: true })?;
+    let set = load_rules(&RuleSource {
+        rules: a.paths.clone(),
+        include_disabled: true,
+    })?;
     let (mut passed, mut failed, mut rules) = (0usize, 0usize, 0usize);
     let out = io::stdout();
     let mut out = out.lock();
     for rule in &set.rules {
         if let Some(f) = &a.filter {
-            if !rule.id.contains(f.as_str()) && !rule.tags.iter().any(|t| t.eq_ignore_ascii_case(f)) {
+            if !rule.id.contains(f.as_str()) && !rule.tags.iter().any(|t| t.eq_ignore_ascii_case(f))
+            {
                 continue;
             }
         }
@@ -268,7 +342,11 @@ pub fn test(a: TestArgs) -> Result<ExitCode> {
                     writeln!(out, "      {p}")?;
                 }
                 if let Some(o) = &r.outcome {
-                    writeln!(out, "      (rule gave: title {:?}, dedup {:?}, severity {})", o.title, o.dedup, o.severity)?;
+                    writeln!(
+                        out,
+                        "      (rule gave: title {:?}, dedup {:?}, severity {})",
+                        o.title, o.dedup, o.severity
+                    )?;
                 }
                 writeln!(out, "      in {}", rule.source)?;
             }
@@ -276,11 +354,18 @@ pub fn test(a: TestArgs) -> Result<ExitCode> {
     }
     writeln!(out, "{rules} rules tested")?;
     writeln!(out, "{passed} passed, {failed} failed")?;
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 pub fn rules_list(src: RuleSource) -> Result<ExitCode> {
-    let set = load_rules(&RuleSource { include_disabled: true, ..src })?;
+    let set = load_rules(&RuleSource {
+        include_disabled: true,
+        ..src
+    })?;
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
@@ -292,7 +377,13 @@ pub fn rules_list(src: RuleSource) -> Result<ExitCode> {
             (Some(s), false) => format!("{s} (disabled)"),
             (None, false) => "disabled".into(),
         };
-        t.add_row(vec![r.id.clone(), r.severity.name().to_string(), r.log_types.join(", "), status, r.tests.len().to_string()]);
+        t.add_row(vec![
+            r.id.clone(),
+            r.severity.name().to_string(),
+            r.log_types.join(", "),
+            status,
+            r.tests.len().to_string(),
+        ]);
     }
     println!("{t}");
     println!("{} rules", set.rules.len());
@@ -300,7 +391,10 @@ pub fn rules_list(src: RuleSource) -> Result<ExitCode> {
 }
 
 pub fn rules_show(id: &str, src: RuleSource) -> Result<ExitCode> {
-    let set = load_rules(&RuleSource { include_disabled: true, ..src })?;
+    let set = load_rules(&RuleSource {
+        include_disabled: true,
+        ..src
+    })?;
     let Some(rule) = set.get(id) else {
         bail!("no rule {id:?} (see `kadet rules list`)");
     };
@@ -309,7 +403,10 @@ pub fn rules_show(id: &str, src: RuleSource) -> Result<ExitCode> {
 }
 
 pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
-    let set = load_rules(&RuleSource { include_disabled: true, ..a.source.clone() })?;
+    let set = load_rules(&RuleSource {
+        include_disabled: true,
+        ..a.source.clone()
+    })?;
     let Some(rule) = set.get(&a.rule) else {
         bail!("no rule {:?} (see `kadet rules list`)", a.rule);
     };
@@ -326,14 +423,29 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
             }
             println!("event {} ({}):", ev.meta.location, ev.meta.log_type);
             if !rule.applies_to(ev.meta.log_type) {
-                println!("  ✗ rule {} does not read {} events (LogTypes: {})", rule.id, ev.meta.log_type, rule.log_types.join(", "));
+                println!(
+                    "  ✗ rule {} does not read {} events (LogTypes: {})",
+                    rule.id,
+                    ev.meta.log_type,
+                    rule.log_types.join(", ")
+                );
                 println!("  => NO MATCH");
                 return Ok(());
             }
             let mut steps = Vec::new();
-            let held = kadet_rules::explain::explain(&rule.detection, kadet_rules::expr::Scope::Event(ev), 1, &mut steps);
+            let held = kadet_rules::explain::explain(
+                &rule.detection,
+                kadet_rules::expr::Scope::Event(ev),
+                1,
+                &mut steps,
+            );
             for s in steps {
-                println!("{}{} {}", "  ".repeat(s.depth), if s.held { "✓" } else { "✗" }, s.text);
+                println!(
+                    "{}{} {}",
+                    "  ".repeat(s.depth),
+                    if s.held { "✓" } else { "✗" },
+                    s.text
+                );
             }
             if held {
                 let o = rule.outcome(ev);
@@ -355,4 +467,3 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
-

@@ -19,7 +19,10 @@ fn data(name: &str) -> String {
 }
 
 fn seed_rule() -> String {
-    root().join("rules/kubernetes/k8s_serviceaccount_token_created.yml").display().to_string()
+    root()
+        .join("rules/kubernetes/k8s_serviceaccount_token_created.yml")
+        .display()
+        .to_string()
 }
 
 fn lines(out: &[u8]) -> Vec<serde_json::Value> {
@@ -33,13 +36,29 @@ fn lines(out: &[u8]) -> Vec<serde_json::Value> {
 #[test]
 fn seed_test_logs_give_five_matches_with_panthers_strings() {
     let out = kadet()
-        .args(["scan", "--emit", "matches", "--format", "jsonl", "--rules", &seed_rule(), &data("seed_tests.jsonl")])
+        .args([
+            "scan",
+            "--emit",
+            "matches",
+            "--format",
+            "jsonl",
+            "--rules",
+            &seed_rule(),
+            &data("seed_tests.jsonl"),
+        ])
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let m = lines(&out.stdout);
     assert_eq!(m.len(), 5);
-    let titles: Vec<&str> = m.iter().map(|v| v["title"].as_str().unwrap_or("")).collect();
+    let titles: Vec<&str> = m
+        .iter()
+        .map(|v| v["title"].as_str().unwrap_or(""))
+        .collect();
     assert_eq!(
         titles,
         [
@@ -50,12 +69,21 @@ fn seed_test_logs_give_five_matches_with_panthers_strings() {
             "[system:kube-controller-manager] created long-lived token for service account [production/app-sa]",
         ]
     );
-    assert_eq!(m[0]["dedup"], "k8s_token_created_attacker@example.com_production_persistence-sa");
-    assert_eq!(m[1]["dedup"], "k8s_token_created_persistence-user@example.com_default_backdoor-sa");
+    assert_eq!(
+        m[0]["dedup"],
+        "k8s_token_created_attacker@example.com_production_persistence-sa"
+    );
+    assert_eq!(
+        m[1]["dedup"],
+        "k8s_token_created_persistence-user@example.com_default_backdoor-sa"
+    );
     assert_eq!(m[1]["log_type"], "Azure.MonitorActivity");
     assert_eq!(m[1]["cluster"], "aks-cluster");
     assert_eq!(m[0]["severity"], "INFO");
-    assert!(m[0]["location"].as_str().unwrap_or("").ends_with("seed_tests.jsonl:1"));
+    assert!(m[0]["location"]
+        .as_str()
+        .unwrap_or("")
+        .ends_with("seed_tests.jsonl:1"));
     for v in &m {
         assert_eq!(v["rule_id"], "Kubernetes.ServiceAccount.TokenCreated");
     }
@@ -63,7 +91,17 @@ fn seed_test_logs_give_five_matches_with_panthers_strings() {
 
 #[test]
 fn seed_test_logs_group_into_one_alert_per_dedup_string() {
-    let out = kadet().args(["scan", "--format", "jsonl", "--rules", &seed_rule(), &data("seed_tests.jsonl")]).output().expect("runs");
+    let out = kadet()
+        .args([
+            "scan",
+            "--format",
+            "jsonl",
+            "--rules",
+            &seed_rule(),
+            &data("seed_tests.jsonl"),
+        ])
+        .output()
+        .expect("runs");
     assert!(out.status.success());
     let alerts = lines(&out.stdout);
     assert_eq!(alerts.len(), 5);
@@ -93,9 +131,17 @@ fn write_temp(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
 #[test]
 fn dedup_windows_run_on_event_time() {
     let dir = tempfile::tempdir().expect("tmp");
-    let evs = [token_event("u@x", 0, "a1"), token_event("u@x", 20, "a2"), token_event("u@x", 50, "a3"), token_event("u@x", 61, "a4")];
+    let evs = [
+        token_event("u@x", 0, "a1"),
+        token_event("u@x", 20, "a2"),
+        token_event("u@x", 50, "a3"),
+        token_event("u@x", 61, "a4"),
+    ];
     let f = write_temp(&dir, "a.jsonl", &(evs.join("\n") + "\n"));
-    let out = kadet().args(["scan", "--format", "jsonl", "--rules", &seed_rule(), &f]).output().expect("runs");
+    let out = kadet()
+        .args(["scan", "--format", "jsonl", "--rules", &seed_rule(), &f])
+        .output()
+        .expect("runs");
     let alerts = lines(&out.stdout);
     assert_eq!(alerts.len(), 2, "{alerts:?}");
     assert_eq!(alerts[0]["event_count"], 3);
@@ -106,9 +152,17 @@ fn dedup_windows_run_on_event_time() {
     assert_ne!(alerts[0]["alert_id"], alerts[1]["alert_id"]);
 
     // The same events out of order (within the lateness bound) give the same alerts.
-    let shuffled = [evs[2].clone(), evs[0].clone(), evs[1].clone(), evs[3].clone()];
+    let shuffled = [
+        evs[2].clone(),
+        evs[0].clone(),
+        evs[1].clone(),
+        evs[3].clone(),
+    ];
     let g = write_temp(&dir, "b.jsonl", &(shuffled.join("\n") + "\n"));
-    let out2 = kadet().args(["scan", "--format", "jsonl", "--rules", &seed_rule(), &g]).output().expect("runs");
+    let out2 = kadet()
+        .args(["scan", "--format", "jsonl", "--rules", &seed_rule(), &g])
+        .output()
+        .expect("runs");
     let alerts2 = lines(&out2.stdout);
     assert_eq!(alerts2.len(), 2);
     for (a, b) in alerts.iter().zip(&alerts2) {
@@ -120,14 +174,40 @@ fn dedup_windows_run_on_event_time() {
 #[test]
 fn threshold_holds_back_alerts_until_reached() {
     let dir = tempfile::tempdir().expect("tmp");
-    let rule = std::fs::read_to_string(seed_rule()).expect("seed").replace("DedupPeriodMinutes: 60", "DedupPeriodMinutes: 60\nThreshold: 3");
+    let rule = std::fs::read_to_string(seed_rule()).expect("seed").replace(
+        "DedupPeriodMinutes: 60",
+        "DedupPeriodMinutes: 60\nThreshold: 3",
+    );
     let rule_path = write_temp(&dir, "rule.yml", &rule);
-    let two = write_temp(&dir, "two.jsonl", &format!("{}\n{}\n", token_event("u@x", 0, "a"), token_event("u@x", 5, "b")));
-    let out = kadet().args(["scan", "--format", "jsonl", "--rules", &rule_path, &two]).output().expect("runs");
+    let two = write_temp(
+        &dir,
+        "two.jsonl",
+        &format!(
+            "{}\n{}\n",
+            token_event("u@x", 0, "a"),
+            token_event("u@x", 5, "b")
+        ),
+    );
+    let out = kadet()
+        .args(["scan", "--format", "jsonl", "--rules", &rule_path, &two])
+        .output()
+        .expect("runs");
     assert!(out.status.success());
     assert!(lines(&out.stdout).is_empty());
-    let three = write_temp(&dir, "three.jsonl", &format!("{}\n{}\n{}\n", token_event("u@x", 0, "a"), token_event("u@x", 5, "b"), token_event("u@x", 9, "c")));
-    let out = kadet().args(["scan", "--format", "jsonl", "--rules", &rule_path, &three]).output().expect("runs");
+    let three = write_temp(
+        &dir,
+        "three.jsonl",
+        &format!(
+            "{}\n{}\n{}\n",
+            token_event("u@x", 0, "a"),
+            token_event("u@x", 5, "b"),
+            token_event("u@x", 9, "c")
+        ),
+    );
+    let out = kadet()
+        .args(["scan", "--format", "jsonl", "--rules", &rule_path, &three])
+        .output()
+        .expect("runs");
     let alerts = lines(&out.stdout);
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0]["event_count"], 3);
@@ -136,17 +216,29 @@ fn threshold_holds_back_alerts_until_reached() {
 #[test]
 fn a_broken_rule_stops_the_run_with_file_and_line() {
     let dir = tempfile::tempdir().expect("tmp");
-    let rule = std::fs::read_to_string(seed_rule()).expect("seed").replace("DedupPeriodMinutes: 60", "DedupPeriodMinutes: 60\nThreshhold: 3");
+    let rule = std::fs::read_to_string(seed_rule()).expect("seed").replace(
+        "DedupPeriodMinutes: 60",
+        "DedupPeriodMinutes: 60\nThreshhold: 3",
+    );
     let rule_path = write_temp(&dir, "rule.yml", &rule);
-    let line = rule.lines().position(|l| l.starts_with("Threshhold")).expect("typo line") + 1;
-    let out = kadet().args(["scan", "--rules", &rule_path, &data("seed_tests.jsonl")]).output().expect("runs");
+    let line = rule
+        .lines()
+        .position(|l| l.starts_with("Threshhold"))
+        .expect("typo line")
+        + 1;
+    let out = kadet()
+        .args(["scan", "--rules", &rule_path, &data("seed_tests.jsonl")])
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("rule.yml:{line}:")), "{err}");
     assert!(err.contains("Threshhold"), "{err}");
     assert!(out.stdout.is_empty());
 
-    let bad_cond = std::fs::read_to_string(seed_rule()).expect("seed").replacen("Condition: Equals", "Condition: Equalz", 1);
+    let bad_cond = std::fs::read_to_string(seed_rule())
+        .expect("seed")
+        .replacen("Condition: Equals", "Condition: Equalz", 1);
     let p = write_temp(&dir, "cond.yml", &bad_cond);
     let out = kadet().args(["test", &p]).output().expect("runs");
     let err = String::from_utf8_lossy(&out.stderr);
@@ -169,7 +261,18 @@ fn bad_input_is_reported_with_location_and_the_rest_is_scanned() {
     let f = dir.path().join("bad.jsonl");
     std::fs::write(&f, &text).expect("write");
     let f = f.display().to_string();
-    let out = kadet().args(["scan", "--no-prefilter", "--format", "jsonl", "--rules", &seed_rule(), &f]).output().expect("runs");
+    let out = kadet()
+        .args([
+            "scan",
+            "--no-prefilter",
+            "--format",
+            "jsonl",
+            "--rules",
+            &seed_rule(),
+            &f,
+        ])
+        .output()
+        .expect("runs");
     assert!(out.status.success());
     assert_eq!(lines(&out.stdout).len(), 2);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -182,16 +285,26 @@ fn bad_input_is_reported_with_location_and_the_rest_is_scanned() {
 
 #[test]
 fn cat_decodes_every_dataset_record_except_the_invalid_falco_trace() {
-    for (dir, events) in [("datasets/falco-k8s-audit-traces", 51), ("datasets/audit2rbac-demo", 37), ("datasets/rbac-tool-auditgen", 6)] {
+    for (dir, events) in [
+        ("datasets/falco-k8s-audit-traces", 51),
+        ("datasets/audit2rbac-demo", 37),
+        ("datasets/rbac-tool-auditgen", 6),
+    ] {
         let out = kadet().args(["cat", &data(dir)]).output().expect("runs");
         assert!(out.status.success());
         let evs = lines(&out.stdout);
         assert_eq!(evs.len(), events, "{dir}");
         let err = String::from_utf8_lossy(&out.stderr);
-        let skipped: Vec<&str> = err.lines().filter(|l| l.starts_with("kadet: skipped")).collect();
+        let skipped: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with("kadet: skipped"))
+            .collect();
         if dir.contains("falco") {
             assert_eq!(skipped.len(), 1, "{err}");
-            assert!(skipped[0].contains("fal_01_003.json:1: unknown-shape"), "{err}");
+            assert!(
+                skipped[0].contains("fal_01_003.json:1: unknown-shape"),
+                "{err}"
+            );
         } else {
             assert!(skipped.is_empty(), "{err}");
         }
@@ -201,17 +314,32 @@ fn cat_decodes_every_dataset_record_except_the_invalid_falco_trace() {
 #[test]
 fn cat_maps_every_source_to_the_canonical_event() {
     // EventList, with the minted token redacted.
-    let out = kadet().args(["cat", &data("eventlist.json")]).output().expect("runs");
+    let out = kadet()
+        .args(["cat", &data("eventlist.json")])
+        .output()
+        .expect("runs");
     let evs = lines(&out.stdout);
     assert_eq!(evs.len(), 2);
-    assert_eq!(evs[1]["location"], format!("{}:1#1", data("eventlist.json")));
-    assert_eq!(evs[1]["event"]["responseObject"]["status"]["token"], "[REDACTED]");
+    assert_eq!(
+        evs[1]["location"],
+        format!("{}:1#1", data("eventlist.json"))
+    );
+    assert_eq!(
+        evs[1]["event"]["responseObject"]["status"]["token"],
+        "[REDACTED]"
+    );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("FAKESIGNATURE"));
-    let out = kadet().args(["cat", "--no-redact", &data("eventlist.json")]).output().expect("runs");
+    let out = kadet()
+        .args(["cat", "--no-redact", &data("eventlist.json")])
+        .output()
+        .expect("runs");
     assert!(String::from_utf8_lossy(&out.stdout).contains("FAKESIGNATURE"));
 
     // AKS batch with an object-form log; the kube-apiserver record is ignored.
-    let out = kadet().args(["cat", &data("aks-object-log.json")]).output().expect("runs");
+    let out = kadet()
+        .args(["cat", &data("aks-object-log.json")])
+        .output()
+        .expect("runs");
     let evs = lines(&out.stdout);
     assert_eq!(evs.len(), 1);
     assert_eq!(evs[0]["log_type"], "Azure.MonitorActivity");
@@ -219,7 +347,10 @@ fn cat_maps_every_source_to_the_canonical_event() {
     assert_eq!(evs[0]["event"]["objectRef"]["subresource"], "token");
 
     // GKE TokenRequest.
-    let out = kadet().args(["cat", &data("gke-token.json")]).output().expect("runs");
+    let out = kadet()
+        .args(["cat", &data("gke-token.json")])
+        .output()
+        .expect("runs");
     let evs = lines(&out.stdout);
     assert_eq!(evs.len(), 1);
     let e = &evs[0]["event"];
@@ -251,9 +382,27 @@ fn cloudwatch_payloads_compressed_files_and_stdin() {
         "logEvents": [{"id": "1", "timestamp": 1793613600000u64, "message": msg}]
     });
     let control = serde_json::json!({"messageType": "CONTROL_MESSAGE", "logGroup": "", "logEvents": [{"id": "", "timestamp": 0, "message": "CWL CONTROL MESSAGE: Checking health of destination"}]});
-    let b64 = |v: &serde_json::Value| base64::engine::general_purpose::STANDARD.encode(gzip(v.to_string().as_bytes()));
-    let f = write_temp(&dir, "firehose.txt", &format!("{}\n{}\n{}\n", b64(&payload), b64(&control), payload));
-    let out = kadet().args(["scan", "--emit", "matches", "--format", "jsonl", "--rules", &seed_rule(), &f]).output().expect("runs");
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::STANDARD.encode(gzip(v.to_string().as_bytes()))
+    };
+    let f = write_temp(
+        &dir,
+        "firehose.txt",
+        &format!("{}\n{}\n{}\n", b64(&payload), b64(&control), payload),
+    );
+    let out = kadet()
+        .args([
+            "scan",
+            "--emit",
+            "matches",
+            "--format",
+            "jsonl",
+            "--rules",
+            &seed_rule(),
+            &f,
+        ])
+        .output()
+        .expect("runs");
     let m = lines(&out.stdout);
     assert_eq!(m.len(), 2, "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(m[0]["cluster"], "prod-eks");
@@ -263,25 +412,64 @@ fn cloudwatch_payloads_compressed_files_and_stdin() {
     // .gz and .zst files, and stdin.
     let raw = format!("{}\n", token_event("z@x", 0, "z1"));
     std::fs::write(dir.path().join("a.jsonl.gz"), gzip(raw.as_bytes())).expect("write");
-    std::fs::write(dir.path().join("b.jsonl.zst"), zstd::encode_all(raw.as_bytes(), 3).expect("zstd")).expect("write");
+    std::fs::write(
+        dir.path().join("b.jsonl.zst"),
+        zstd::encode_all(raw.as_bytes(), 3).expect("zstd"),
+    )
+    .expect("write");
     for name in ["a.jsonl.gz", "b.jsonl.zst"] {
         let p = dir.path().join(name).display().to_string();
-        let out = kadet().args(["scan", "--emit", "matches", "--format", "jsonl", "--rules", &seed_rule(), &p]).output().expect("runs");
+        let out = kadet()
+            .args([
+                "scan",
+                "--emit",
+                "matches",
+                "--format",
+                "jsonl",
+                "--rules",
+                &seed_rule(),
+                &p,
+            ])
+            .output()
+            .expect("runs");
         assert_eq!(lines(&out.stdout).len(), 1, "{name}");
     }
     let out = kadet()
-        .args(["scan", "--emit", "matches", "--format", "jsonl", "--rules", &seed_rule(), "-"])
+        .args([
+            "scan",
+            "--emit",
+            "matches",
+            "--format",
+            "jsonl",
+            "--rules",
+            &seed_rule(),
+            "-",
+        ])
         .write_stdin(raw)
         .output()
         .expect("runs");
     assert_eq!(lines(&out.stdout).len(), 1);
 
     // A truncated gzip is reported, and what came before it is kept.
-    let many: String = (0..3000).map(|i| token_event(&format!("t{i}@x"), 0, &i.to_string()) + "\n").collect();
+    let many: String = (0..3000)
+        .map(|i| token_event(&format!("t{i}@x"), 0, &i.to_string()) + "\n")
+        .collect();
     let gz = gzip(many.as_bytes());
     std::fs::write(dir.path().join("cut.jsonl.gz"), &gz[..gz.len() / 2]).expect("write");
     let p = dir.path().join("cut.jsonl.gz").display().to_string();
-    let out = kadet().args(["scan", "--emit", "matches", "--format", "jsonl", "--rules", &seed_rule(), &p]).output().expect("runs");
+    let out = kadet()
+        .args([
+            "scan",
+            "--emit",
+            "matches",
+            "--format",
+            "jsonl",
+            "--rules",
+            &seed_rule(),
+            &p,
+        ])
+        .output()
+        .expect("runs");
     assert!(out.status.success());
     let got = lines(&out.stdout).len();
     assert!(got > 0 && got < 3000, "{got}");
@@ -296,13 +484,28 @@ fn threads_do_not_change_the_output() {
         if i % 97 == 0 {
             text += &token_event(&format!("u{}@x", i % 7), i / 400, &i.to_string());
         } else {
-            text += &format!(r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","stage":"ResponseComplete","verb":"get","auditID":"{i}","user":{{"username":"system:node:n1"}},"objectRef":{{"resource":"pods","namespace":"default","name":"p{i}"}},"responseStatus":{{"code":200}}}}"#);
+            text += &format!(
+                r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","stage":"ResponseComplete","verb":"get","auditID":"{i}","user":{{"username":"system:node:n1"}},"objectRef":{{"resource":"pods","namespace":"default","name":"p{i}"}},"responseStatus":{{"code":200}}}}"#
+            );
         }
         text.push('\n');
     }
     let f = write_temp(&dir, "many.jsonl", &text);
     let run = |threads: &str| {
-        kadet().args(["scan", "--threads", threads, "--format", "jsonl", "--rules", &seed_rule(), &f]).output().expect("runs").stdout
+        kadet()
+            .args([
+                "scan",
+                "--threads",
+                threads,
+                "--format",
+                "jsonl",
+                "--rules",
+                &seed_rule(),
+                &f,
+            ])
+            .output()
+            .expect("runs")
+            .stdout
     };
     let one = run("1");
     assert!(!one.is_empty());
@@ -315,24 +518,35 @@ fn test_command_reports_pass_and_fail() {
     let out = kadet().args(["test", &seed_rule()]).output().expect("runs");
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("PASS  Kubernetes.ServiceAccount.TokenCreated / AKS long-lived token created"));
+    assert!(text
+        .contains("PASS  Kubernetes.ServiceAccount.TokenCreated / AKS long-lived token created"));
     assert!(text.lines().any(|l| l.ends_with(" passed, 0 failed")));
 
     let dir = tempfile::tempdir().expect("tmp");
-    let flipped = std::fs::read_to_string(seed_rule()).expect("seed").replacen(
-        "  - Name: Failed token creation (excluded)\n    ExpectedResult: false",
-        "  - Name: Failed token creation (excluded)\n    ExpectedResult: true",
-        1,
-    );
+    let flipped = std::fs::read_to_string(seed_rule())
+        .expect("seed")
+        .replacen(
+            "  - Name: Failed token creation (excluded)\n    ExpectedResult: false",
+            "  - Name: Failed token creation (excluded)\n    ExpectedResult: true",
+            1,
+        );
     let p = write_temp(&dir, "flipped.yml", &flipped);
     let out = kadet().args(["test", &p]).output().expect("runs");
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("FAIL  Kubernetes.ServiceAccount.TokenCreated / Failed token creation (excluded)"), "{text}");
+    assert!(
+        text.contains(
+            "FAIL  Kubernetes.ServiceAccount.TokenCreated / Failed token creation (excluded)"
+        ),
+        "{text}"
+    );
     assert!(text.contains("match: expected true, got false"), "{text}");
     assert!(text.lines().any(|l| l.ends_with(" passed, 1 failed")));
 
-    let out = kadet().args(["test", "--filter", "Nothing.Matches.This", &seed_rule()]).output().expect("runs");
+    let out = kadet()
+        .args(["test", "--filter", "Nothing.Matches.This", &seed_rule()])
+        .output()
+        .expect("runs");
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 passed, 0 failed"));
 }
 
@@ -340,16 +554,48 @@ fn test_command_reports_pass_and_fail() {
 fn explain_shows_each_condition() {
     let dir = tempfile::tempdir().expect("tmp");
     let f = write_temp(&dir, "ev.json", &token_event("system:node:n1", 0, "x"));
-    let out = kadet().args(["explain", "--rule", "Kubernetes.ServiceAccount.TokenCreated", "--rules", &seed_rule(), &f]).output().expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kadet()
+        .args([
+            "explain",
+            "--rule",
+            "Kubernetes.ServiceAccount.TokenCreated",
+            "--rules",
+            &seed_rule(),
+            &f,
+        ])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("✓ verb Equals \"create\" — found \"create\""), "{text}");
+    assert!(
+        text.contains("✓ verb Equals \"create\" — found \"create\""),
+        "{text}"
+    );
     assert!(text.contains("node_principal"), "{text}");
     assert!(text.contains("=> NO MATCH"), "{text}");
     let g = write_temp(&dir, "ev2.json", &token_event("mallory@x", 0, "y"));
-    let out = kadet().args(["explain", "--rule", "Kubernetes.ServiceAccount.TokenCreated", "--rules", &seed_rule(), &g]).output().expect("runs");
+    let out = kadet()
+        .args([
+            "explain",
+            "--rule",
+            "Kubernetes.ServiceAccount.TokenCreated",
+            "--rules",
+            &seed_rule(),
+            &g,
+        ])
+        .output()
+        .expect("runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("=> MATCH: [mallory@x] created long-lived token for service account [prod/sa]"), "{text}");
+    assert!(
+        text.contains(
+            "=> MATCH: [mallory@x] created long-lived token for service account [prod/sa]"
+        ),
+        "{text}"
+    );
 }
 
 #[test]
@@ -358,27 +604,47 @@ fn rules_list_and_show() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Kubernetes.ServiceAccount.TokenCreated"));
-    let out = kadet().args(["rules", "show", "Kubernetes.ServiceAccount.TokenCreated"]).output().expect("runs");
+    let out = kadet()
+        .args(["rules", "show", "Kubernetes.ServiceAccount.TokenCreated"])
+        .output()
+        .expect("runs");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Detection logic"));
     assert!(text.contains("Exclusions"));
     assert!(text.contains("objectRef.namespace"));
     assert!(text.contains("system:node:"));
-    let out = kadet().args(["rules", "show", "No.Such.Rule"]).output().expect("runs");
+    let out = kadet()
+        .args(["rules", "show", "No.Such.Rule"])
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
 fn the_bundled_example_raises_exactly_the_attack() {
-    let out = kadet().args(["scan", "--format", "jsonl"]).arg(root().join("examples")).output().expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kadet()
+        .args(["scan", "--format", "jsonl"])
+        .arg(root().join("examples"))
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let alerts = lines(&out.stdout);
     assert_eq!(alerts.len(), 1, "only the attack alerts: {alerts:#?}");
     let a = &alerts[0];
     assert_eq!(a["rule_id"], "Kubernetes.ServiceAccount.TokenCreated");
     assert_eq!(a["severity"], "HIGH");
-    assert!(a["title"].as_str().unwrap_or("").contains("[kube-system/clusterrole-aggregation-controller]"));
+    assert!(a["title"]
+        .as_str()
+        .unwrap_or("")
+        .contains("[kube-system/clusterrole-aggregation-controller]"));
     assert_eq!(a["context"]["expiration_seconds"], 946080000);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("Azure.MonitorActivity") && err.contains("Amazon.EKS.Audit"), "{err}");
+    assert!(
+        err.contains("Azure.MonitorActivity") && err.contains("Amazon.EKS.Audit"),
+        "{err}"
+    );
 }

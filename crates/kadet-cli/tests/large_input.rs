@@ -39,13 +39,23 @@ fn two_gigabytes_in_bounded_memory() {
     drop(w);
     let out = Command::cargo_bin("kadet")
         .expect("binary")
-        .args(["scan", "--format", "jsonl", "--output", "/dev/null", path.to_str().expect("utf-8 path")])
+        .args([
+            "scan",
+            "--format",
+            "jsonl",
+            "--output",
+            "/dev/null",
+            path.to_str().expect("utf-8 path"),
+        ])
         .output()
         .expect("runs");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     eprintln!("{err}");
-    let peak_line = err.lines().find(|l| l.contains("peak memory")).expect("summary reports peak memory");
+    let peak_line = err
+        .lines()
+        .find(|l| l.contains("peak memory"))
+        .expect("summary reports peak memory");
     let mib: f64 = peak_line
         .split_whitespace()
         .skip_while(|w| *w != "memory:")
@@ -53,5 +63,8 @@ fn two_gigabytes_in_bounded_memory() {
         .and_then(|v| v.parse().ok())
         .expect("a number of MiB");
     assert!(mib < 100.0, "peak memory {mib} MiB");
-    assert!(err.contains(&format!("matches: {}", i.div_ceil(5_000))), "{err}");
+    assert!(
+        err.contains(&format!("matches: {}", i.div_ceil(5_000))),
+        "{err}"
+    );
 }

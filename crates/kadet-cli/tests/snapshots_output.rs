@@ -4,15 +4,29 @@
 use assert_cmd::Command;
 
 fn run(args: &[&str]) -> String {
-    let rules = format!("{}/../../rules/kubernetes/k8s_serviceaccount_token_created.yml", env!("CARGO_MANIFEST_DIR"));
+    let rules = format!(
+        "{}/../../rules/kubernetes/k8s_serviceaccount_token_created.yml",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let out = Command::cargo_bin("kadet")
         .expect("binary")
         .current_dir(format!("{}/tests/data", env!("CARGO_MANIFEST_DIR")))
         .args(args)
-        .args(["--rules", &rules, "--quiet", "seed_tests.jsonl", "eventlist.json", "aks-object-log.json"])
+        .args([
+            "--rules",
+            &rules,
+            "--quiet",
+            "seed_tests.jsonl",
+            "eventlist.json",
+            "aks-object-log.json",
+        ])
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
@@ -38,7 +52,10 @@ fn ocsf_alerts() {
 
 #[test]
 fn same_input_same_bytes() {
-    assert_eq!(run(&["scan", "--format", "jsonl"]), run(&["scan", "--format", "jsonl", "--threads", "3"]));
+    assert_eq!(
+        run(&["scan", "--format", "jsonl"]),
+        run(&["scan", "--format", "jsonl", "--threads", "3"])
+    );
 }
 
 /// Every OCSF line validates against the vendored OCSF 1.3.0 Detection
@@ -56,13 +73,17 @@ fn ocsf_output_validates_against_the_schema() {
     let mut n = 0;
     for line in out.lines() {
         let v: serde_json::Value = serde_json::from_str(line).expect("JSON");
-        let errors: Vec<String> = validator.iter_errors(&v).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+        let errors: Vec<String> = validator
+            .iter_errors(&v)
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .collect();
         assert!(errors.is_empty(), "{errors:?}\n{line}");
         n += 1;
     }
     assert_eq!(n, 7);
     // And the schema does reject a broken finding.
-    let mut bad: serde_json::Value = serde_json::from_str(out.lines().next().expect("a line")).expect("JSON");
+    let mut bad: serde_json::Value =
+        serde_json::from_str(out.lines().next().expect("a line")).expect("JSON");
     bad["severity_id"] = serde_json::json!(9);
     assert!(!validator.is_valid(&bad));
 }

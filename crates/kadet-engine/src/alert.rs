@@ -111,7 +111,11 @@ pub struct AlertWindow {
 
 impl AlertWindow {
     fn reached(&self, rule: &Rule) -> bool {
-        let n = if rule.distinct_by.is_some() { self.distinct.len() as u64 } else { self.count };
+        let n = if rule.distinct_by.is_some() {
+            self.distinct.len() as u64
+        } else {
+            self.count
+        };
         n >= u64::from(rule.threshold)
     }
 }
@@ -281,7 +285,9 @@ impl<'r> Alerter<'r> {
             }
         }
         let mut out = std::mem::take(&mut self.ready);
-        out.sort_by(|a, b| (a.window_start, &a.rule_id, &a.dedup).cmp(&(b.window_start, &b.rule_id, &b.dedup)));
+        out.sort_by(|a, b| {
+            (a.window_start, &a.rule_id, &a.dedup).cmp(&(b.window_start, &b.rule_id, &b.dedup))
+        });
         out
     }
 
@@ -306,7 +312,10 @@ fn add_to(w: &mut AlertWindow, t: EventTime, m: &Match, rule: &Rule) {
         }
     }
     if w.events.len() < EVENTS_CAP {
-        w.events.push(EventRef { location: m.location.to_string(), audit_id: m.audit_id.clone() });
+        w.events.push(EventRef {
+            location: m.location.to_string(),
+            audit_id: m.audit_id.clone(),
+        });
     }
     w.log_types.insert(m.log_type);
     for (i, v) in m.summary.iter().enumerate() {

@@ -21,5 +21,5 @@ pub mod sink;
 pub use alert::{Alert, AlertWindow, Alerter};
 pub use matches::Match;
 pub use pipeline::{Evaluator, ScanOptions, ScanStats};
-pub use scan::{scan, Emit, ScanReport};
+pub use scan::{scan, Alerting, Emit, ScanReport};
 pub use sink::{Format, JsonLinesSink, OcsfSink, Sink, TableSink};

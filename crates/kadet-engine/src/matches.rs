@@ -71,7 +71,11 @@ impl Match {
                     .map(|p| p.resolve_event(ev).to_json())
                     .unwrap_or(serde_json::Value::Null);
                 if found.is_null() {
-                    outcome.context.get(attr).cloned().unwrap_or(serde_json::Value::Null)
+                    outcome
+                        .context
+                        .get(attr)
+                        .cloned()
+                        .unwrap_or(serde_json::Value::Null)
                 } else {
                     found
                 }
@@ -81,7 +85,11 @@ impl Match {
             .audit
             .get("sourceIPs")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         Match {
             rule: rule_index,
@@ -92,7 +100,11 @@ impl Match {
             log_type: ev.meta.log_type,
             cluster: ev.cluster().map(str::to_string),
             summary,
-            actor: Actor { user: s(ev, &["user", "username"]), source_ips, user_agent: s(ev, &["userAgent"]) },
+            actor: Actor {
+                user: s(ev, &["user", "username"]),
+                source_ips,
+                user_agent: s(ev, &["userAgent"]),
+            },
             target: Target {
                 verb: s(ev, &["verb"]),
                 resource: s(ev, &["objectRef", "resource"]),

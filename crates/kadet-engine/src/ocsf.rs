@@ -65,7 +65,10 @@ pub fn detection_finding(a: &Alert, rule: Option<&Rule>) -> Value {
     if let Some(l) = last {
         finding.insert("last_seen_time".into(), json!(l));
     }
-    finding.insert("analytic".into(), json!({ "uid": a.rule_id, "name": a.rule_name, "type_id": 1, "type": "Rule" }));
+    finding.insert(
+        "analytic".into(),
+        json!({ "uid": a.rule_id, "name": a.rule_name, "type_id": 1, "type": "Rule" }),
+    );
     let att = attacks(rule);
     if !att.is_empty() {
         finding.insert("attacks".into(), Value::Array(att));

@@ -9,7 +9,10 @@
 
 use crate::matches::Match;
 use kadet_event::input::{open_input, ByteCounter, InputFile};
-use kadet_event::{Chunk, ChunkReader, DecodeOptions, DecodeSink, Decoder, IgnoreReason, Location, LogType, RawEvent, ReadOptions, Skip, SkipReason};
+use kadet_event::{
+    Chunk, ChunkReader, DecodeOptions, DecodeSink, Decoder, IgnoreReason, Location, LogType,
+    RawEvent, ReadOptions, Skip, SkipReason,
+};
 use kadet_rules::{Prefilter, Rule, RuleMask};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,7 +36,13 @@ pub struct ScanOptions {
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { threads: 1, decode: DecodeOptions::default(), read: ReadOptions::default(), redact: true, prefilter: true }
+        ScanOptions {
+            threads: 1,
+            decode: DecodeOptions::default(),
+            read: ReadOptions::default(),
+            redact: true,
+            prefilter: true,
+        }
     }
 }
 
@@ -105,6 +114,9 @@ pub struct Evaluator<'r> {
 
 struct WorkerSink<'p, 'a> {
     prefilter: &'p Prefilter,
+    /// False when the anchor search found nothing in the record: only the
+    /// rules that run on every record are candidates.
+    anchored: bool,
     mask: RuleMask,
     events: Vec<(RawEvent<'a>, RuleMask)>,
     skips: &'p mut Vec<Skip>,
@@ -113,7 +125,11 @@ struct WorkerSink<'p, 'a> {
 
 impl<'a> DecodeSink<'a> for WorkerSink<'_, 'a> {
     fn admit(&mut self, bytes: &[u8]) -> bool {
-        self.prefilter.candidates(bytes, &mut self.mask);
+        if self.anchored {
+            self.prefilter.candidates(bytes, &mut self.mask);
+        } else {
+            self.prefilter.always_candidates(&mut self.mask);
+        }
         if !self.mask.any() {
             self.stats.events_prefiltered += 1;
         }
@@ -134,8 +150,17 @@ impl<'a> DecodeSink<'a> for WorkerSink<'_, 'a> {
 impl<'r> Evaluator<'r> {
     /// An evaluator for `rules`.
     pub fn new(rules: &'r [Rule], opts: &ScanOptions) -> Self {
-        let prefilter = if opts.prefilter { Prefilter::build(rules) } else { Prefilter::disabled(rules.len()) };
-        Evaluator { rules, prefilter, decoder: Decoder::new(opts.decode), redact: opts.redact }
+        let prefilter = if opts.prefilter {
+            Prefilter::build(rules)
+        } else {
+            Prefilter::disabled(rules.len())
+        };
+        Evaluator {
+            rules,
+            prefilter,
+            decoder: Decoder::new(opts.decode),
+            redact: opts.redact,
+        }
     }
 
     /// The prefilter in use.
@@ -154,37 +179,69 @@ impl<'r> Evaluator<'r> {
             Chunk::Document { file, line, data } => {
                 res.stats.bytes += data.len() as u64;
                 res.stats.records += 1;
-                self.record(&data, &Location::line(file, line), &mut res);
+                self.record(&data, &Location::line(file, line), true, &mut res);
             }
-            Chunk::Lines { file, first_line, data } => {
+            Chunk::Lines {
+                file,
+                first_line,
+                data,
+            } => {
                 res.stats.bytes += data.len() as u64;
+                let mut scratch = RuleMask::default();
+                // One search over the whole chunk finds where matches may be;
+                // lines with no such offset are passed over unparsed.
+                let mut offsets = Vec::new();
+                let filtered = self.prefilter.interesting_offsets(&data, &mut offsets);
+                let always = {
+                    self.prefilter.always_candidates(&mut scratch);
+                    scratch.any()
+                };
+                let mut next = 0usize;
                 let mut line_no = first_line;
                 let mut start = 0;
-                let passes_all = self.prefilter.passes_everything();
                 while start < data.len() {
-                    let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |e| start + e);
+                    let end =
+                        memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |e| start + e);
                     let line = &data[start..end];
-                    let this = line_no;
+                    let (this, line_start) = (line_no, start);
                     start = end + 1;
                     line_no += 1;
-                    let first = line.iter().position(|b| !b.is_ascii_whitespace());
-                    let Some(first) = first else { continue };
-                    res.stats.records += 1;
-                    let opens_json = matches!(line[first], b'{' | b'[');
-                    if !passes_all && opens_json && !self.prefilter.admit(line) {
-                        res.stats.records_prefiltered += 1;
+                    let Some(first) = line.iter().position(|b| !b.is_ascii_whitespace()) else {
                         continue;
+                    };
+                    res.stats.records += 1;
+                    let mut anchored = true;
+                    if filtered && matches!(line[first], b'{' | b'[') {
+                        while next < offsets.len() && offsets[next] < line_start {
+                            next += 1;
+                        }
+                        anchored = next < offsets.len() && offsets[next] < end;
+                        let admitted = if anchored {
+                            self.prefilter.admit(line, &mut scratch)
+                        } else {
+                            always
+                        };
+                        if !admitted {
+                            res.stats.records_prefiltered += 1;
+                            continue;
+                        }
                     }
-                    self.record(line, &Location::line(file.clone(), this), &mut res);
+                    self.record(
+                        line,
+                        &Location::line(file.clone(), this),
+                        anchored,
+                        &mut res,
+                    );
                 }
             }
         }
         res
     }
 
-    fn record(&self, bytes: &[u8], loc: &Location, res: &mut ChunkResult) {
+    fn record(&self, bytes: &[u8], loc: &Location, anchored: bool, res: &mut ChunkResult) {
         let mut sink = WorkerSink {
             prefilter: &self.prefilter,
+            anchored,
             mask: RuleMask::default(),
             events: Vec::new(),
             skips: &mut res.skips,
@@ -192,8 +249,27 @@ impl<'r> Evaluator<'r> {
         };
         self.decoder.decode(bytes, loc, &mut sink);
         let events = std::mem::take(&mut sink.events);
+        let mut keys: Vec<&str> = Vec::new();
+        let mut hits: Vec<usize> = Vec::new();
         for (raw, mask) in events {
-            let mut ev = match raw.parse() {
+            // Phase 1: parse only the top-level members the candidate rules
+            // read, and decide which rules match.
+            keys.clear();
+            let mut whole = false;
+            for i in mask.iter() {
+                match &self.rules[i].detection_keys {
+                    Some(ks) => {
+                        for k in ks {
+                            if !keys.contains(&k.as_str()) {
+                                keys.push(k);
+                            }
+                        }
+                    }
+                    None => whole = true,
+                }
+            }
+            keys.extend_from_slice(&kadet_event::event::TIME_KEYS);
+            let ev = match raw.parse_keys(if whole { None } else { Some(&keys) }) {
                 Ok(ev) => ev,
                 Err(e) => {
                     *res.stats.skipped.entry(e.reason).or_default() += 1;
@@ -201,20 +277,35 @@ impl<'r> Evaluator<'r> {
                     continue;
                 }
             };
-            *res.stats.events_by_type.entry(ev.meta.log_type).or_default() += 1;
+            *res.stats
+                .events_by_type
+                .entry(ev.meta.log_type)
+                .or_default() += 1;
             if let Some(t) = ev.time {
                 if res.max_time.is_none_or(|m| t > m) {
                     res.max_time = Some(t);
                 }
             }
+            hits.clear();
+            hits.extend(mask.iter().filter(|&i| self.rules[i].matches(&ev)));
+            drop(ev);
+            if hits.is_empty() {
+                continue;
+            }
+            // Phase 2 (rare): the whole event, redacted, for titles and context.
+            let mut ev = match raw.parse() {
+                Ok(ev) => ev,
+                Err(e) => {
+                    res.skips.push(e.at(raw.meta.location.clone()));
+                    continue;
+                }
+            };
             if self.redact {
                 kadet_event::redact::redact_event(&mut ev.audit);
             }
-            for (i, rule) in self.rules.iter().enumerate() {
-                if mask.contains(i) && rule.matches(&ev) {
-                    res.stats.matches += 1;
-                    res.matches.push(Match::new(i, rule, &ev));
-                }
+            for &i in &hits {
+                res.stats.matches += 1;
+                res.matches.push(Match::new(i, &self.rules[i], &ev));
             }
         }
     }
@@ -275,7 +366,10 @@ pub fn run(
                     Err(e) => {
                         let r = open_failure(f, e);
                         if let Some(Skip { .. }) = r.skips.first().cloned() {
-                            if chunk_tx.send((seq, Chunk::Skipped(r.skips[0].clone()))).is_err() {
+                            if chunk_tx
+                                .send((seq, Chunk::Skipped(r.skips[0].clone())))
+                                .is_err()
+                            {
                                 return;
                             }
                             seq += 1;
@@ -323,7 +417,11 @@ pub fn run(
 }
 
 fn open_failure(f: &InputFile, e: std::io::Error) -> ChunkResult {
-    let skip = Skip { location: Location::line(f.name.clone(), 0), reason: SkipReason::ReadError, message: format!("cannot open: {e}") };
+    let skip = Skip {
+        location: Location::line(f.name.clone(), 0),
+        reason: SkipReason::ReadError,
+        message: format!("cannot open: {e}"),
+    };
     let mut r = ChunkResult::default();
     *r.stats.skipped.entry(SkipReason::ReadError).or_default() += 1;
     r.skips.push(skip);

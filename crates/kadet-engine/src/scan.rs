@@ -19,6 +19,15 @@ pub enum Emit {
     Matches,
 }
 
+/// What to do with matches.
+#[derive(Debug, Clone, Copy)]
+pub struct Alerting {
+    /// Alerts or raw matches.
+    pub emit: Emit,
+    /// Event-time disorder handled exactly (see [`crate::alert`]).
+    pub lateness_minutes: u32,
+}
+
 /// Totals of a finished scan.
 #[derive(Debug, Default, Clone)]
 pub struct ScanReport {
@@ -49,7 +58,11 @@ impl Handler<'_, '_> {
                 self.report.signals += 1;
                 continue;
             }
-            *self.report.alerts_by_severity.entry(a.severity).or_default() += 1;
+            *self
+                .report
+                .alerts_by_severity
+                .entry(a.severity)
+                .or_default() += 1;
             if self.error.is_none() {
                 if let Err(e) = self.sink.alert(&a) {
                     self.error = Some(e);
@@ -93,8 +106,7 @@ pub fn scan(
     inputs: &[InputFile],
     rules: &[Rule],
     opts: &ScanOptions,
-    emit: Emit,
-    lateness_minutes: u32,
+    alerting: Alerting,
     sink: &mut dyn Sink,
     on_skip: &mut dyn FnMut(&Skip),
     counter: Arc<ByteCounter>,
@@ -102,8 +114,8 @@ pub fn scan(
     let eval = Evaluator::new(rules, opts);
     let mut h = Handler {
         rules,
-        emit,
-        alerter: Alerter::new(rules, lateness_minutes),
+        emit: alerting.emit,
+        alerter: Alerter::new(rules, alerting.lateness_minutes),
         sink,
         on_skip,
         report: ScanReport::default(),

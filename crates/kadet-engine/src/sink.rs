@@ -73,7 +73,10 @@ impl<W: Write> Sink for OcsfSink<'_, W> {
         self.out.write_all(b"\n")
     }
     fn matched(&mut self, _m: &Match, _rule: &Rule) -> io::Result<()> {
-        Err(io::Error::new(io::ErrorKind::InvalidInput, "OCSF output is for alerts; use --format jsonl with --emit matches"))
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "OCSF output is for alerts; use --format jsonl with --emit matches",
+        ))
     }
     fn finish(&mut self) -> io::Result<()> {
         self.out.flush()
@@ -93,13 +96,21 @@ pub struct TableSink<W: Write> {
 impl<W: Write> TableSink<W> {
     /// A table `width` columns wide (`None`: the terminal's width).
     pub fn new(out: W, color: bool, width: Option<u16>) -> Self {
-        TableSink { out, color, width, rows: Vec::new(), severities: Vec::new(), matches_mode: false }
+        TableSink {
+            out,
+            color,
+            width,
+            rows: Vec::new(),
+            severities: Vec::new(),
+            matches_mode: false,
+        }
     }
 }
 
 fn short_time(t: Option<&str>) -> String {
     // 2024-05-01T10:00:00.000000Z -> 2024-05-01 10:00:00
-    t.map(|t| t.get(..19).unwrap_or(t).replace('T', " ")).unwrap_or_else(|| "-".into())
+    t.map(|t| t.get(..19).unwrap_or(t).replace('T', " "))
+        .unwrap_or_else(|| "-".into())
 }
 
 /// First and last seen in one cell, two lines when they differ.
@@ -124,7 +135,7 @@ impl<W: Write> Sink for TableSink<W> {
         ]);
         Ok(())
     }
-    fn matched(&mut self, m: &Match, rule: &Rule) -> io::Result<()> {
+    fn matched(&mut self, m: &Match, _rule: &Rule) -> io::Result<()> {
         self.matches_mode = true;
         self.severities.push(m.outcome.severity);
         let t = m.time.map(|t| t.to_rfc3339());
@@ -144,12 +155,19 @@ impl<W: Write> Sink for TableSink<W> {
             return self.out.flush();
         }
         let mut t = Table::new();
-        t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+        t.load_preset(UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic);
         if let Some(w) = self.width {
             t.set_width(w);
         }
         let header: [&str; 5] = if self.matches_mode {
-            ["Severity", "Title", "Location", "Event time (UTC)", "Cluster"]
+            [
+                "Severity",
+                "Title",
+                "Location",
+                "Event time (UTC)",
+                "Cluster",
+            ]
         } else {
             ["Severity", "Title", "Count", "Seen (UTC)", "Cluster"]
         };
@@ -165,7 +183,13 @@ impl<W: Write> Sink for TableSink<W> {
                     Severity::Info => Color::Grey,
                 });
             }
-            t.add_row(vec![sev_cell, Cell::new(&row[1]), Cell::new(&row[2]), Cell::new(&row[3]), Cell::new(&row[4])]);
+            t.add_row(vec![
+                sev_cell,
+                Cell::new(&row[1]),
+                Cell::new(&row[2]),
+                Cell::new(&row[3]),
+                Cell::new(&row[4]),
+            ]);
         }
         writeln!(self.out, "{t}")?;
         self.out.flush()

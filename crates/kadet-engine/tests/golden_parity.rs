@@ -16,7 +16,12 @@ const PARITY: &str = include_str!("../../../rules/PARITY.md");
 fn exceptions() -> BTreeMap<(String, String), String> {
     PARITY
         .lines()
-        .filter(|l| l.starts_with('|') && !l.starts_with("|--") && !l.starts_with("| RuleID") && !l.starts_with("|---"))
+        .filter(|l| {
+            l.starts_with('|')
+                && !l.starts_with("|--")
+                && !l.starts_with("| RuleID")
+                && !l.starts_with("|---")
+        })
         .filter_map(|l| {
             let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
             if cells.len() < 3 || cells[0].is_empty() || cells[0].starts_with('-') {
@@ -49,23 +54,41 @@ fn golden_rows_match_panther() {
             continue;
         }
         let log = serde_json::to_vec(&row["log"]).expect("log serialises");
-        let res = eval.process(Chunk::Document { file: Arc::from("golden.jsonl"), line: rows, data: log });
+        let res = eval.process(Chunk::Document {
+            file: Arc::from("golden.jsonl"),
+            line: rows,
+            data: log,
+        });
         let got = res.matches.iter().find(|m| set.rules[m.rule].id == rule_id);
         let expected = row["expected"].as_bool().unwrap_or(false);
         let mut problems = Vec::new();
         match (expected, got) {
             (true, None) => problems.push("expected a match, got none".to_string()),
-            (false, Some(m)) => problems.push(format!("expected no match, got {:?}", m.outcome.title)),
+            (false, Some(m)) => {
+                problems.push(format!("expected no match, got {:?}", m.outcome.title))
+            }
             (true, Some(m)) => {
                 let want = |k: &str| row[k].as_str().unwrap_or_default().to_string();
                 if m.outcome.title != want("title") {
-                    problems.push(format!("title: want {:?}, got {:?}", want("title"), m.outcome.title));
+                    problems.push(format!(
+                        "title: want {:?}, got {:?}",
+                        want("title"),
+                        m.outcome.title
+                    ));
                 }
                 if m.outcome.dedup != want("dedup") {
-                    problems.push(format!("dedup: want {:?}, got {:?}", want("dedup"), m.outcome.dedup));
+                    problems.push(format!(
+                        "dedup: want {:?}, got {:?}",
+                        want("dedup"),
+                        m.outcome.dedup
+                    ));
                 }
                 if m.outcome.severity.name() != want("severity") {
-                    problems.push(format!("severity: want {}, got {}", want("severity"), m.outcome.severity));
+                    problems.push(format!(
+                        "severity: want {}, got {}",
+                        want("severity"),
+                        m.outcome.severity
+                    ));
                 }
             }
             (false, None) => {}
@@ -90,13 +113,24 @@ fn golden_rows_match_panther() {
         .collect();
     let mut report = String::new();
     if !missing_rules.is_empty() {
-        report += &format!("rules missing from the pack ({}): {:?}\n", missing_rules.len(), missing_rules);
+        report += &format!(
+            "rules missing from the pack ({}): {:?}\n",
+            missing_rules.len(),
+            missing_rules
+        );
     }
     if !diffs.is_empty() {
-        report += &format!("{} rows differ from Panther:\n  {}\n", diffs.len(), diffs.join("\n  "));
+        report += &format!(
+            "{} rows differ from Panther:\n  {}\n",
+            diffs.len(),
+            diffs.join("\n  ")
+        );
     }
     if !stale.is_empty() {
-        report += &format!("PARITY.md lists rows that agree with Panther or do not exist (remove them):\n  {}\n", stale.join("\n  "));
+        report += &format!(
+            "PARITY.md lists rows that agree with Panther or do not exist (remove them):\n  {}\n",
+            stale.join("\n  ")
+        );
     }
     assert!(report.is_empty(), "{report}");
 }

@@ -48,8 +48,14 @@ Detection:
 
 fn rules() -> Vec<kadet_rules::Rule> {
     let mut sources = builtin_sources();
-    for (i, t) in [EXTRA_RULES, EXTRA_NEGATION, EXTRA_SLASH].iter().enumerate() {
-        sources.push(Source { name: format!("extra-{i}.yml"), text: t.to_string() });
+    for (i, t) in [EXTRA_RULES, EXTRA_NEGATION, EXTRA_SLASH]
+        .iter()
+        .enumerate()
+    {
+        sources.push(Source {
+            name: format!("extra-{i}.yml"),
+            text: t.to_string(),
+        });
     }
     let mut set = load_sources(Vec::new(), sources).unwrap_or_else(|e| panic!("{e:?}"));
     set.retain_enabled(true);
@@ -63,7 +69,9 @@ fn jstr(s: &str, mask: u64) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if c.is_ascii_alphanumeric() && (mask >> (i % 64)) & 1 == 1 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if c.is_ascii_alphanumeric() && (mask >> (i % 64)) & 1 == 1 => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -89,32 +97,96 @@ struct Ev {
 
 fn ev_strategy() -> impl Strategy<Value = Ev> {
     (
-        (prop::sample::select(vec!["create", "get", "CREATE", "list", "delete", "patch"]),
-         prop::sample::select(vec!["serviceaccounts", "pods", "secrets", "ServiceAccounts", "clusterrolebindings", "clusterroles", "certificatesigningrequests"]),
-         prop::option::of(prop::sample::select(vec!["token", "exec", "attach", "proxy"])),
-         prop::sample::select(vec!["attacker@example.com", "system:node:n1", "system:kube-controller-manager", "system:serviceaccount:kube-system:x", "system:anonymous", "eks:admin", "SYSTEM:ANONYMOUS"]),
-         prop::option::of(prop::sample::select(vec!["kube-system", "default", "prod", "kube-public"]))),
-        (prop::option::of(prop::sample::select(vec!["ResponseComplete", "RequestReceived", "Panic"])),
-         prop::option::of(prop::sample::select(vec![200i64, 201, 403, 7, 0])),
-         prop::option::of(prop::sample::select(vec![3607i64, 946080000, 90000])),
-         prop::sample::select(vec!["10.0.0.1", "8.8.8.8", "203.0.113.5"]),
-         any::<bool>(), any::<u64>(), 0u8..6),
+        (
+            prop::sample::select(vec!["create", "get", "CREATE", "list", "delete", "patch"]),
+            prop::sample::select(vec![
+                "serviceaccounts",
+                "pods",
+                "secrets",
+                "ServiceAccounts",
+                "clusterrolebindings",
+                "clusterroles",
+                "certificatesigningrequests",
+            ]),
+            prop::option::of(prop::sample::select(vec![
+                "token", "exec", "attach", "proxy",
+            ])),
+            prop::sample::select(vec![
+                "attacker@example.com",
+                "system:node:n1",
+                "system:kube-controller-manager",
+                "system:serviceaccount:kube-system:x",
+                "system:anonymous",
+                "eks:admin",
+                "SYSTEM:ANONYMOUS",
+            ]),
+            prop::option::of(prop::sample::select(vec![
+                "kube-system",
+                "default",
+                "prod",
+                "kube-public",
+            ])),
+        ),
+        (
+            prop::option::of(prop::sample::select(vec![
+                "ResponseComplete",
+                "RequestReceived",
+                "Panic",
+            ])),
+            prop::option::of(prop::sample::select(vec![200i64, 201, 403, 7, 0])),
+            prop::option::of(prop::sample::select(vec![3607i64, 946080000, 90000])),
+            prop::sample::select(vec!["10.0.0.1", "8.8.8.8", "203.0.113.5"]),
+            any::<bool>(),
+            any::<u64>(),
+            0u8..6,
+        ),
     )
-        .prop_map(|((verb, resource, sub, user, ns), (stage, code, expiration, ip, privileged, mask, shape))| Ev {
-            verb, resource, sub, user, ns, stage, code, expiration, ip, privileged, mask, shape,
-        })
+        .prop_map(
+            |(
+                (verb, resource, sub, user, ns),
+                (stage, code, expiration, ip, privileged, mask, shape),
+            )| Ev {
+                verb,
+                resource,
+                sub,
+                user,
+                ns,
+                stage,
+                code,
+                expiration,
+                ip,
+                privileged,
+                mask,
+                shape,
+            },
+        )
 }
 
 fn event_json(e: &Ev) -> String {
     let m = e.mask;
     let mut obj = vec![
-        format!("\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\",\"verb\":{}", jstr(e.verb, m)),
-        format!("\"user\":{{\"username\":{}}}", jstr(e.user, m.rotate_left(7))),
+        format!(
+            "\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\",\"verb\":{}",
+            jstr(e.verb, m)
+        ),
+        format!(
+            "\"user\":{{\"username\":{}}}",
+            jstr(e.user, m.rotate_left(7))
+        ),
         format!("\"sourceIPs\":[{}]", jstr(e.ip, 0)),
-        format!("\"userAgent\":{}", jstr("kubectl/v1.29.0", m.rotate_left(3))),
-        format!("\"requestURI\":{}", jstr("/api/v1/x/token?a=1&b=2", m.rotate_left(11))),
+        format!(
+            "\"userAgent\":{}",
+            jstr("kubectl/v1.29.0", m.rotate_left(3))
+        ),
+        format!(
+            "\"requestURI\":{}",
+            jstr("/api/v1/x/token?a=1&b=2", m.rotate_left(11))
+        ),
     ];
-    let mut oref = vec![format!("\"resource\":{}", jstr(e.resource, m.rotate_left(13)))];
+    let mut oref = vec![format!(
+        "\"resource\":{}",
+        jstr(e.resource, m.rotate_left(13))
+    )];
     if let Some(s) = e.sub {
         oref.push(format!("\"subresource\":{}", jstr(s, m.rotate_left(17))));
     }
@@ -137,7 +209,10 @@ fn event_json(e: &Ev) -> String {
         spec.push("\"containers\":[{\"name\":\"c\",\"securityContext\":{\"privileged\":true}}],\"hostPID\":true".into());
     }
     if !spec.is_empty() {
-        obj.push(format!("\"requestObject\":{{\"spec\":{{{}}}}}", spec.join(",")));
+        obj.push(format!(
+            "\"requestObject\":{{\"spec\":{{{}}}}}",
+            spec.join(",")
+        ));
     }
     format!("{{{}}}", obj.join(","))
 }
@@ -168,9 +243,26 @@ fn record(e: &Ev) -> String {
     }
 }
 
-fn matches(eval: &Evaluator<'_>, rules: &[kadet_rules::Rule], line: &str) -> Vec<(String, String, String)> {
-    let res = eval.process(Chunk::Lines { file: Arc::from("g"), first_line: 1, data: format!("{line}\n").into_bytes() });
-    res.matches.iter().map(|m| (rules[m.rule].id.clone(), m.outcome.title.clone(), m.outcome.dedup.clone())).collect()
+fn matches(
+    eval: &Evaluator<'_>,
+    rules: &[kadet_rules::Rule],
+    line: &str,
+) -> Vec<(String, String, String)> {
+    let res = eval.process(Chunk::Lines {
+        file: Arc::from("g"),
+        first_line: 1,
+        data: format!("{line}\n").into_bytes(),
+    });
+    res.matches
+        .iter()
+        .map(|m| {
+            (
+                rules[m.rule].id.clone(),
+                m.outcome.title.clone(),
+                m.outcome.dedup.clone(),
+            )
+        })
+        .collect()
 }
 
 proptest! {
@@ -191,8 +283,17 @@ proptest! {
 #[test]
 fn the_seed_rule_literal_is_serviceaccounts() {
     let set = kadet_rules::load_builtin().expect("pack");
-    let seed = set.rules.iter().position(|r| r.id == "Kubernetes.ServiceAccount.TokenCreated").expect("seed");
+    let seed = set
+        .rules
+        .iter()
+        .position(|r| r.id == "Kubernetes.ServiceAccount.TokenCreated")
+        .expect("seed");
     let pf = kadet_rules::Prefilter::build(&set.rules);
-    let lits = pf.rule_literals[seed].clone().expect("the seed rule is prefilterable");
-    assert!(lits.contains(&"serviceaccounts".to_string()) || lits.contains(&"token".to_string()), "{lits:?}");
+    let lits = pf.rule_literals[seed]
+        .clone()
+        .expect("the seed rule is prefilterable");
+    assert!(
+        lits.contains(&"serviceaccounts".to_string()) || lits.contains(&"token".to_string()),
+        "{lits:?}"
+    );
 }

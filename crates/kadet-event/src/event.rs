@@ -21,7 +21,11 @@ pub struct Location {
 impl Location {
     /// A location for a whole line.
     pub fn line(file: Arc<str>, line: u64) -> Self {
-        Location { file, line, record: None }
+        Location {
+            file,
+            line,
+            record: None,
+        }
     }
 
     /// The same line, pointing at the `index`th record inside it.
@@ -139,7 +143,21 @@ impl<'a> RawEvent<'a> {
 
     /// Parses the body into a canonical event.
     pub fn parse(&self) -> Result<CanonicalEvent<'_>, crate::DecodeError> {
-        let parsed = Value::from_slice(&self.body).map_err(crate::DecodeError::from_json)?;
+        self.parse_keys(None)
+    }
+
+    /// Parses the body, keeping only the top-level Event members in `keys`
+    /// (plus the timestamps) when given. GKE and foreign records are always
+    /// parsed whole, since their canonical form is built from many fields.
+    pub fn parse_keys(
+        &self,
+        keys: Option<&[&str]>,
+    ) -> Result<CanonicalEvent<'_>, crate::DecodeError> {
+        let parsed = match (keys, self.shape) {
+            (Some(keys), BodyShape::Audit) => Value::from_slice_keys(&self.body, keys),
+            _ => Value::from_slice(&self.body),
+        }
+        .map_err(crate::DecodeError::from_json)?;
         if !matches!(parsed, Value::Object(_)) {
             return Err(crate::DecodeError::shape("event is not a JSON object"));
         }
@@ -159,8 +177,16 @@ impl<'a> RawEvent<'a> {
     }
 }
 
+/// The top-level keys event time is read from, in order of preference.
+pub const TIME_KEYS: [&str; 4] = [
+    "stageTimestamp",
+    "requestReceivedTimestamp",
+    "timestamp",
+    "p_event_time",
+];
+
 fn event_time_of(audit: &Value<'_>) -> Option<EventTime> {
-    ["stageTimestamp", "requestReceivedTimestamp", "timestamp", "p_event_time"]
+    TIME_KEYS
         .iter()
         .filter_map(|k| audit.get(k).and_then(Value::as_str))
         .find_map(EventTime::parse)

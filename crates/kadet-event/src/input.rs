@@ -47,23 +47,40 @@ pub fn expand_inputs(args: &[String]) -> Result<Vec<InputFile>, InputError> {
     let mut out = Vec::new();
     for arg in args {
         if arg == "-" {
-            out.push(InputFile { name: Arc::from("-"), path: None, size: None });
+            out.push(InputFile {
+                name: Arc::from("-"),
+                path: None,
+                size: None,
+            });
             continue;
         }
         let path = PathBuf::from(arg);
-        let meta = std::fs::metadata(&path).map_err(|source| InputError::Io { path: arg.clone(), source })?;
+        let meta = std::fs::metadata(&path).map_err(|source| InputError::Io {
+            path: arg.clone(),
+            source,
+        })?;
         if meta.is_dir() {
             walk(&path, &mut out)?;
         } else {
-            out.push(InputFile { name: Arc::from(arg.as_str()), path: Some(path), size: Some(meta.len()) });
+            out.push(InputFile {
+                name: Arc::from(arg.as_str()),
+                path: Some(path),
+                size: Some(meta.len()),
+            });
         }
     }
     Ok(out)
 }
 
 fn walk(dir: &Path, out: &mut Vec<InputFile>) -> Result<(), InputError> {
-    let io_err = |source| InputError::Io { path: dir.display().to_string(), source };
-    let mut entries: Vec<_> = std::fs::read_dir(dir).map_err(io_err)?.collect::<Result<_, _>>().map_err(io_err)?;
+    let io_err = |source| InputError::Io {
+        path: dir.display().to_string(),
+        source,
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io_err)?
+        .collect::<Result<_, _>>()
+        .map_err(io_err)?;
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = e.file_name();
@@ -72,11 +89,18 @@ fn walk(dir: &Path, out: &mut Vec<InputFile>) -> Result<(), InputError> {
             continue;
         }
         let path = e.path();
-        let meta = std::fs::metadata(&path).map_err(|source| InputError::Io { path: path.display().to_string(), source })?;
+        let meta = std::fs::metadata(&path).map_err(|source| InputError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         if meta.is_dir() {
             walk(&path, out)?;
         } else if is_log_file(&name) {
-            out.push(InputFile { name: Arc::from(path.display().to_string()), path: Some(path), size: Some(meta.len()) });
+            out.push(InputFile {
+                name: Arc::from(path.display().to_string()),
+                path: Some(path),
+                size: Some(meta.len()),
+            });
         }
     }
     Ok(())
@@ -85,10 +109,15 @@ fn walk(dir: &Path, out: &mut Vec<InputFile>) -> Result<(), InputError> {
 /// Files a directory walk picks up: JSON, JSON lines, logs and text, plain
 /// or compressed. READMEs and other documents are left alone.
 fn is_log_file(name: &str) -> bool {
-    let base = name.strip_suffix(".gz").or_else(|| name.strip_suffix(".zst")).unwrap_or(name);
+    let base = name
+        .strip_suffix(".gz")
+        .or_else(|| name.strip_suffix(".zst"))
+        .unwrap_or(name);
     let ext = base.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
-    matches!(ext.as_deref(), Some("json" | "jsonl" | "ndjson" | "log" | "txt" | "audit"))
-        || (ext.is_none() && name != base)
+    matches!(
+        ext.as_deref(),
+        Some("json" | "jsonl" | "ndjson" | "log" | "txt" | "audit")
+    ) || (ext.is_none() && name != base)
 }
 
 /// Counts bytes read from the underlying file (compressed bytes for
@@ -122,12 +151,20 @@ pub fn open_input(file: &InputFile, counter: Arc<ByteCounter>) -> io::Result<Box
         Some(p) => Box::new(File::open(p)?),
         None => Box::new(io::stdin()),
     };
-    let mut buffered = BufReader::with_capacity(256 << 10, Counting { inner: raw, counter });
+    let mut buffered = BufReader::with_capacity(
+        256 << 10,
+        Counting {
+            inner: raw,
+            counter,
+        },
+    );
     let head = buffered.fill_buf()?;
     if head.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Ok(Box::new(zstd::stream::read::Decoder::with_buffer(buffered)?))
+        Ok(Box::new(zstd::stream::read::Decoder::with_buffer(
+            buffered,
+        )?))
     } else {
         Ok(Box::new(buffered))
     }
@@ -144,7 +181,10 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { chunk_bytes: 1 << 20, max_record_bytes: 64 << 20 }
+        ReadOptions {
+            chunk_bytes: 1 << 20,
+            max_record_bytes: 64 << 20,
+        }
     }
 }
 
@@ -228,7 +268,8 @@ impl ChunkReader {
                     self.buf.truncate(old);
                     self.eof = true;
                     self.failed = true;
-                    let line = self.next_line + memchr::memchr_iter(b'\n', &self.buf).count() as u64;
+                    let line =
+                        self.next_line + memchr::memchr_iter(b'\n', &self.buf).count() as u64;
                     let message = if e.kind() == io::ErrorKind::UnexpectedEof {
                         format!("input ends early (truncated compressed stream?): {e}")
                     } else {
@@ -251,7 +292,8 @@ impl ChunkReader {
             Some(b'[') => Layout::Document,
             Some(b'{') => {
                 let s = start.unwrap_or(0);
-                let line_end = memchr::memchr(b'\n', &self.buf[s..]).map_or(self.buf.len(), |e| s + e);
+                let line_end =
+                    memchr::memchr(b'\n', &self.buf[s..]).map_or(self.buf.len(), |e| s + e);
                 if first_value_ends_within(&self.buf[s..line_end]) {
                     Layout::Lines
                 } else {
@@ -323,7 +365,11 @@ impl ChunkReader {
         let first_line = self.next_line;
         let newlines = memchr::memchr_iter(b'\n', &data).count() as u64;
         self.next_line += newlines.max(u64::from(!data.ends_with(b"\n")));
-        Chunk::Lines { file: self.file.clone(), first_line, data }
+        Chunk::Lines {
+            file: self.file.clone(),
+            first_line,
+            data,
+        }
     }
 
     fn skip_rest_of_line(&mut self) {
@@ -357,11 +403,18 @@ impl ChunkReader {
 
     fn doc_chunk(&self, piece: DocPiece) -> Chunk {
         match piece {
-            DocPiece::Value { line, data } => Chunk::Document { file: self.file.clone(), line, data },
+            DocPiece::Value { line, data } => Chunk::Document {
+                file: self.file.clone(),
+                line,
+                data,
+            },
             DocPiece::TooLarge { line } => Chunk::Skipped(Skip {
                 location: Location::line(self.file.clone(), line),
                 reason: SkipReason::TooLarge,
-                message: format!("JSON value is larger than the record limit of {} bytes", self.opts.max_record_bytes),
+                message: format!(
+                    "JSON value is larger than the record limit of {} bytes",
+                    self.opts.max_record_bytes
+                ),
             }),
         }
     }
@@ -494,9 +547,14 @@ impl DocSplitter {
         self.recording = false;
         self.depth = self.base;
         let piece = if self.oversize {
-            DocPiece::TooLarge { line: self.start_line }
+            DocPiece::TooLarge {
+                line: self.start_line,
+            }
         } else {
-            DocPiece::Value { line: self.start_line, data: std::mem::take(&mut self.cur) }
+            DocPiece::Value {
+                line: self.start_line,
+                data: std::mem::take(&mut self.cur),
+            }
         };
         self.ready.push_back(piece);
     }
@@ -505,9 +563,14 @@ impl DocSplitter {
         if self.recording {
             self.recording = false;
             if self.oversize {
-                return Some(DocPiece::TooLarge { line: self.start_line });
+                return Some(DocPiece::TooLarge {
+                    line: self.start_line,
+                });
             }
-            return Some(DocPiece::Value { line: self.start_line, data: std::mem::take(&mut self.cur) });
+            return Some(DocPiece::Value {
+                line: self.start_line,
+                data: std::mem::take(&mut self.cur),
+            });
         }
         None
     }
@@ -518,19 +581,39 @@ mod tests {
     use super::*;
 
     fn chunks(text: &[u8], opts: ReadOptions) -> Vec<Chunk> {
-        let mut r = ChunkReader::new(Arc::from("t"), Box::new(io::Cursor::new(text.to_vec())), opts);
+        let mut r = ChunkReader::new(
+            Arc::from("t"),
+            Box::new(io::Cursor::new(text.to_vec())),
+            opts,
+        );
         std::iter::from_fn(|| r.next_chunk()).collect()
     }
 
     #[test]
     fn lines_are_chunked_at_line_ends_with_line_numbers() {
         let text = b"{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n{\"a\":4}";
-        let got = chunks(text, ReadOptions { chunk_bytes: 10, max_record_bytes: 100 });
+        let got = chunks(
+            text,
+            ReadOptions {
+                chunk_bytes: 10,
+                max_record_bytes: 100,
+            },
+        );
         let mut lines = Vec::new();
         for c in got {
-            if let Chunk::Lines { first_line, data, .. } = c {
-                for (i, l) in data.split(|&b| b == b'\n').filter(|l| !l.is_empty()).enumerate() {
-                    lines.push((first_line + i as u64, String::from_utf8(l.to_vec()).unwrap()));
+            if let Chunk::Lines {
+                first_line, data, ..
+            } = c
+            {
+                for (i, l) in data
+                    .split(|&b| b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .enumerate()
+                {
+                    lines.push((
+                        first_line + i as u64,
+                        String::from_utf8(l.to_vec()).unwrap(),
+                    ));
                 }
             }
         }
@@ -542,8 +625,16 @@ mod tests {
     fn overlong_line_is_skipped_and_the_rest_read() {
         let mut text = vec![b'x'; 300];
         text.extend_from_slice(b"\n{\"ok\":1}\n");
-        let got = chunks(&text, ReadOptions { chunk_bytes: 16, max_record_bytes: 64 });
-        assert!(matches!(&got[0], Chunk::Skipped(s) if s.reason == SkipReason::TooLarge && s.location.line == 1));
+        let got = chunks(
+            &text,
+            ReadOptions {
+                chunk_bytes: 16,
+                max_record_bytes: 64,
+            },
+        );
+        assert!(
+            matches!(&got[0], Chunk::Skipped(s) if s.reason == SkipReason::TooLarge && s.location.line == 1)
+        );
         assert!(got.iter().any(|c| matches!(c, Chunk::Lines { first_line: 2, data, .. } if data.starts_with(b"{\"ok\""))));
     }
 
@@ -554,14 +645,27 @@ mod tests {
         let docs: Vec<(u64, String)> = got
             .into_iter()
             .filter_map(|c| match c {
-                Chunk::Document { line, data, .. } => Some((line, String::from_utf8(data).unwrap())),
+                Chunk::Document { line, data, .. } => {
+                    Some((line, String::from_utf8(data).unwrap()))
+                }
                 _ => None,
             })
             .collect();
-        assert_eq!(docs, vec![(2, "{\"a\": \"x]}\"}".to_string()), (3, "{\"b\": [1,2]}".to_string())]);
+        assert_eq!(
+            docs,
+            vec![
+                (2, "{\"a\": \"x]}\"}".to_string()),
+                (3, "{\"b\": [1,2]}".to_string())
+            ]
+        );
         let pretty = b"{\n  \"kind\": \"Event\",\n  \"verb\": \"get\"\n}\n{\n \"kind\":\"Event\"}";
         let got = chunks(pretty, ReadOptions::default());
-        assert_eq!(got.iter().filter(|c| matches!(c, Chunk::Document { .. })).count(), 2);
+        assert_eq!(
+            got.iter()
+                .filter(|c| matches!(c, Chunk::Document { .. }))
+                .count(),
+            2
+        );
     }
 
     #[test]
@@ -578,8 +682,16 @@ mod tests {
         let cut = dir.path().join("b.jsonl.gz");
         std::fs::write(&cut, &gz[..gz.len() / 2]).unwrap();
         let count_lines = |p: &Path| {
-            let f = InputFile { name: Arc::from("x"), path: Some(p.to_path_buf()), size: None };
-            let mut r = ChunkReader::new(f.name.clone(), open_input(&f, Default::default()).unwrap(), ReadOptions::default());
+            let f = InputFile {
+                name: Arc::from("x"),
+                path: Some(p.to_path_buf()),
+                size: None,
+            };
+            let mut r = ChunkReader::new(
+                f.name.clone(),
+                open_input(&f, Default::default()).unwrap(),
+                ReadOptions::default(),
+            );
             let (mut lines, mut errors) = (0, 0);
             while let Some(c) = r.next_chunk() {
                 match c {

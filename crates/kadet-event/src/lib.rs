@@ -23,8 +23,10 @@ pub mod redact;
 pub mod time;
 pub mod value;
 
-pub use decode::{DecodeError, DecodeOptions, DecodeSink, Decoder, IgnoreReason, InputFormat, Skip, SkipReason};
-pub use event::{BodyShape, CanonicalEvent, LogType, Location, RawEvent, SourceMeta};
+pub use decode::{
+    DecodeError, DecodeOptions, DecodeSink, Decoder, IgnoreReason, InputFormat, Skip, SkipReason,
+};
+pub use event::{BodyShape, CanonicalEvent, Location, LogType, RawEvent, SourceMeta};
 pub use input::{Chunk, ChunkReader, InputFile, ReadOptions};
 pub use time::EventTime;
 pub use value::{Map, Value};

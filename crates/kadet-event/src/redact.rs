@@ -39,7 +39,9 @@ fn redact_object(obj: &mut crate::value::Map<'_>) -> usize {
             if let Some(Value::Array(items)) = obj.get_mut("items") {
                 for item in items {
                     if let Value::Object(o) = item {
-                        if kind.as_deref() == Some("SecretList") || o.get("kind").and_then(Value::as_str) == Some("Secret") {
+                        if kind.as_deref() == Some("SecretList")
+                            || o.get("kind").and_then(Value::as_str) == Some("Secret")
+                        {
                             n += redact_secret(o);
                         }
                     }
@@ -83,7 +85,7 @@ mod tests {
     #[test]
     fn token_and_secret_values_are_redacted() {
         let text = r#"{"responseObject":{"kind":"TokenRequest","status":{"token":"eyJhbGciOiJSUzI1NiJ9.x.y","expirationTimestamp":"2055-01-01T00:00:00Z"}},"requestObject":{"kind":"Secret","data":{"password":"aHVudGVyMg=="},"stringData":{"k":"v"},"metadata":{"name":"db"}}}"#;
-        let mut v = Value::from_str(text).unwrap();
+        let mut v = Value::parse_str(text).unwrap();
         assert_eq!(redact_event(&mut v), 3);
         let out = serde_json::to_string(&v).unwrap();
         assert!(!out.contains("eyJhbGci"));
@@ -95,7 +97,7 @@ mod tests {
     #[test]
     fn secret_lists_are_redacted() {
         let text = r#"{"responseObject":{"kind":"SecretList","items":[{"data":{"a":"b"}},{"data":{"c":"d"}}]}}"#;
-        let mut v = Value::from_str(text).unwrap();
+        let mut v = Value::parse_str(text).unwrap();
         assert_eq!(redact_event(&mut v), 2);
     }
 }

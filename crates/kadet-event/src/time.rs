@@ -31,7 +31,9 @@ impl EventTime {
         if !has_offset {
             s.push('Z');
         }
-        OffsetDateTime::parse(&s, &Rfc3339).ok().map(Self::from_datetime)
+        OffsetDateTime::parse(&s, &Rfc3339)
+            .ok()
+            .map(Self::from_datetime)
     }
 
     /// From milliseconds since the epoch (CloudWatch `timestamp`).

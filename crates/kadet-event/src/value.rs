@@ -84,8 +84,18 @@ impl<'a> Value<'a> {
         serde_json::from_slice(bytes)
     }
 
+    /// Parses a JSON object keeping only the top-level members named in
+    /// `keys`; the others are skipped without building anything. Used to
+    /// parse only what the candidate rules read.
+    pub fn from_slice_keys(bytes: &'a [u8], keys: &[&str]) -> Result<Value<'a>, serde_json::Error> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let v = TopLevelSeed { keys }.deserialize(&mut de)?;
+        de.end()?;
+        Ok(v)
+    }
+
     /// Parses JSON text held in a `str`.
-    pub fn from_str(text: &'a str) -> Result<Value<'a>, serde_json::Error> {
+    pub fn parse_str(text: &'a str) -> Result<Value<'a>, serde_json::Error> {
         serde_json::from_str(text)
     }
 
@@ -181,7 +191,9 @@ impl<'a> Value<'a> {
             Value::String(s) => serde_json::Value::String(s.to_string()),
             Value::Array(a) => serde_json::Value::Array(a.iter().map(Value::to_json).collect()),
             Value::Object(m) => serde_json::Value::Object(
-                m.0.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect(),
+                m.0.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_json()))
+                    .collect(),
             ),
         }
     }
@@ -264,6 +276,60 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 }
 
+struct TopLevelSeed<'k> {
+    keys: &'k [&'k str],
+}
+
+impl<'de> DeserializeSeed<'de> for TopLevelSeed<'_> {
+    type Value = Value<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopLevelSeed<'_> {
+    type Value = Value<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value<'de>, A::Error> {
+        let mut out = Vec::with_capacity(self.keys.len());
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            if self.keys.iter().any(|k| *k == key) {
+                let v: Value<'de> = map.next_value()?;
+                out.push((key, v));
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(Value::Object(Map(out)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value<'de>, A::Error> {
+        ValueVisitor.visit_seq(seq)
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value<'de>, E> {
+        Ok(Value::String(Cow::Owned(v.to_string())))
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value<'de>, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value<'de>, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value<'de>, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value<'de>, E> {
+        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_unit<E>(self) -> Result<Value<'de>, E> {
+        Ok(Value::Null)
+    }
+}
+
 struct KeySeed;
 
 impl<'de> DeserializeSeed<'de> for KeySeed {
@@ -326,7 +392,6 @@ impl Serialize for Map<'_> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,7 +400,10 @@ mod tests {
     fn borrows_plain_strings_and_owns_escaped_ones() {
         let text = br#"{"a":"plain","b":"esc\"aped","c":[1,2.5,null,true]}"#;
         let v = Value::from_slice(text).unwrap();
-        assert!(matches!(v.get("a"), Some(Value::String(Cow::Borrowed("plain")))));
+        assert!(matches!(
+            v.get("a"),
+            Some(Value::String(Cow::Borrowed("plain")))
+        ));
         assert!(matches!(v.get("b"), Some(Value::String(Cow::Owned(_)))));
         assert_eq!(v.get("b").unwrap().as_str(), Some("esc\"aped"));
         assert_eq!(v.get("c").unwrap().as_array().unwrap().len(), 4);
@@ -344,13 +412,26 @@ mod tests {
     #[test]
     fn round_trips_through_serialize() {
         let text = r#"{"z":1,"a":{"k":["x",{"y":null}]},"n":-3.5}"#;
-        let v = Value::from_str(text).unwrap();
+        let v = Value::parse_str(text).unwrap();
         assert_eq!(serde_json::to_string(&v).unwrap(), text);
+    }
+
+    #[test]
+    fn keeps_only_the_keys_asked_for() {
+        let text = br#"{"verb":"get","requestObject":{"big":[1,2,3]},"user":{"username":"u"}}"#;
+        let v = Value::from_slice_keys(text, &["verb", "user"]).unwrap();
+        assert_eq!(v.get("verb").and_then(Value::as_str), Some("get"));
+        assert!(v.get("requestObject").is_none());
+        assert_eq!(
+            v.pointer(&["user", "username"]).and_then(Value::as_str),
+            Some("u")
+        );
+        assert!(Value::from_slice_keys(br#"{"verb":"get"} x"#, &["verb"]).is_err());
     }
 
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
         let deep = "[".repeat(100_000);
-        assert!(Value::from_str(&deep).is_err());
+        assert!(Value::parse_str(&deep).is_err());
     }
 }

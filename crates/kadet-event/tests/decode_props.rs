@@ -18,7 +18,10 @@ const SEEDS: &[&str] = &[
 ];
 
 fn decode_all(bytes: &[u8], format: InputFormat) {
-    let decoder = Decoder::new(DecodeOptions { format, max_event_bytes: 1 << 16 });
+    let decoder = Decoder::new(DecodeOptions {
+        format,
+        max_event_bytes: 1 << 16,
+    });
     let mut sink = CollectSink::default();
     decoder.decode(bytes, &Location::line(Arc::from("p"), 1), &mut sink);
     for raw in &sink.events {
@@ -30,8 +33,14 @@ fn decode_all(bytes: &[u8], format: InputFormat) {
     }
 }
 
-const FORMATS: [InputFormat; 6] =
-    [InputFormat::Auto, InputFormat::K8s, InputFormat::EksCloudwatch, InputFormat::Aks, InputFormat::Gke, InputFormat::Panther];
+const FORMATS: [InputFormat; 6] = [
+    InputFormat::Auto,
+    InputFormat::K8s,
+    InputFormat::EksCloudwatch,
+    InputFormat::Aks,
+    InputFormat::Gke,
+    InputFormat::Panther,
+];
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]

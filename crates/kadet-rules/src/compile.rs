@@ -38,13 +38,20 @@ pub struct Compiler<'l> {
 type R<T> = Result<T, CompileError>;
 
 fn err<T>(at: &str, message: impl Into<String>, needle: Option<&str>) -> R<T> {
-    Err(CompileError { at: at.to_string(), message: message.into(), needle: needle.map(str::to_string) })
+    Err(CompileError {
+        at: at.to_string(),
+        message: message.into(),
+        needle: needle.map(str::to_string),
+    })
 }
 
 impl<'l> Compiler<'l> {
     /// A compiler using `lib`.
     pub fn new(lib: &'l Library) -> Self {
-        Compiler { lib, stack: Vec::new() }
+        Compiler {
+            lib,
+            stack: Vec::new(),
+        }
     }
 
     /// Compiles a list (implicit All).
@@ -53,16 +60,27 @@ impl<'l> Compiler<'l> {
         for (i, e) in list.0.iter().enumerate() {
             out.push(self.expr(e, &format!("{at}[{i}]"))?);
         }
-        Ok(if out.len() == 1 { out.pop().unwrap_or(Expr::Const(true)) } else { Expr::All(out) })
+        Ok(if out.len() == 1 {
+            out.pop().unwrap_or(Expr::Const(true))
+        } else {
+            Expr::All(out)
+        })
     }
 
     fn children(&mut self, list: &ExprList, at: &str) -> R<Vec<Expr>> {
-        list.0.iter().enumerate().map(|(i, e)| self.expr(e, &format!("{at}[{i}]"))).collect()
+        list.0
+            .iter()
+            .enumerate()
+            .map(|(i, e)| self.expr(e, &format!("{at}[{i}]")))
+            .collect()
     }
 
     /// Compiles one expression.
     pub fn expr(&mut self, e: &ExprRaw, at: &str) -> R<Expr> {
-        let combinators = [&e.All, &e.Any, &e.OnlyOne, &e.None].iter().filter(|c| c.is_some()).count()
+        let combinators = [&e.All, &e.Any, &e.OnlyOne, &e.None]
+            .iter()
+            .filter(|c| c.is_some())
+            .count()
             + usize::from(e.Use.is_some());
         let has_key = e.Key.is_some() || e.KeyPath.is_some() || e.DeepKey.is_some();
         if combinators > 1 || (combinators == 1 && (has_key || e.Condition.is_some())) {
@@ -84,7 +102,11 @@ impl<'l> Compiler<'l> {
             return self.named(name, at);
         }
         let Some(cond) = e.Condition else {
-            return err(at, "expression has no Condition", e.KeyPath.as_deref().or(e.Key.as_deref()));
+            return err(
+                at,
+                "expression has no Condition",
+                e.KeyPath.as_deref().or(e.Key.as_deref()),
+            );
         };
         match cond {
             C::AlwaysTrue => return Ok(Expr::Const(true)),
@@ -93,7 +115,10 @@ impl<'l> Compiler<'l> {
         }
         let path = key_spec(&e.Key, &e.KeyPath, &e.DeepKey, at)?;
         let needle = Some(path.text.as_str());
-        if matches!(cond, C::AnyElement | C::AllElements | C::OnlyOneElement | C::NoElement) {
+        if matches!(
+            cond,
+            C::AnyElement | C::AllElements | C::OnlyOneElement | C::NoElement
+        ) {
             let Some(list) = &e.Expressions else {
                 return err(at, format!("{} needs Expressions", cond.as_str()), needle);
             };
@@ -117,20 +142,38 @@ impl<'l> Compiler<'l> {
         }
         let values = self.values(e, at, needle)?;
         let (test, negate) = leaf_test(cond, values, at, needle)?;
-        Ok(Expr::Leaf { path, test, negate, name: cond.as_str().to_string() })
+        Ok(Expr::Leaf {
+            path,
+            test,
+            negate,
+            name: cond.as_str().to_string(),
+        })
     }
 
     fn named(&mut self, name: &str, at: &str) -> R<Expr> {
         let Some(list) = self.lib.conditions.get(name) else {
-            return err(at, format!("no named condition {name:?} (define it under Conditions in a library file)"), Some(name));
+            return err(
+                at,
+                format!(
+                    "no named condition {name:?} (define it under Conditions in a library file)"
+                ),
+                Some(name),
+            );
         };
         if self.stack.iter().any(|n| n == name) {
-            return err(at, format!("named condition {name:?} refers to itself"), Some(name));
+            return err(
+                at,
+                format!("named condition {name:?} refers to itself"),
+                Some(name),
+            );
         }
         self.stack.push(name.to_string());
         let compiled = self.list(list, &format!("Conditions.{name}"));
         self.stack.pop();
-        Ok(Expr::Named { name: name.to_string(), expr: Box::new(compiled?) })
+        Ok(Expr::Named {
+            name: name.to_string(),
+            expr: Box::new(compiled?),
+        })
     }
 
     fn values(&self, e: &ExprRaw, at: &str, needle: Option<&str>) -> R<Option<Vec<Literal>>> {
@@ -140,30 +183,49 @@ impl<'l> Compiler<'l> {
             (None, Some(v)) => v,
             (None, None) => return Ok(None),
         };
-        let items: Vec<Yaml> = match raw {
-            Yaml::Mapping(m) => {
-                let Some(Yaml::String(name)) = m.get(Yaml::String("List".into())) else {
-                    return err(at, "a mapping in Value/Values must be {List: name} or a key specifier", needle);
-                };
-                if m.len() != 1 {
-                    return err(at, "{List: name} takes no other keys", needle);
+        let items: Vec<Yaml> =
+            match raw {
+                Yaml::Mapping(m) => {
+                    let Some(Yaml::String(name)) = m.get(Yaml::String("List".into())) else {
+                        return err(
+                            at,
+                            "a mapping in Value/Values must be {List: name} or a key specifier",
+                            needle,
+                        );
+                    };
+                    if m.len() != 1 {
+                        return err(at, "{List: name} takes no other keys", needle);
+                    }
+                    match self.lib.lists.get(name) {
+                        Some(l) => l.clone(),
+                        None => return err(
+                            at,
+                            format!(
+                                "no named list {name:?} (define it under Lists in a library file)"
+                            ),
+                            Some(name),
+                        ),
+                    }
                 }
-                match self.lib.lists.get(name) {
-                    Some(l) => l.clone(),
-                    None => return err(at, format!("no named list {name:?} (define it under Lists in a library file)"), Some(name)),
-                }
-            }
-            Yaml::Sequence(s) => s.clone(),
-            other => vec![other.clone()],
-        };
-        items.iter().map(|y| literal(y, at, needle)).collect::<R<Vec<_>>>().map(Some)
+                Yaml::Sequence(s) => s.clone(),
+                other => vec![other.clone()],
+            };
+        items
+            .iter()
+            .map(|y| literal(y, at, needle))
+            .collect::<R<Vec<_>>>()
+            .map(Some)
     }
 
     fn multi_key(&self, cond: C, path: FieldPath, items: &[Yaml], at: &str) -> R<Expr> {
         let mut others = Vec::new();
         for item in items {
-            let spec: KeySpecRaw = serde_norway::from_value(item.clone())
-                .map_err(|e| CompileError { at: at.into(), message: format!("bad key specifier in Values: {e}"), needle: None })?;
+            let spec: KeySpecRaw =
+                serde_norway::from_value(item.clone()).map_err(|e| CompileError {
+                    at: at.into(),
+                    message: format!("bad key specifier in Values: {e}"),
+                    needle: None,
+                })?;
             others.push(key_spec(&spec.Key, &spec.KeyPath, &spec.DeepKey, at)?);
         }
         let (op, negate) = match cond {
@@ -181,9 +243,21 @@ impl<'l> Compiler<'l> {
             C::IsGreaterThanOrEqual => (CompareOp::Num(NumOp::Ge), false),
             C::IsLessThan => (CompareOp::Num(NumOp::Lt), false),
             C::IsLessThanOrEqual => (CompareOp::Num(NumOp::Le), false),
-            other => return err(at, format!("{} cannot compare two keys", other.as_str()), Some(&path.text)),
+            other => {
+                return err(
+                    at,
+                    format!("{} cannot compare two keys", other.as_str()),
+                    Some(&path.text),
+                )
+            }
         };
-        Ok(Expr::Compare { path, others, op, negate, name: cond.as_str().to_string() })
+        Ok(Expr::Compare {
+            path,
+            others,
+            op,
+            negate,
+            name: cond.as_str().to_string(),
+        })
     }
 }
 
@@ -191,25 +265,43 @@ fn is_key_spec(y: &Yaml) -> bool {
     match y {
         Yaml::Mapping(m) => {
             !m.is_empty()
-                && m.keys().all(|k| matches!(k.as_str(), Some("Key" | "KeyPath" | "DeepKey")))
+                && m.keys()
+                    .all(|k| matches!(k.as_str(), Some("Key" | "KeyPath" | "DeepKey")))
         }
         _ => false,
     }
 }
 
 /// Compiles a key specifier; exactly one of the three forms.
-pub fn key_spec(key: &Option<String>, key_path: &Option<String>, deep: &Option<Vec<Yaml>>, at: &str) -> R<FieldPath> {
+pub fn key_spec(
+    key: &Option<String>,
+    key_path: &Option<String>,
+    deep: &Option<Vec<Yaml>>,
+    at: &str,
+) -> R<FieldPath> {
     match (key, key_path, deep) {
         (Some(k), None, None) => Ok(FieldPath::key(k)),
-        (None, Some(p), None) => FieldPath::parse(p).map_err(|m| CompileError { at: at.into(), message: m, needle: Some(p.clone()) }),
+        (None, Some(p), None) => FieldPath::parse(p).map_err(|m| CompileError {
+            at: at.into(),
+            message: m,
+            needle: Some(p.clone()),
+        }),
         (None, None, Some(parts)) => {
             let mut segs = Vec::new();
             for p in parts {
                 match p {
                     Yaml::String(s) if s == "*" => segs.push(Segment::Wildcard),
                     Yaml::String(s) => segs.push(Segment::Key(s.clone())),
-                    Yaml::Number(n) if n.as_u64().is_some() => segs.push(Segment::Index(n.as_u64().unwrap_or(0) as usize)),
-                    other => return err(at, format!("DeepKey parts are strings or indices, not {other:?}"), None),
+                    Yaml::Number(n) if n.as_u64().is_some() => {
+                        segs.push(Segment::Index(n.as_u64().unwrap_or(0) as usize))
+                    }
+                    other => {
+                        return err(
+                            at,
+                            format!("DeepKey parts are strings or indices, not {other:?}"),
+                            None,
+                        )
+                    }
                 }
             }
             if segs.is_empty() {
@@ -253,7 +345,12 @@ fn strings(values: &[Literal], lower: bool) -> Vec<Literal> {
         .collect()
 }
 
-fn leaf_test(cond: C, values: Option<Vec<Literal>>, at: &str, needle: Option<&str>) -> R<(Test, bool)> {
+fn leaf_test(
+    cond: C,
+    values: Option<Vec<Literal>>,
+    at: &str,
+    needle: Option<&str>,
+) -> R<(Test, bool)> {
     let name = cond.as_str();
     let need = |values: Option<Vec<Literal>>| -> R<Vec<Literal>> {
         match values {
@@ -269,7 +366,11 @@ fn leaf_test(cond: C, values: Option<Vec<Literal>>, at: &str, needle: Option<&st
     };
     let s = |op: StrOp, ci: bool, negate: bool, values: Option<Vec<Literal>>| -> R<(Test, bool)> {
         let v = need(values)?;
-        let v = if op == StrOp::Equals && !ci { v } else { strings(&v, ci) };
+        let v = if op == StrOp::Equals && !ci {
+            v
+        } else {
+            strings(&v, ci)
+        };
         Ok((Test::Str { op, ci, values: v }, negate))
     };
     let n = |op: NumOp, values: Option<Vec<Literal>>| -> R<(Test, bool)> {
@@ -278,8 +379,16 @@ fn leaf_test(cond: C, values: Option<Vec<Literal>>, at: &str, needle: Option<&st
         for lit in v {
             match lit {
                 Literal::Num(x) => nums.push(x),
-                Literal::Str(t) if t.trim().parse::<f64>().is_ok() => nums.push(t.trim().parse().unwrap_or(0.0)),
-                other => return err(at, format!("{name} compares numbers, not {:?}", other.text()), needle),
+                Literal::Str(t) if t.trim().parse::<f64>().is_ok() => {
+                    nums.push(t.trim().parse().unwrap_or(0.0))
+                }
+                other => {
+                    return err(
+                        at,
+                        format!("{name} compares numbers, not {:?}", other.text()),
+                        needle,
+                    )
+                }
             }
         }
         Ok((Test::Num { op, values: nums }, false))
@@ -317,7 +426,11 @@ fn leaf_test(cond: C, values: Option<Vec<Literal>>, at: &str, needle: Option<&st
             none(&values)?;
             (Test::NullOrEmpty, cond == C::IsNotNullOrEmpty)
         }
-        C::IsIPAddress | C::IsIPv4Address | C::IsIPv6Address | C::IsIPAddressPublic | C::IsIPAddressPrivate => {
+        C::IsIPAddress
+        | C::IsIPv4Address
+        | C::IsIPv6Address
+        | C::IsIPAddressPublic
+        | C::IsIPAddressPrivate => {
             none(&values)?;
             let kind = match cond {
                 C::IsIPAddress => IpTest::Any,
@@ -336,14 +449,22 @@ fn leaf_test(cond: C, values: Option<Vec<Literal>>, at: &str, needle: Option<&st
                 let net = text
                     .parse::<ipnet::IpNet>()
                     .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| CompileError { at: at.into(), message: format!("{text:?} is not a CIDR"), needle: Some(text.clone()) })?;
+                    .map_err(|_| CompileError {
+                        at: at.into(),
+                        message: format!("{text:?} is not a CIDR"),
+                        needle: Some(text.clone()),
+                    })?;
                 nets.push(net);
             }
             (Test::Cidr(nets), cond == C::IsIPAddressNotInCIDR)
         }
         C::MatchesRegex | C::DoesNotMatchRegex => {
             let v = need(values)?;
-            let pattern = v.iter().map(|l| format!("(?:{})", l.text())).collect::<Vec<_>>().join("|");
+            let pattern = v
+                .iter()
+                .map(|l| format!("(?:{})", l.text()))
+                .collect::<Vec<_>>()
+                .join("|");
             let re = regex::Regex::new(&pattern).map_err(|e| CompileError {
                 at: at.into(),
                 message: format!("bad regex: {e}"),
@@ -351,8 +472,11 @@ fn leaf_test(cond: C, values: Option<Vec<Literal>>, at: &str, needle: Option<&st
             })?;
             (Test::Regex(Box::new(re)), cond == C::DoesNotMatchRegex)
         }
-        C::AlwaysTrue | C::AlwaysFalse | C::AnyElement | C::AllElements | C::OnlyOneElement | C::NoElement => {
-            return err(at, format!("{name} is not a field condition"), needle)
-        }
+        C::AlwaysTrue
+        | C::AlwaysFalse
+        | C::AnyElement
+        | C::AllElements
+        | C::OnlyOneElement
+        | C::NoElement => return err(at, format!("{name} is not a field condition"), needle),
     })
 }

@@ -18,46 +18,88 @@ pub struct Step {
 /// Evaluates `e` while recording every step; returns the result.
 pub fn explain(e: &Expr, scope: Scope<'_, '_>, depth: usize, out: &mut Vec<Step>) -> bool {
     let idx = out.len();
-    out.push(Step { depth, held: false, text: String::new() });
+    out.push(Step {
+        depth,
+        held: false,
+        text: String::new(),
+    });
     let (held, text) = match e {
         Expr::All(xs) => {
-            let r = xs.iter().fold(true, |acc, x| explain(x, scope, depth + 1, out) && acc);
-            (r, "all of:".to_string())
+            let rs: Vec<bool> = xs.iter().map(|x| explain(x, scope, depth + 1, out)).collect();
+            (rs.iter().all(|b| *b), "all of:".to_string())
         }
         Expr::Any(xs) => {
-            let r = xs.iter().fold(false, |acc, x| explain(x, scope, depth + 1, out) || acc);
-            (r, "any of:".to_string())
+            let rs: Vec<bool> = xs.iter().map(|x| explain(x, scope, depth + 1, out)).collect();
+            (rs.iter().any(|b| *b), "any of:".to_string())
         }
         Expr::OnlyOne(xs) => {
-            let n = xs.iter().filter(|x| explain(x, scope, depth + 1, out)).count();
+            let n = xs
+                .iter()
+                .filter(|x| explain(x, scope, depth + 1, out))
+                .count();
             (n == 1, format!("exactly one of ({n} held):"))
         }
         Expr::None(xs) => {
-            let r = xs.iter().fold(false, |acc, x| explain(x, scope, depth + 1, out) || acc);
-            (!r, "none of:".to_string())
+            let rs: Vec<bool> = xs.iter().map(|x| explain(x, scope, depth + 1, out)).collect();
+            (!rs.iter().any(|b| *b), "none of:".to_string())
         }
-        Expr::Const(b) => (*b, if *b { "AlwaysTrue".into() } else { "AlwaysFalse".into() }),
+        Expr::Const(b) => (
+            *b,
+            if *b {
+                "AlwaysTrue".into()
+            } else {
+                "AlwaysFalse".into()
+            },
+        ),
         Expr::Named { name, expr } => {
             let r = explain(expr, scope, depth + 1, out);
             (r, format!("{name}:"))
         }
-        Expr::Leaf { path, test, negate, name } => {
+        Expr::Leaf {
+            path,
+            test,
+            negate,
+            name,
+        } => {
             let found = scope.resolve(path);
             let r = crate::expr::test_found(test, &found) != *negate;
-            (r, format!("{path} {name}{} — found {}", describe_values(test), describe_found(&found)))
+            (
+                r,
+                format!(
+                    "{path} {name}{} — found {}",
+                    describe_values(test),
+                    describe_found(&found)
+                ),
+            )
         }
-        Expr::Compare { path, others, name, .. } => {
+        Expr::Compare {
+            path, others, name, ..
+        } => {
             let r = e.eval(scope);
             let found = scope.resolve(path);
-            let names: Vec<String> = others.iter().map(|o| format!("{o} ({})", describe_found(&scope.resolve(o)))).collect();
-            (r, format!("{path} {name} {} — found {}", names.join(", "), describe_found(&found)))
+            let names: Vec<String> = others
+                .iter()
+                .map(|o| format!("{o} ({})", describe_found(&scope.resolve(o))))
+                .collect();
+            (
+                r,
+                format!(
+                    "{path} {name} {} — found {}",
+                    names.join(", "),
+                    describe_found(&found)
+                ),
+            )
         }
         Expr::Elements { path, mode, exprs } => {
             let found = scope.resolve(path);
             let r = crate::expr::eval_elements(*mode, &found, exprs);
             let elems = crate::expr::elements_of(&found);
             for (i, el) in elems.iter().enumerate() {
-                out.push(Step { depth: depth + 1, held: exprs.iter().all(|x| x.eval(Scope::Element(el))), text: format!("element [{i}]:") });
+                out.push(Step {
+                    depth: depth + 1,
+                    held: exprs.iter().all(|x| x.eval(Scope::Element(el))),
+                    text: format!("element [{i}]:"),
+                });
                 for x in exprs {
                     explain(x, Scope::Element(el), depth + 2, out);
                 }
@@ -102,11 +144,27 @@ fn lit(l: &Literal) -> String {
 pub fn describe_values(test: &Test) -> String {
     match test {
         Test::Str { values, .. } if values.len() == 1 => format!(" {}", lit(&values[0])),
-        Test::Str { values, .. } => format!(" [{}]", values.iter().map(lit).collect::<Vec<_>>().join(", ")),
+        Test::Str { values, .. } => format!(
+            " [{}]",
+            values.iter().map(lit).collect::<Vec<_>>().join(", ")
+        ),
         Test::Num { values, .. } => {
-            format!(" {}", values.iter().map(|v| Literal::Num(*v).text()).collect::<Vec<_>>().join(" | "))
+            format!(
+                " {}",
+                values
+                    .iter()
+                    .map(|v| Literal::Num(*v).text())
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            )
         }
-        Test::Cidr(nets) => format!(" [{}]", nets.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")),
+        Test::Cidr(nets) => format!(
+            " [{}]",
+            nets.iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         Test::Regex(re) => format!(" /{}/", re.as_str()),
         _ => String::new(),
     }
@@ -167,19 +225,37 @@ pub fn render(e: &Expr) -> String {
     match e {
         Expr::All(xs) => join(xs, " and "),
         Expr::Any(xs) => join(xs, " or "),
-        Expr::OnlyOne(xs) => format!("only_one({})", xs.iter().map(render).collect::<Vec<_>>().join(", ")),
-        Expr::None(xs) => format!("not ({})", xs.iter().map(render).collect::<Vec<_>>().join(" or ")),
+        Expr::OnlyOne(xs) => format!(
+            "only_one({})",
+            xs.iter().map(render).collect::<Vec<_>>().join(", ")
+        ),
+        Expr::None(xs) => format!(
+            "not ({})",
+            xs.iter().map(render).collect::<Vec<_>>().join(" or ")
+        ),
         Expr::Const(b) => if *b { "true" } else { "false" }.into(),
         Expr::Named { name, expr } => format!("{name}⟨{}⟩", render(expr)),
-        Expr::Leaf { path, test, negate, .. } => format!("{path} {}{}", op_name(test, *negate), describe_values(test)),
-        Expr::Compare { path, others, op, negate, .. } => {
+        Expr::Leaf {
+            path, test, negate, ..
+        } => format!("{path} {}{}", op_name(test, *negate), describe_values(test)),
+        Expr::Compare {
+            path,
+            others,
+            op,
+            negate,
+            ..
+        } => {
             let o = match op {
                 CompareOp::Equals => "eq",
                 CompareOp::Str(..) => "matches",
                 CompareOp::Num(_) => "compares",
             };
             let others: Vec<String> = others.iter().map(|p| p.to_string()).collect();
-            format!("{}{path} {o} {}", if *negate { "not " } else { "" }, others.join(", "))
+            format!(
+                "{}{path} {o} {}",
+                if *negate { "not " } else { "" },
+                others.join(", ")
+            )
         }
         Expr::Elements { path, mode, exprs } => {
             let m = match mode {
@@ -249,15 +325,23 @@ fn top_conjuncts(e: &Expr) -> Vec<&Expr> {
 
 fn leaves(e: &Expr, negated: bool, out: &mut Vec<FieldRow>) {
     match e {
-        Expr::All(xs) | Expr::Any(xs) | Expr::OnlyOne(xs) => xs.iter().for_each(|x| leaves(x, negated, out)),
+        Expr::All(xs) | Expr::Any(xs) | Expr::OnlyOne(xs) => {
+            xs.iter().for_each(|x| leaves(x, negated, out))
+        }
         Expr::None(xs) => xs.iter().for_each(|x| leaves(x, !negated, out)),
         Expr::Named { expr, .. } => leaves(expr, negated, out),
-        Expr::Leaf { path, test, negate, .. } => {
+        Expr::Leaf {
+            path, test, negate, ..
+        } => {
             let values = describe_values(test).trim().to_string();
             let row = FieldRow {
                 field: path.to_string(),
                 kind: op_name(test, *negate != negated),
-                values: if values.is_empty() { "(no value, presence check)".into() } else { values },
+                values: if values.is_empty() {
+                    "(no value, presence check)".into()
+                } else {
+                    values
+                },
             };
             if !out.contains(&row) {
                 out.push(row);
@@ -276,7 +360,11 @@ fn leaves(e: &Expr, negated: bool, out: &mut Vec<FieldRow>) {
         Expr::Compare { path, others, .. } => out.push(FieldRow {
             field: path.to_string(),
             kind: "compare".into(),
-            values: others.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(", "),
+            values: others
+                .iter()
+                .map(|o| o.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
         }),
         Expr::Const(_) => {}
     }

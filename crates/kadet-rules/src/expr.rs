@@ -229,11 +229,19 @@ impl Expr {
             Expr::OnlyOne(xs) => xs.iter().filter(|x| x.eval(scope)).take(2).count() == 1,
             Expr::None(xs) => !xs.iter().any(|x| x.eval(scope)),
             Expr::Const(b) => *b,
-            Expr::Leaf { path, test, negate, .. } => {
+            Expr::Leaf {
+                path, test, negate, ..
+            } => {
                 let found = scope.resolve(path);
                 test_found(test, &found) != *negate
             }
-            Expr::Compare { path, others, op, negate, .. } => {
+            Expr::Compare {
+                path,
+                others,
+                op,
+                negate,
+                ..
+            } => {
                 let found = scope.resolve(path);
                 let ok = others.iter().all(|o| {
                     let other = scope.resolve(o);
@@ -318,11 +326,22 @@ fn null_or_empty(v: &Value<'_>) -> bool {
 /// Applies a value test; lists hold when any element does.
 pub fn test_value(test: &Test, v: &Value<'_>) -> bool {
     if let Value::Array(a) = v {
-        if let Test::Str { op: StrOp::Contains, ci, values } = test {
+        if let Test::Str {
+            op: StrOp::Contains,
+            ci,
+            values,
+        } = test
+        {
             // A list "contains" a value when an element equals it, or a string element contains it.
             return a.iter().any(|e| {
-                test_scalar(&Test::Str { op: StrOp::Equals, ci: *ci, values: values.clone() }, e)
-                    || test_scalar(test, e)
+                test_scalar(
+                    &Test::Str {
+                        op: StrOp::Equals,
+                        ci: *ci,
+                        values: values.clone(),
+                    },
+                    e,
+                ) || test_scalar(test, e)
             });
         }
         return a.iter().any(|e| test_value(test, e));
@@ -387,7 +406,11 @@ fn str_match(op: StrOp, ci: bool, v: &Value<'_>, lit: &Literal) -> bool {
         Value::Bool(b) => std::borrow::Cow::Owned(b.to_string()),
         _ => return false,
     };
-    let hay = if ci { std::borrow::Cow::Owned(hay.to_lowercase()) } else { hay };
+    let hay = if ci {
+        std::borrow::Cow::Owned(hay.to_lowercase())
+    } else {
+        hay
+    };
     match op {
         StrOp::StartsWith => hay.starts_with(needle.as_str()),
         StrOp::EndsWith => hay.ends_with(needle.as_str()),
@@ -407,13 +430,17 @@ pub fn equals(v: &Value<'_>, lit: &Literal, ci: bool) -> bool {
             }
         }
         (Value::String(s), Literal::Num(n)) => s.trim().parse::<f64>().is_ok_and(|x| x == *n),
-        (Value::String(s), Literal::Bool(b)) => s.eq_ignore_ascii_case(if *b { "true" } else { "false" }),
+        (Value::String(s), Literal::Bool(b)) => {
+            s.eq_ignore_ascii_case(if *b { "true" } else { "false" })
+        }
         (Value::Number(x), Literal::Num(n)) => x.as_f64() == Some(*n),
         (Value::Number(x), Literal::Str(l)) => {
             l.trim().parse::<f64>().is_ok_and(|n| x.as_f64() == Some(n))
         }
         (Value::Bool(b), Literal::Bool(l)) => b == l,
-        (Value::Bool(b), Literal::Str(l)) => l.eq_ignore_ascii_case(if *b { "true" } else { "false" }),
+        (Value::Bool(b), Literal::Str(l)) => {
+            l.eq_ignore_ascii_case(if *b { "true" } else { "false" })
+        }
         (Value::Null, Literal::Null) => true,
         _ => false,
     }
@@ -447,14 +474,24 @@ pub fn is_private(ip: IpAddr) -> bool {
         "240.0.0.0/4",
         "255.255.255.255/32",
     ];
-    const V6: &[&str] = &["::1/128", "::/128", "fc00::/7", "fe80::/10", "2001:db8::/32", "64:ff9b:1::/48"];
+    const V6: &[&str] = &[
+        "::1/128",
+        "::/128",
+        "fc00::/7",
+        "fe80::/10",
+        "2001:db8::/32",
+        "64:ff9b:1::/48",
+    ];
     match ip {
-        IpAddr::V4(_) => V4.iter().any(|n| n.parse::<IpNet>().is_ok_and(|n| n.contains(&ip))),
+        IpAddr::V4(_) => V4
+            .iter()
+            .any(|n| n.parse::<IpNet>().is_ok_and(|n| n.contains(&ip))),
         IpAddr::V6(v6) => {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_private(IpAddr::V4(v4));
             }
-            V6.iter().any(|n| n.parse::<IpNet>().is_ok_and(|n| n.contains(&ip)))
+            V6.iter()
+                .any(|n| n.parse::<IpNet>().is_ok_and(|n| n.contains(&ip)))
         }
     }
 }
@@ -480,7 +517,14 @@ fn compare_found(op: CompareOp, a: &Found<'_>, b: &Found<'_>) -> bool {
                 (true, Literal::Str(s)) => Literal::Str(s.to_lowercase()),
                 (_, l) => l,
             };
-            test_value(&Test::Str { op: sop, ci, values: vec![lit] }, av)
+            test_value(
+                &Test::Str {
+                    op: sop,
+                    ci,
+                    values: vec![lit],
+                },
+                av,
+            )
         }
         CompareOp::Num(nop) => match (as_number(av), as_number(bv)) {
             (Some(x), Some(y)) => num_cmp(nop, x, y),

@@ -79,7 +79,13 @@ pub struct Source {
 
 /// The built-in pack's files.
 pub fn builtin_sources() -> Vec<Source> {
-    BUILTIN_RULE_FILES.iter().map(|(n, t)| Source { name: n.to_string(), text: t.to_string() }).collect()
+    BUILTIN_RULE_FILES
+        .iter()
+        .map(|(n, t)| Source {
+            name: n.to_string(),
+            text: t.to_string(),
+        })
+        .collect()
 }
 
 /// Loads the built-in pack.
@@ -99,36 +105,60 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<RuleSet, Vec<LoadError>> {
         } else if p.exists() {
             files.push(p.clone());
         } else {
-            errors.push(LoadError { file: p.display().to_string(), line: None, column: None, message: "no such file or directory".into() });
+            errors.push(LoadError {
+                file: p.display().to_string(),
+                line: None,
+                column: None,
+                message: "no such file or directory".into(),
+            });
         }
     }
     let mut sources = Vec::new();
     for f in files {
         match std::fs::read_to_string(&f) {
-            Ok(text) => sources.push(Source { name: f.display().to_string(), text }),
-            Err(e) => errors.push(LoadError { file: f.display().to_string(), line: None, column: None, message: e.to_string() }),
+            Ok(text) => sources.push(Source {
+                name: f.display().to_string(),
+                text,
+            }),
+            Err(e) => errors.push(LoadError {
+                file: f.display().to_string(),
+                line: None,
+                column: None,
+                message: e.to_string(),
+            }),
         }
     }
     if !errors.is_empty() {
         return Err(errors);
     }
-    let base: Vec<Source> = builtin_sources().into_iter().filter(|s| is_library(&s.text)).collect();
+    let base: Vec<Source> = builtin_sources()
+        .into_iter()
+        .filter(|s| is_library(&s.text))
+        .collect();
     load_sources(base, sources)
 }
 
 fn is_library(text: &str) -> bool {
     serde_norway::from_str::<serde_norway::Value>(text)
         .ok()
-        .and_then(|v| v.get("AnalysisType").and_then(|t| t.as_str().map(|s| s == "library")))
+        .and_then(|v| {
+            v.get("AnalysisType")
+                .and_then(|t| t.as_str().map(|s| s == "library"))
+        })
         .unwrap_or(false)
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
     entries.sort();
     for p in entries {
-        let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+        let hidden = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
         if hidden {
             continue;
         }
@@ -147,21 +177,41 @@ fn yaml_error(file: &str, e: &serde_norway::Error) -> LoadError {
     if let Some(i) = message.find(" at line ") {
         message.truncate(i);
     }
-    LoadError { file: file.to_string(), line: loc.as_ref().map(|l| l.line()), column: loc.as_ref().map(|l| l.column()), message }
+    LoadError {
+        file: file.to_string(),
+        line: loc.as_ref().map(|l| l.line()),
+        column: loc.as_ref().map(|l| l.column()),
+        message,
+    }
 }
 
 /// Best-effort line of a compile error: the first line mentioning its needle,
 /// else the line of the top-level key it is under.
 fn compile_error(src: &Source, e: CompileError) -> LoadError {
     let top = e.at.split(['[', '.']).next().unwrap_or("").to_string();
-    let find = |needle: &str| src.text.lines().position(|l| l.contains(needle)).map(|i| i + 1);
+    let find = |needle: &str| {
+        src.text
+            .lines()
+            .position(|l| l.contains(needle))
+            .map(|i| i + 1)
+    };
     let line = e
         .needle
         .as_deref()
         .filter(|n| !n.is_empty())
         .and_then(find)
-        .or_else(|| src.text.lines().position(|l| l.starts_with(&format!("{top}:"))).map(|i| i + 1));
-    LoadError { file: src.name.clone(), line, column: None, message: format!("{}: {}", e.at, e.message) }
+        .or_else(|| {
+            src.text
+                .lines()
+                .position(|l| l.starts_with(&format!("{top}:")))
+                .map(|i| i + 1)
+        });
+    LoadError {
+        file: src.name.clone(),
+        line,
+        column: None,
+        message: format!("{}: {}", e.at, e.message),
+    }
 }
 
 /// Loads from sources: `base` libraries (which later ones may redefine) and
@@ -180,7 +230,10 @@ pub fn load_sources(base: Vec<Source>, sources: Vec<Source>) -> Result<RuleSet, 
                 continue;
             }
         };
-        let kind = head.get("AnalysisType").and_then(|v| v.as_str()).map(str::to_string);
+        let kind = head
+            .get("AnalysisType")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
         match kind.as_deref() {
             Some("library") => match serde_norway::from_str::<LibraryFile>(&src.text) {
                 Ok(lib) => add_library(&mut library, lib, src, is_base, &mut errors),
@@ -215,9 +268,16 @@ pub fn load_sources(base: Vec<Source>, sources: Vec<Source>) -> Result<RuleSet, 
                 if let Some(prev) = rules.iter().find(|r| r.id == rule.id) {
                     errors.push(LoadError {
                         file: src.name.clone(),
-                        line: src.text.lines().position(|l| l.starts_with("RuleID")).map(|i| i + 1),
+                        line: src
+                            .text
+                            .lines()
+                            .position(|l| l.starts_with("RuleID"))
+                            .map(|i| i + 1),
                         column: None,
-                        message: format!("RuleID {:?} is already defined in {}", rule.id, prev.source),
+                        message: format!(
+                            "RuleID {:?} is already defined in {}",
+                            rule.id, prev.source
+                        ),
                     });
                 } else {
                     rules.push(rule);
@@ -233,26 +293,49 @@ pub fn load_sources(base: Vec<Source>, sources: Vec<Source>) -> Result<RuleSet, 
     }
 }
 
-fn add_library(lib: &mut Library, file: LibraryFile, src: &Source, is_base: bool, errors: &mut Vec<LoadError>) {
-    let line_of = |name: &str| src.text.lines().position(|l| l.trim_start().starts_with(&format!("{name}:"))).map(|i| i + 1);
+fn add_library(
+    lib: &mut Library,
+    file: LibraryFile,
+    src: &Source,
+    is_base: bool,
+    errors: &mut Vec<LoadError>,
+) {
+    let line_of = |name: &str| {
+        src.text
+            .lines()
+            .position(|l| l.trim_start().starts_with(&format!("{name}:")))
+            .map(|i| i + 1)
+    };
     for (name, values) in file.Lists {
         if let Some(prev) = lib.origin.get(&format!("list:{name}")) {
             if !prev.starts_with(BUILTIN_MARK) || is_base {
-                errors.push(LoadError { file: src.name.clone(), line: line_of(&name), column: None, message: format!("list {name:?} is already defined in {prev}") });
+                errors.push(LoadError {
+                    file: src.name.clone(),
+                    line: line_of(&name),
+                    column: None,
+                    message: format!("list {name:?} is already defined in {prev}"),
+                });
                 continue;
             }
         }
-        lib.origin.insert(format!("list:{name}"), origin_name(src, is_base));
+        lib.origin
+            .insert(format!("list:{name}"), origin_name(src, is_base));
         lib.lists.insert(name, values);
     }
     for (name, cond) in file.Conditions {
         if let Some(prev) = lib.origin.get(&format!("condition:{name}")) {
             if !prev.starts_with(BUILTIN_MARK) || is_base {
-                errors.push(LoadError { file: src.name.clone(), line: line_of(&name), column: None, message: format!("condition {name:?} is already defined in {prev}") });
+                errors.push(LoadError {
+                    file: src.name.clone(),
+                    line: line_of(&name),
+                    column: None,
+                    message: format!("condition {name:?} is already defined in {prev}"),
+                });
                 continue;
             }
         }
-        lib.origin.insert(format!("condition:{name}"), origin_name(src, is_base));
+        lib.origin
+            .insert(format!("condition:{name}"), origin_name(src, is_base));
         lib.conditions.insert(name, cond);
     }
 }

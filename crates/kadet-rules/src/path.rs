@@ -33,7 +33,10 @@ impl fmt::Display for FieldPath {
 impl FieldPath {
     /// `Key: name`: one key, taken literally.
     pub fn key(name: &str) -> FieldPath {
-        FieldPath { segments: vec![Segment::Key(name.to_string())], text: name.to_string() }
+        FieldPath {
+            segments: vec![Segment::Key(name.to_string())],
+            text: name.to_string(),
+        }
     }
 
     /// `DeepKey: [a, b, 0]`.
@@ -47,7 +50,10 @@ impl FieldPath {
             })
             .collect::<Vec<_>>()
             .join(".");
-        FieldPath { segments: parts, text }
+        FieldPath {
+            segments: parts,
+            text,
+        }
     }
 
     /// Parses a `KeyPath`: `a.b`, `a[2]`, `a[*].b`, `annotations."x.y/z"`.
@@ -66,12 +72,17 @@ impl FieldPath {
                     i += 1;
                 }
                 b'[' => {
-                    let close = text[i..].find(']').ok_or_else(|| format!("unclosed '[' in path {text:?}"))? + i;
+                    let close = text[i..]
+                        .find(']')
+                        .ok_or_else(|| format!("unclosed '[' in path {text:?}"))?
+                        + i;
                     let inner = text[i + 1..close].trim();
                     if inner == "*" {
                         segments.push(Segment::Wildcard);
                     } else {
-                        let n: usize = inner.parse().map_err(|_| format!("bad index [{inner}] in path {text:?}"))?;
+                        let n: usize = inner
+                            .parse()
+                            .map_err(|_| format!("bad index [{inner}] in path {text:?}"))?;
                         segments.push(Segment::Index(n));
                     }
                     i = close + 1;
@@ -79,7 +90,11 @@ impl FieldPath {
                 }
                 b'"' | b'\'' => {
                     let q = bytes[i] as char;
-                    let close = text[i + 1..].find(q).ok_or_else(|| format!("unclosed quote in path {text:?}"))? + i + 1;
+                    let close = text[i + 1..]
+                        .find(q)
+                        .ok_or_else(|| format!("unclosed quote in path {text:?}"))?
+                        + i
+                        + 1;
                     segments.push(Segment::Key(text[i + 1..close].to_string()));
                     i = close + 1;
                     expect_key = false;
@@ -100,12 +115,15 @@ impl FieldPath {
         if segments.is_empty() || expect_key && !text.is_empty() && text.ends_with('.') {
             return Err(format!("empty path {text:?}"));
         }
-        Ok(FieldPath { segments, text: text.to_string() })
+        Ok(FieldPath {
+            segments,
+            text: text.to_string(),
+        })
     }
 
     /// True when the path can give several values.
     pub fn has_wildcard(&self) -> bool {
-        self.segments.iter().any(|s| *s == Segment::Wildcard)
+        self.segments.contains(&Segment::Wildcard)
     }
 
     /// The first key, if the path starts with one.
@@ -126,8 +144,12 @@ impl FieldPath {
             return descend(v, &self.segments[1..], self.has_wildcard());
         }
         match ev.lookup_root(first) {
-            Some(std::borrow::Cow::Borrowed(v)) => descend(v, &self.segments[1..], self.has_wildcard()),
-            Some(std::borrow::Cow::Owned(v)) if self.segments.len() == 1 => Found::Owned(v.into_owned()),
+            Some(std::borrow::Cow::Borrowed(v)) => {
+                descend(v, &self.segments[1..], self.has_wildcard())
+            }
+            Some(std::borrow::Cow::Owned(v)) if self.segments.len() == 1 => {
+                Found::Owned(v.into_owned())
+            }
             _ => Found::Missing,
         }
     }
@@ -250,7 +272,10 @@ mod tests {
             ]
         );
         let q = FieldPath::parse(r#"annotations."authorization.k8s.io/decision""#).unwrap();
-        assert_eq!(q.segments[1], Segment::Key("authorization.k8s.io/decision".into()));
+        assert_eq!(
+            q.segments[1],
+            Segment::Key("authorization.k8s.io/decision".into())
+        );
         assert!(FieldPath::parse("a..b").is_err());
         assert!(FieldPath::parse("a[x]").is_err());
         assert!(FieldPath::parse("a[1").is_err());
@@ -258,12 +283,15 @@ mod tests {
 
     #[test]
     fn wildcards_collect() {
-        let v = Value::from_str(r#"{"c":[{"n":1},{"m":2},{"n":3}]}"#).unwrap();
+        let v = Value::parse_str(r#"{"c":[{"n":1},{"m":2},{"n":3}]}"#).unwrap();
         let p = FieldPath::parse("c[*].n").unwrap();
         match p.resolve_in(&v) {
             Found::Many(vs) => assert_eq!(vs.len(), 2),
             other => panic!("{other:?}"),
         }
-        assert!(FieldPath::parse("c[5].n").unwrap().resolve_in(&v).is_missing());
+        assert!(FieldPath::parse("c[5].n")
+            .unwrap()
+            .resolve_in(&v)
+            .is_missing());
     }
 }

@@ -1,6 +1,6 @@
 //! A compiled rule, and what it produces for an event that matches.
 
-use crate::compile::{key_spec_raw, Compiler, CompileError};
+use crate::compile::{key_spec_raw, CompileError, Compiler};
 use crate::expr::{Expr, Scope};
 use crate::model::{RuleFile, TestCase};
 use crate::path::FieldPath;
@@ -26,7 +26,13 @@ pub enum Severity {
 
 impl Severity {
     /// All levels, low to high.
-    pub const ALL: [Severity; 5] = [Severity::Info, Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+    pub const ALL: [Severity; 5] = [
+        Severity::Info,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
 
     /// Parses any case; `Informational` is accepted for `Info`.
     pub fn parse(s: &str) -> Option<Severity> {
@@ -130,6 +136,32 @@ pub struct Rule {
     pub source: String,
     /// The Detection as written, for `rules show`.
     pub detection_raw: crate::model::ExprList,
+    /// The top-level event keys the detection reads, or `None` when it may
+    /// read anything (a path starting with an index or wildcard). The
+    /// pipeline parses only these before deciding whether the rule matches.
+    pub detection_keys: Option<Vec<String>>,
+}
+
+/// Collects the root keys `e` reads; `false` when it may read any key.
+fn root_keys(e: &Expr, out: &mut Vec<String>) -> bool {
+    let add = |p: &FieldPath, out: &mut Vec<String>| match p.root_key() {
+        Some(k) => {
+            if !out.iter().any(|x| x == k) {
+                out.push(k.to_string());
+            }
+            true
+        }
+        None => false,
+    };
+    match e {
+        Expr::All(xs) | Expr::Any(xs) | Expr::OnlyOne(xs) | Expr::None(xs) => {
+            xs.iter().all(|x| root_keys(x, out))
+        }
+        Expr::Const(_) => true,
+        Expr::Named { expr, .. } => root_keys(expr, out),
+        Expr::Leaf { path, .. } | Expr::Elements { path, .. } => add(path, out),
+        Expr::Compare { path, others, .. } => add(path, out) && others.iter().all(|o| add(o, out)),
+    }
 }
 
 /// What a matching rule says about an event.
@@ -149,16 +181,28 @@ pub struct Outcome {
 
 impl Rule {
     /// Compiles a parsed rule file.
-    pub fn compile(file: RuleFile, source: &str, compiler: &mut Compiler<'_>) -> Result<Rule, CompileError> {
+    pub fn compile(
+        file: RuleFile,
+        source: &str,
+        compiler: &mut Compiler<'_>,
+    ) -> Result<Rule, CompileError> {
         let at = |s: &str| s.to_string();
-        let id = file.RuleID.clone().ok_or_else(|| CompileError { at: at("RuleID"), message: "RuleID is required".into(), needle: None })?;
+        let id = file.RuleID.clone().ok_or_else(|| CompileError {
+            at: at("RuleID"),
+            message: "RuleID is required".into(),
+            needle: None,
+        })?;
         let Some(detection_raw) = file.Detection.clone() else {
             let message = if file.Filename.is_some() {
                 "this rule's logic is a Python file (Filename); kadet runs Simple Detections: add a Detection"
             } else {
                 "Detection is required"
             };
-            return Err(CompileError { at: at("Detection"), message: message.into(), needle: None });
+            return Err(CompileError {
+                at: at("Detection"),
+                message: message.into(),
+                needle: None,
+            });
         };
         let mut detection = compiler.list(&detection_raw, "Detection")?;
         if let Some(f) = &file.InlineFilters {
@@ -173,7 +217,13 @@ impl Rule {
         })?;
         let tmpl = |t: &Option<String>, what: &str| -> Result<Option<Template>, CompileError> {
             t.as_ref()
-                .map(|t| Template::parse(t).map_err(|m| CompileError { at: what.into(), message: m, needle: Some(t.clone()) }))
+                .map(|t| {
+                    Template::parse(t).map_err(|m| CompileError {
+                        at: what.into(),
+                        message: m,
+                        needle: Some(t.clone()),
+                    })
+                })
                 .transpose()
         };
         let title = tmpl(&file.AlertTitle, "AlertTitle")?;
@@ -190,16 +240,26 @@ impl Rule {
             let where_ = format!("AlertContext[{i}]");
             let v = match (&c.KeyValue, &c.Template, &c.Value) {
                 (Some(k), None, None) => ContextValue::Path(key_spec_raw(k, &where_)?),
-                (None, Some(t), None) => ContextValue::Template(
-                    Template::parse(t).map_err(|m| CompileError { at: where_.clone(), message: m, needle: Some(t.clone()) })?,
-                ),
-                (None, None, Some(v)) => ContextValue::Literal(
-                    serde_json::to_value(v).map_err(|e| CompileError { at: where_.clone(), message: e.to_string(), needle: None })?,
-                ),
+                (None, Some(t), None) => {
+                    ContextValue::Template(Template::parse(t).map_err(|m| CompileError {
+                        at: where_.clone(),
+                        message: m,
+                        needle: Some(t.clone()),
+                    })?)
+                }
+                (None, None, Some(v)) => {
+                    ContextValue::Literal(serde_json::to_value(v).map_err(|e| CompileError {
+                        at: where_.clone(),
+                        message: e.to_string(),
+                        needle: None,
+                    })?)
+                }
                 _ => {
                     return Err(CompileError {
                         at: where_,
-                        message: "an AlertContext entry has exactly one of KeyValue, Template, Value".into(),
+                        message:
+                            "an AlertContext entry has exactly one of KeyValue, Template, Value"
+                                .into(),
                         needle: Some(c.KeyName.clone()),
                     })
                 }
@@ -214,9 +274,16 @@ impl Rule {
                 message: format!("unknown severity {:?}", d.ChangeTo),
                 needle: Some(d.ChangeTo.clone()),
             })?;
-            dynamic_severities.push((sev, compiler.list(&d.Conditions, &format!("{where_}.Conditions"))?));
+            dynamic_severities.push((
+                sev,
+                compiler.list(&d.Conditions, &format!("{where_}.Conditions"))?,
+            ));
         }
-        let distinct_by = file.DistinctBy.as_ref().map(|k| key_spec_raw(k, "DistinctBy")).transpose()?;
+        let distinct_by = file
+            .DistinctBy
+            .as_ref()
+            .map(|k| key_spec_raw(k, "DistinctBy"))
+            .transpose()?;
         let reports = file
             .Reports
             .iter()
@@ -225,7 +292,10 @@ impl Rule {
                     .iter()
                     .map(|v| match v {
                         serde_norway::Value::String(s) => s.clone(),
-                        other => serde_norway::to_string(other).unwrap_or_default().trim().to_string(),
+                        other => serde_norway::to_string(other)
+                            .unwrap_or_default()
+                            .trim()
+                            .to_string(),
                     })
                     .collect();
                 (k.clone(), ids)
@@ -237,13 +307,20 @@ impl Rule {
                     at: "LogTypes".into(),
                     message: format!(
                         "unknown log type {lt:?} (kadet reads {})",
-                        LogType::ALL.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
+                        LogType::ALL
+                            .iter()
+                            .map(|t| t.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                     needle: Some(lt.clone()),
                 });
             }
         }
+        let mut keys = Vec::new();
+        let detection_keys = root_keys(&detection, &mut keys).then_some(keys);
         Ok(Rule {
+            detection_keys,
             id,
             display_name: file.DisplayName,
             enabled: file.Enabled.unwrap_or(true),
@@ -281,7 +358,9 @@ impl Rule {
         let listed = |t: LogType| self.log_types.iter().any(|l| l == t.name());
         match log_type {
             LogType::KubernetesAudit => {
-                listed(LogType::KubernetesAudit) || listed(LogType::EksAudit) || listed(LogType::AzureMonitor)
+                listed(LogType::KubernetesAudit)
+                    || listed(LogType::EksAudit)
+                    || listed(LogType::AzureMonitor)
             }
             other => listed(other),
         }
@@ -330,11 +409,20 @@ impl Rule {
             };
             context.insert(k.clone(), value);
         }
-        let distinct = self.distinct_by.as_ref().map(|p| match scope.resolve(p).value() {
-            Some(v) => crate::template::python_str(v),
-            None => String::new(),
-        });
-        Outcome { title, dedup, severity, context, distinct }
+        let distinct = self
+            .distinct_by
+            .as_ref()
+            .map(|p| match scope.resolve(p).value() {
+                Some(v) => crate::template::python_str(v),
+                None => String::new(),
+            });
+        Outcome {
+            title,
+            dedup,
+            severity,
+            context,
+            distinct,
+        }
     }
 
     /// The Reports ids under a framework whose name contains `framework` (case-insensitive).

@@ -18,7 +18,10 @@ pub struct Template {
 #[derive(Debug, Clone)]
 enum Part {
     Text(String),
-    Slot { alts: Vec<Alt>, filter: Option<Filter> },
+    Slot {
+        alts: Vec<Alt>,
+        filter: Option<Filter>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -53,7 +56,9 @@ impl Template {
                     lit.push('}');
                 }
                 '{' => {
-                    let close = find_close(&text[i + 1..]).ok_or_else(|| format!("unclosed '{{' at offset {i} in template {text:?}"))?;
+                    let close = find_close(&text[i + 1..]).ok_or_else(|| {
+                        format!("unclosed '{{' at offset {i} in template {text:?}")
+                    })?;
                     let inner = &text[i + 1..i + 1 + close];
                     if !lit.is_empty() {
                         parts.push(Part::Text(std::mem::take(&mut lit)));
@@ -67,14 +72,19 @@ impl Template {
                         chars.next();
                     }
                 }
-                '}' => return Err(format!("unmatched '}}' at offset {i} in template {text:?} (write '}}}}' for a brace)")),
+                '}' => return Err(format!(
+                    "unmatched '}}' at offset {i} in template {text:?} (write '}}}}' for a brace)"
+                )),
                 c => lit.push(c),
             }
         }
         if !lit.is_empty() {
             parts.push(Part::Text(lit));
         }
-        Ok(Template { parts, text: text.to_string() })
+        Ok(Template {
+            parts,
+            text: text.to_string(),
+        })
     }
 
     /// Renders against a scope.
@@ -162,7 +172,8 @@ fn parse_slot(inner: &str) -> Result<Part, String> {
         if piece.is_empty() {
             return Err(format!("empty alternative in placeholder {{{inner}}}"));
         }
-        let quoted = (piece.starts_with('\'') && piece.ends_with('\'')) || (piece.starts_with('"') && piece.ends_with('"'));
+        let quoted = (piece.starts_with('\'') && piece.ends_with('\''))
+            || (piece.starts_with('"') && piece.ends_with('"'));
         if quoted && piece.len() >= 2 {
             alts.push(Alt::Literal(piece[1..piece.len() - 1].to_string()));
         } else {
@@ -183,7 +194,11 @@ fn parse_filter(f: &str) -> Result<Filter, String> {
         "lower" => Filter::Lower,
         "upper" => Filter::Upper,
         "last_segment" => Filter::LastSegment(arg.unwrap_or("/").to_string()),
-        other => return Err(format!("unknown template filter !{other} (join, first, lower, upper, last_segment)")),
+        other => {
+            return Err(format!(
+                "unknown template filter !{other} (join, first, lower, upper, last_segment)"
+            ))
+        }
     })
 }
 
@@ -233,7 +248,9 @@ fn render_found(found: &Found<'_>, filter: Option<&Filter>) -> Option<String> {
             match other {
                 Some(Filter::Lower) => base.to_lowercase(),
                 Some(Filter::Upper) => base.to_uppercase(),
-                Some(Filter::LastSegment(sep)) => base.rsplit(sep.as_str()).next().unwrap_or("").to_string(),
+                Some(Filter::LastSegment(sep)) => {
+                    base.rsplit(sep.as_str()).next().unwrap_or("").to_string()
+                }
                 _ => base,
             }
         }
@@ -265,7 +282,11 @@ fn repr_into(v: &Value<'_>, out: &mut String) {
             let _ = write!(out, "{n}");
         }
         Value::String(s) => {
-            let q = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+            let q = if s.contains('\'') && !s.contains('"') {
+                '"'
+            } else {
+                '\''
+            };
             out.push(q);
             for c in s.chars() {
                 match c {
@@ -312,26 +333,53 @@ mod tests {
     use super::*;
 
     fn render(t: &str, json: &str) -> String {
-        let v = Value::from_str(json).unwrap();
+        let v = Value::parse_str(json).unwrap();
         Template::parse(t).unwrap().render(Scope::Element(&v))
     }
 
     #[test]
     fn alternatives_and_defaults() {
-        assert_eq!(render("[{u.name|'<UNKNOWN_USER>'}]", r#"{"u":{"name":"bob"}}"#), "[bob]");
-        assert_eq!(render("[{u.name|'<UNKNOWN_USER>'}]", r#"{"u":{}}"#), "[<UNKNOWN_USER>]");
-        assert_eq!(render("[{u.name|u.id|'x'}]", r#"{"u":{"name":null,"id":7}}"#), "[7]");
+        assert_eq!(
+            render("[{u.name|'<UNKNOWN_USER>'}]", r#"{"u":{"name":"bob"}}"#),
+            "[bob]"
+        );
+        assert_eq!(
+            render("[{u.name|'<UNKNOWN_USER>'}]", r#"{"u":{}}"#),
+            "[<UNKNOWN_USER>]"
+        );
+        assert_eq!(
+            render("[{u.name|u.id|'x'}]", r#"{"u":{"name":null,"id":7}}"#),
+            "[7]"
+        );
         assert_eq!(render("{a}", r#"{}"#), "");
         assert_eq!(render("{{literal}}", r#"{}"#), "{literal}");
     }
 
     #[test]
     fn python_rendering_and_filters() {
-        assert_eq!(render("{c[*].n}", r#"{"c":[{"n":"A"},{"n":"B"}]}"#), "['A', 'B']");
-        assert_eq!(render("{c[*].n!join}", r#"{"c":[{"n":"A"},{"n":"B"}]}"#), "A, B");
-        assert_eq!(render("{c[*].n!join:/}", r#"{"c":[{"n":"A"},{"n":"B"}]}"#), "A/B");
-        assert_eq!(render("{b} {n} {f}", r#"{"b":true,"n":403,"f":[1,null]}"#), "True 403 [1, None]");
-        assert_eq!(render("{p!last_segment:.}", r#"{"p":"io.k8s.core.v1.pods.create"}"#), "create");
+        assert_eq!(
+            render("{c[*].n}", r#"{"c":[{"n":"A"},{"n":"B"}]}"#),
+            "['A', 'B']"
+        );
+        assert_eq!(
+            render("{c[*].n!join}", r#"{"c":[{"n":"A"},{"n":"B"}]}"#),
+            "A, B"
+        );
+        assert_eq!(
+            render("{c[*].n!join:/}", r#"{"c":[{"n":"A"},{"n":"B"}]}"#),
+            "A/B"
+        );
+        assert_eq!(
+            render("{b} {n} {f}", r#"{"b":true,"n":403,"f":[1,null]}"#),
+            "True 403 [1, None]"
+        );
+        assert_eq!(
+            render(
+                "{p!last_segment:.}",
+                r#"{"p":"io.k8s.core.v1.pods.create"}"#
+            ),
+            "create"
+        );
         assert_eq!(render("{o}", r#"{"o":{"k":"v"}}"#), "{'k': 'v'}");
     }
 

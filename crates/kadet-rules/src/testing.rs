@@ -26,7 +26,11 @@ pub struct TestResult {
 /// Evaluates a rule against one log given as JSON text, through the same
 /// decoders as `kadet scan` (a `p_log_type` picks Panther's decoding).
 /// Returns whether any event in it matched, and the first match's outcome.
-pub fn evaluate_json(rule: &Rule, json: &[u8], name: &str) -> Result<(bool, Option<Outcome>), String> {
+pub fn evaluate_json(
+    rule: &Rule,
+    json: &[u8],
+    name: &str,
+) -> Result<(bool, Option<Outcome>), String> {
     let decoder = Decoder::default();
     let mut sink = CollectSink::default();
     let loc = Location::line(Arc::from(name), 1);
@@ -35,21 +39,40 @@ pub fn evaluate_json(rule: &Rule, json: &[u8], name: &str) -> Result<(bool, Opti
         match sink.skipped.first() {
             // Panther runs a rule on whatever its test log is; so does kadet,
             // reading an unrecognised object as an event of the rule's first log type.
-            Some(s) if s.reason == kadet_event::SkipReason::UnknownShape && json.trim_ascii_start().starts_with(b"{") => {
-                let log_type = rule.log_types.first().and_then(|t| LogType::from_name(t)).unwrap_or(LogType::KubernetesAudit);
+            Some(s)
+                if s.reason == kadet_event::SkipReason::UnknownShape
+                    && json.trim_ascii_start().starts_with(b"{") =>
+            {
+                let log_type = rule
+                    .log_types
+                    .first()
+                    .and_then(|t| LogType::from_name(t))
+                    .unwrap_or(LogType::KubernetesAudit);
                 sink.events.push(RawEvent {
-                    meta: SourceMeta { log_type, cluster: None, source_time: None, location: loc.clone() },
+                    meta: SourceMeta {
+                        log_type,
+                        cluster: None,
+                        source_time: None,
+                        location: loc.clone(),
+                    },
                     body: std::borrow::Cow::Borrowed(json),
                     shape: BodyShape::Foreign,
                     record: None,
                 });
             }
-            Some(s) => return Err(format!("the test log cannot be decoded: {}: {}", s.reason, s.message)),
+            Some(s) => {
+                return Err(format!(
+                    "the test log cannot be decoded: {}: {}",
+                    s.reason, s.message
+                ))
+            }
             None => return Ok((false, None)),
         }
     }
     for raw in &sink.events {
-        let mut ev = raw.parse().map_err(|e| format!("the test log cannot be decoded: {e}"))?;
+        let mut ev = raw
+            .parse()
+            .map_err(|e| format!("the test log cannot be decoded: {e}"))?;
         kadet_event::redact::redact_event(&mut ev.audit);
         if rule.matches(&ev) {
             return Ok((true, Some(rule.outcome(&ev))));
@@ -65,15 +88,19 @@ pub fn run_rule_tests(rule: &Rule) -> Vec<TestResult> {
         .map(|t| {
             let json = serde_json::to_vec(&t.Log).unwrap_or_default();
             let mut problems = Vec::new();
-            let (matched, outcome) = match evaluate_json(rule, &json, &format!("{}#{}", rule.source, t.Name)) {
-                Ok(r) => r,
-                Err(e) => {
-                    problems.push(e);
-                    (false, None)
-                }
-            };
+            let (matched, outcome) =
+                match evaluate_json(rule, &json, &format!("{}#{}", rule.source, t.Name)) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        problems.push(e);
+                        (false, None)
+                    }
+                };
             if matched != t.ExpectedResult {
-                problems.push(format!("match: expected {}, got {}", t.ExpectedResult, matched));
+                problems.push(format!(
+                    "match: expected {}, got {}",
+                    t.ExpectedResult, matched
+                ));
             }
             if let (true, Some(o)) = (matched && t.ExpectedResult, &outcome) {
                 if let Some(want) = &t.ExpectedTitle {
@@ -89,7 +116,11 @@ pub fn run_rule_tests(rule: &Rule) -> Vec<TestResult> {
                 if let Some(want) = &t.ExpectedSeverity {
                     match Severity::parse(want) {
                         Some(s) if s == o.severity => {}
-                        Some(_) => problems.push(format!("severity: expected {}, got {}", want.to_uppercase(), o.severity)),
+                        Some(_) => problems.push(format!(
+                            "severity: expected {}, got {}",
+                            want.to_uppercase(),
+                            o.severity
+                        )),
                         None => problems.push(format!("severity: {want:?} is not a severity")),
                     }
                 }

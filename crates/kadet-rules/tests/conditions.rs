@@ -8,16 +8,35 @@ use kadet_rules::testing::evaluate_json;
 fn eval(detection: &str, event: &str) -> bool {
     let indented: String = detection.lines().map(|l| format!("  {l}\n")).collect();
     let text = format!("AnalysisType: rule\nRuleID: T\nSeverity: Low\nDetection:\n{indented}");
-    let set = load_sources(Vec::new(), vec![Source { name: "t.yml".into(), text }]).unwrap_or_else(|e| panic!("{detection}: {e:?}"));
-    evaluate_json(&set.rules[0], event.as_bytes(), "test").expect("decodes").0
+    let set = load_sources(
+        Vec::new(),
+        vec![Source {
+            name: "t.yml".into(),
+            text,
+        }],
+    )
+    .unwrap_or_else(|e| panic!("{detection}: {e:?}"));
+    evaluate_json(&set.rules[0], event.as_bytes(), "test")
+        .expect("decodes")
+        .0
 }
 
 fn load_err(detection: &str) -> String {
     let indented: String = detection.lines().map(|l| format!("  {l}\n")).collect();
     let text = format!("AnalysisType: rule\nRuleID: T\nSeverity: Low\nDetection:\n{indented}");
-    match load_sources(Vec::new(), vec![Source { name: "t.yml".into(), text }]) {
+    match load_sources(
+        Vec::new(),
+        vec![Source {
+            name: "t.yml".into(),
+            text,
+        }],
+    ) {
         Ok(_) => panic!("expected an error for {detection}"),
-        Err(e) => e.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("\n"),
+        Err(e) => e
+            .iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
     }
 }
 
@@ -28,8 +47,16 @@ const EV: &str = r#"{"verb":"create","user":{"username":"System:Node:n1","groups
  "annotations":{"authorization.k8s.io/decision":"forbid"}}"#;
 
 fn leaf(key: &str, cond: &str, value: Option<&str>) -> String {
-    let quote = |v: &str| if v.starts_with('\'') { v.to_string() } else { format!("'{v}'") };
-    let v = value.map(|v| format!("\n  Value: {}", quote(v))).unwrap_or_default();
+    let quote = |v: &str| {
+        if v.starts_with('\'') {
+            v.to_string()
+        } else {
+            format!("'{v}'")
+        }
+    };
+    let v = value
+        .map(|v| format!("\n  Value: {}", quote(v)))
+        .unwrap_or_default();
     format!("- KeyPath: {key}\n  Condition: {cond}{v}")
 }
 
@@ -52,7 +79,12 @@ fn string_conditions() {
         ("user.username", "IDoesNotEndWith", Some("x"), true),
         ("user.username", "Contains", Some("Node"), true),
         ("user.username", "IContains", Some("NODE"), true),
-        ("user.username", "DoesNotContain", Some("serviceaccount"), true),
+        (
+            "user.username",
+            "DoesNotContain",
+            Some("serviceaccount"),
+            true,
+        ),
         ("user.username", "IDoesNotContain", Some("NODE"), false),
         ("verb", "MatchesRegex", Some("'^cre.*e$'"), true),
         ("verb", "DoesNotMatchRegex", Some("'^get$'"), true),
@@ -64,18 +96,45 @@ fn string_conditions() {
 
 #[test]
 fn sets_numbers_and_types() {
-    assert!(eval("- Key: verb\n  Condition: IsIn\n  Values: [get, create]", EV));
-    assert!(!eval("- Key: verb\n  Condition: IsNotIn\n  Values: [get, create]", EV));
-    assert!(eval("- Key: verb\n  Condition: StartsWith\n  Values: [ge, cr]", EV));
+    assert!(eval(
+        "- Key: verb\n  Condition: IsIn\n  Values: [get, create]",
+        EV
+    ));
+    assert!(!eval(
+        "- Key: verb\n  Condition: IsNotIn\n  Values: [get, create]",
+        EV
+    ));
+    assert!(eval(
+        "- Key: verb\n  Condition: StartsWith\n  Values: [ge, cr]",
+        EV
+    ));
     // Number field against a string value, and the reverse.
-    assert!(eval(&leaf("responseStatus.code", "Equals", Some("'403'")), EV));
+    assert!(eval(
+        &leaf("responseStatus.code", "Equals", Some("'403'")),
+        EV
+    ));
     assert!(eval(&leaf("count", "Equals", Some("12")), EV));
-    assert!(eval(&leaf("responseStatus.code", "IsGreaterThanOrEqual", Some("400")), EV));
-    assert!(!eval(&leaf("responseStatus.code", "IsGreaterThan", Some("403")), EV));
-    assert!(eval(&leaf("responseStatus.code", "IsLessThan", Some("404")), EV));
-    assert!(eval(&leaf("responseStatus.code", "IsLessThanOrEqual", Some("403")), EV));
+    assert!(eval(
+        &leaf("responseStatus.code", "IsGreaterThanOrEqual", Some("400")),
+        EV
+    ));
+    assert!(!eval(
+        &leaf("responseStatus.code", "IsGreaterThan", Some("403")),
+        EV
+    ));
+    assert!(eval(
+        &leaf("responseStatus.code", "IsLessThan", Some("404")),
+        EV
+    ));
+    assert!(eval(
+        &leaf("responseStatus.code", "IsLessThanOrEqual", Some("403")),
+        EV
+    ));
     assert!(eval(&leaf("count", "IsGreaterThan", Some("11.5")), EV));
-    assert!(!eval(&leaf("verb", "IsGreaterThan", Some("1")), EV), "non-numeric compares false");
+    assert!(
+        !eval(&leaf("verb", "IsGreaterThan", Some("1")), EV),
+        "non-numeric compares false"
+    );
     // Booleans.
     assert!(eval(&leaf("flag", "Equals", Some("true")), EV));
     assert!(eval(&leaf("flag", "Equals", Some("'True'")), EV));
@@ -111,32 +170,90 @@ fn presence_null_and_empty() {
 
 #[test]
 fn ip_conditions() {
-    assert!(eval("- KeyPath: sourceIPs[0]\n  Condition: IsIPAddress", EV));
-    assert!(eval("- KeyPath: sourceIPs[0]\n  Condition: IsIPv4Address", EV));
-    assert!(!eval("- KeyPath: sourceIPs[0]\n  Condition: IsIPv6Address", EV));
-    assert!(eval("- KeyPath: sourceIPs[0]\n  Condition: IsIPAddressPrivate", EV));
-    assert!(!eval("- KeyPath: sourceIPs[0]\n  Condition: IsIPAddressPublic", EV));
-    assert!(eval("- KeyPath: sourceIPs[1]\n  Condition: IsIPAddressPublic", EV));
+    assert!(eval(
+        "- KeyPath: sourceIPs[0]\n  Condition: IsIPAddress",
+        EV
+    ));
+    assert!(eval(
+        "- KeyPath: sourceIPs[0]\n  Condition: IsIPv4Address",
+        EV
+    ));
+    assert!(!eval(
+        "- KeyPath: sourceIPs[0]\n  Condition: IsIPv6Address",
+        EV
+    ));
+    assert!(eval(
+        "- KeyPath: sourceIPs[0]\n  Condition: IsIPAddressPrivate",
+        EV
+    ));
+    assert!(!eval(
+        "- KeyPath: sourceIPs[0]\n  Condition: IsIPAddressPublic",
+        EV
+    ));
+    assert!(eval(
+        "- KeyPath: sourceIPs[1]\n  Condition: IsIPAddressPublic",
+        EV
+    ));
     // A list field holds when any element does.
     assert!(eval("- Key: sourceIPs\n  Condition: IsIPAddressPublic", EV));
-    assert!(eval("- Key: sourceIPs\n  Condition: IsIPAddressInCIDR\n  Value: 10.0.0.0/8", EV));
-    assert!(eval("- Key: sourceIPs\n  Condition: IsIPAddressInCIDR\n  Values: [192.168.0.0/16, 8.8.8.0/24]", EV));
-    assert!(!eval("- KeyPath: sourceIPs[0]\n  Condition: IsIPAddressNotInCIDR\n  Value: 10.0.0.0/8", EV));
+    assert!(eval(
+        "- Key: sourceIPs\n  Condition: IsIPAddressInCIDR\n  Value: 10.0.0.0/8",
+        EV
+    ));
+    assert!(eval(
+        "- Key: sourceIPs\n  Condition: IsIPAddressInCIDR\n  Values: [192.168.0.0/16, 8.8.8.0/24]",
+        EV
+    ));
+    assert!(!eval(
+        "- KeyPath: sourceIPs[0]\n  Condition: IsIPAddressNotInCIDR\n  Value: 10.0.0.0/8",
+        EV
+    ));
     assert!(!eval("- Key: verb\n  Condition: IsIPAddress", EV));
-    assert!(eval(r#"- Key: ip
-  Condition: IsIPAddressPublic"#, r#"{"ip":"2606:4700::1111"}"#));
-    assert!(eval(r#"- Key: ip
-  Condition: IsIPAddressPrivate"#, r#"{"ip":"fd00::1"}"#));
+    assert!(eval(
+        r#"- Key: ip
+  Condition: IsIPAddressPublic"#,
+        r#"{"ip":"2606:4700::1111"}"#
+    ));
+    assert!(eval(
+        r#"- Key: ip
+  Condition: IsIPAddressPrivate"#,
+        r#"{"ip":"fd00::1"}"#
+    ));
 }
 
 #[test]
 fn lists_and_paths() {
-    assert!(eval(&leaf("user.groups", "Contains", Some("system:nodes")), EV), "list contains an element");
-    assert!(eval(&leaf("user.groups", "Equals", Some("system:authenticated")), EV), "any element equals");
-    assert!(eval(&leaf("user.groups", "DoesNotContain", Some("system:masters")), EV));
-    assert!(eval(&leaf("requestObject.spec.containers[*].securityContext.privileged", "Equals", Some("true")), EV));
-    assert!(eval(&leaf("requestObject.spec.containers[1].name", "Equals", Some("b")), EV));
-    assert!(eval("- DeepKey: [requestObject, spec, containers, 0, name]\n  Condition: Equals\n  Value: a", EV));
+    assert!(
+        eval(&leaf("user.groups", "Contains", Some("system:nodes")), EV),
+        "list contains an element"
+    );
+    assert!(
+        eval(
+            &leaf("user.groups", "Equals", Some("system:authenticated")),
+            EV
+        ),
+        "any element equals"
+    );
+    assert!(eval(
+        &leaf("user.groups", "DoesNotContain", Some("system:masters")),
+        EV
+    ));
+    assert!(eval(
+        &leaf(
+            "requestObject.spec.containers[*].securityContext.privileged",
+            "Equals",
+            Some("true")
+        ),
+        EV
+    ));
+    assert!(eval(
+        &leaf("requestObject.spec.containers[1].name", "Equals", Some("b")),
+        EV
+    ));
+    assert!(eval(
+        "- DeepKey: [requestObject, spec, containers, 0, name]\n  Condition: Equals\n  Value: a",
+        EV
+    ));
     assert!(eval("- KeyPath: annotations.\"authorization.k8s.io/decision\"\n  Condition: Equals\n  Value: forbid", EV));
     assert!(eval("- Key: annotations\n  Condition: IsNotNull", EV));
 }
@@ -146,7 +263,10 @@ fn combinators() {
     let t = "- Key: verb\n  Condition: AlwaysTrue";
     let f = "- Key: verb\n  Condition: AlwaysFalse";
     let block = |name: &str, items: &[&str]| {
-        let body: String = items.iter().map(|i| i.lines().map(|l| format!("    {l}\n")).collect::<String>()).collect();
+        let body: String = items
+            .iter()
+            .map(|i| i.lines().map(|l| format!("    {l}\n")).collect::<String>())
+            .collect();
         format!("- {name}:\n{body}")
     };
     assert!(eval(&block("All", &[t, t]), EV));
@@ -180,18 +300,32 @@ fn multi_key_comparison() {
     let ev = r#"{"user":{"username":"a"},"impersonatedUser":{"username":"a"},"x":5,"y":7}"#;
     assert!(eval("- KeyPath: user.username\n  Condition: Equals\n  Values:\n    - KeyPath: impersonatedUser.username", ev));
     assert!(!eval("- KeyPath: user.username\n  Condition: DoesNotEqual\n  Values:\n    - KeyPath: impersonatedUser.username", ev));
-    assert!(eval("- Key: x\n  Condition: IsLessThan\n  Values:\n    - Key: y", ev));
-    assert!(!eval("- Key: x\n  Condition: IsGreaterThan\n  Values:\n    - Key: y", ev));
+    assert!(eval(
+        "- Key: x\n  Condition: IsLessThan\n  Values:\n    - Key: y",
+        ev
+    ));
+    assert!(!eval(
+        "- Key: x\n  Condition: IsGreaterThan\n  Values:\n    - Key: y",
+        ev
+    ));
 }
 
 #[test]
 fn compile_errors_are_clear() {
     assert!(load_err("- Key: verb\n  Condition: Equals").contains("Equals needs Value or Values"));
-    assert!(load_err("- Key: verb\n  Condition: Exists\n  Value: x").contains("Exists takes no Value"));
+    assert!(
+        load_err("- Key: verb\n  Condition: Exists\n  Value: x").contains("Exists takes no Value")
+    );
     assert!(load_err("- Key: v\n  Condition: MatchesRegex\n  Value: '('").contains("bad regex"));
-    assert!(load_err("- Key: v\n  Condition: IsIPAddressInCIDR\n  Value: nope").contains("is not a CIDR"));
+    assert!(
+        load_err("- Key: v\n  Condition: IsIPAddressInCIDR\n  Value: nope")
+            .contains("is not a CIDR")
+    );
     assert!(load_err("- Use: no_such_condition").contains("no named condition"));
-    assert!(load_err("- Key: v\n  Condition: IsIn\n  Values:\n    List: nope").contains("no named list"));
+    assert!(
+        load_err("- Key: v\n  Condition: IsIn\n  Values:\n    List: nope")
+            .contains("no named list")
+    );
     assert!(load_err("- KeyPath: a..b\n  Condition: Exists").contains("empty key"));
     let e = load_err("- Key: verb\n  Condtion: Equals\n  Value: x");
     assert!(e.contains("t.yml:6:") && e.contains("Condtion"), "{e}");

@@ -29,12 +29,26 @@ fn blocks(tag: &str) -> Vec<String> {
 
 #[test]
 fn rule_language_examples_load_and_pass() {
-    let libs: Vec<Source> = blocks("library").into_iter().enumerate().map(|(i, t)| Source { name: format!("doc-library-{i}"), text: t }).collect();
+    let libs: Vec<Source> = blocks("library")
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| Source {
+            name: format!("doc-library-{i}"),
+            text: t,
+        })
+        .collect();
     let rules = blocks("rule");
-    assert!(rules.len() >= 2 && !libs.is_empty(), "the reference has runnable examples");
+    assert!(
+        rules.len() >= 2 && !libs.is_empty(),
+        "the reference has runnable examples"
+    );
     let mut sources = libs.clone();
-    sources.extend(rules.into_iter().enumerate().map(|(i, t)| Source { name: format!("doc-rule-{i}"), text: t }));
-    let set = load_sources(Vec::new(), sources).unwrap_or_else(|e| panic!("doc examples fail to load: {e:?}"));
+    sources.extend(rules.into_iter().enumerate().map(|(i, t)| Source {
+        name: format!("doc-rule-{i}"),
+        text: t,
+    }));
+    let set = load_sources(Vec::new(), sources)
+        .unwrap_or_else(|e| panic!("doc examples fail to load: {e:?}"));
     let mut ran = 0;
     for rule in &set.rules {
         for r in run_rule_tests(rule) {

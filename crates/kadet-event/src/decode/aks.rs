@@ -60,11 +60,19 @@ pub(crate) fn decode<'a>(
             let records: Vec<&'a RawValue> = match serde_json::from_str(records.get()) {
                 Ok(r) => r,
                 Err(_) => {
-                    return sink.skip(DecodeError::shape("\"records\" is not an array").at(loc.clone()))
+                    return sink
+                        .skip(DecodeError::shape("\"records\" is not an array").at(loc.clone()))
                 }
             };
             for (i, r) in records.into_iter().enumerate() {
-                decode_record(dec, r.get().as_bytes(), LogType::AzureMonitor, None, &loc.with_record(i), sink);
+                decode_record(
+                    dec,
+                    r.get().as_bytes(),
+                    LogType::AzureMonitor,
+                    None,
+                    &loc.with_record(i),
+                    sink,
+                );
             }
         }
         None => decode_record(dec, bytes, LogType::AzureMonitor, None, loc, sink),
@@ -89,10 +97,15 @@ pub(crate) fn decode_record<'a>(
     match category.as_deref() {
         Some(c) if is_audit_category(c) => {}
         Some(_) => return sink.ignore(IgnoreReason::NonAuditCategory),
-        None => return sink.skip(DecodeError::shape("Azure record has no \"category\"").at(loc.clone())),
+        None => {
+            return sink
+                .skip(DecodeError::shape("Azure record has no \"category\"").at(loc.clone()))
+        }
     }
     let Some(log) = rec.properties.and_then(|p| p.log) else {
-        return sink.skip(DecodeError::shape("kube-audit record has no \"properties.log\"").at(loc.clone()));
+        return sink.skip(
+            DecodeError::shape("kube-audit record has no \"properties.log\"").at(loc.clone()),
+        );
     };
     if !sink.admit(bytes) {
         return;
@@ -106,17 +119,24 @@ pub(crate) fn decode_record<'a>(
         Some(b'{') => Cow::Borrowed(log.get().as_bytes()),
         _ => {
             return sink.skip(
-                DecodeError::shape("\"properties.log\" is neither a string nor an object").at(loc.clone()),
+                DecodeError::shape("\"properties.log\" is neither a string nor an object")
+                    .at(loc.clone()),
             )
         }
     };
     if !dec.check_size(&body, loc, sink) {
         return;
     }
-    let cluster = cluster.or_else(|| raw_str(rec.resourceId).and_then(|id| cluster_from_resource_id(&id)));
+    let cluster =
+        cluster.or_else(|| raw_str(rec.resourceId).and_then(|id| cluster_from_resource_id(&id)));
     let source_time = raw_str(rec.time).and_then(|t| EventTime::parse(&t));
     sink.event(RawEvent {
-        meta: SourceMeta { log_type, cluster, source_time, location: loc.clone() },
+        meta: SourceMeta {
+            log_type,
+            cluster,
+            source_time,
+            location: loc.clone(),
+        },
         body,
         shape: BodyShape::Audit,
         record: Some(Cow::Borrowed(bytes)),

@@ -2,7 +2,9 @@
 //! (decoded JSON, or gzip+base64 as Kinesis and Firehose deliver them) and
 //! exported lines (`<timestamp> <message>` or the bare message).
 
-use super::{classify_error, preview, raw_str, DecodeError, DecodeSink, Decoder, IgnoreReason, SkipReason};
+use super::{
+    classify_error, preview, raw_str, DecodeError, DecodeSink, Decoder, IgnoreReason, SkipReason,
+};
 use crate::event::{BodyShape, Location, RawEvent, SourceMeta};
 use crate::time::EventTime;
 use crate::LogType;
@@ -39,7 +41,12 @@ pub fn cluster_from_log_group(group: &str) -> Option<String> {
 }
 
 /// Emits the audit events of a decoded CloudWatch Logs subscription payload.
-pub(crate) fn decode_payload<'a>(dec: &Decoder, bytes: &'a [u8], loc: &Location, sink: &mut dyn DecodeSink<'a>) {
+pub(crate) fn decode_payload<'a>(
+    dec: &Decoder,
+    bytes: &'a [u8],
+    loc: &Location,
+    sink: &mut dyn DecodeSink<'a>,
+) {
     let payload: Payload<'a> = match serde_json::from_slice(bytes) {
         Ok(p) => p,
         Err(e) => return sink.skip(classify_error(bytes, e).at(loc.clone())),
@@ -49,7 +56,9 @@ pub(crate) fn decode_payload<'a>(dec: &Decoder, bytes: &'a [u8], loc: &Location,
     }
     let cluster = raw_str(payload.logGroup).and_then(|g| cluster_from_log_group(&g));
     let Some(events) = payload.logEvents else {
-        return sink.skip(DecodeError::shape("CloudWatch payload has no \"logEvents\" array").at(loc.clone()));
+        return sink.skip(
+            DecodeError::shape("CloudWatch payload has no \"logEvents\" array").at(loc.clone()),
+        );
     };
     for (i, raw) in events.into_iter().enumerate() {
         let item_loc = loc.with_record(i);
@@ -61,7 +70,8 @@ pub(crate) fn decode_payload<'a>(dec: &Decoder, bytes: &'a [u8], loc: &Location,
             Ok(e) => e,
             Err(e) => {
                 sink.skip(
-                    DecodeError::shape(format!("logEvent has no string \"message\": {e}")).at(item_loc),
+                    DecodeError::shape(format!("logEvent has no string \"message\": {e}"))
+                        .at(item_loc),
                 );
                 continue;
             }
@@ -128,8 +138,11 @@ pub(crate) fn decode_base64_payload<'a>(
         .read_to_end(&mut plain);
     if let Err(e) = read {
         return sink.skip(
-            DecodeError { reason: SkipReason::BadEncoding, message: format!("bad gzip payload: {e}") }
-                .at(loc.clone()),
+            DecodeError {
+                reason: SkipReason::BadEncoding,
+                message: format!("bad gzip payload: {e}"),
+            }
+            .at(loc.clone()),
         );
     }
     if plain.len() as u64 > limit {
@@ -158,7 +171,11 @@ pub(crate) fn decode_owned_documents<'a>(
         match docs.next() {
             None => break,
             Some(Ok(doc)) => {
-                let doc_loc = if index == 0 { loc.clone() } else { loc.with_record(index) };
+                let doc_loc = if index == 0 {
+                    loc.clone()
+                } else {
+                    loc.with_record(index)
+                };
                 let mut owned = OwningSink { inner: sink };
                 dec.decode(doc.get().as_bytes(), &doc_loc, &mut owned);
                 index += 1;
@@ -202,7 +219,10 @@ mod tests {
 
     #[test]
     fn log_group_names_the_cluster() {
-        assert_eq!(cluster_from_log_group("/aws/eks/prod-1/cluster").as_deref(), Some("prod-1"));
+        assert_eq!(
+            cluster_from_log_group("/aws/eks/prod-1/cluster").as_deref(),
+            Some("prod-1")
+        );
         assert_eq!(cluster_from_log_group("/aws/lambda/x/y"), None);
     }
 

@@ -60,7 +60,10 @@ struct Labels<'a> {
 fn is_kubernetes(proto: &Proto<'_>) -> bool {
     match proto.serviceName.as_deref() {
         Some(s) => s == "k8s.io",
-        None => proto.methodName.as_deref().is_some_and(|m| m.starts_with("io.k8s.")),
+        None => proto
+            .methodName
+            .as_deref()
+            .is_some_and(|m| m.starts_with("io.k8s.")),
     }
 }
 
@@ -80,7 +83,15 @@ pub(crate) fn decode_entry<'a>(
     };
     let Some(proto) = entry.protoPayload else {
         if foreign_ok {
-            return emit(dec, bytes, BodyShape::Foreign, cluster_override, None, loc, sink);
+            return emit(
+                dec,
+                bytes,
+                BodyShape::Foreign,
+                cluster_override,
+                None,
+                loc,
+                sink,
+            );
         }
         return sink.skip(DecodeError::shape("LogEntry has no \"protoPayload\"").at(loc.clone()));
     };
@@ -92,7 +103,11 @@ pub(crate) fn decode_entry<'a>(
         return sink.ignore(IgnoreReason::NonKubernetesService);
     };
     let cluster = cluster_override.or_else(|| {
-        entry.resource.and_then(|r| r.labels).and_then(|l| l.cluster_name).map(|c| c.into_owned())
+        entry
+            .resource
+            .and_then(|r| r.labels)
+            .and_then(|l| l.cluster_name)
+            .map(|c| c.into_owned())
     });
     let time = entry.timestamp.and_then(|t| EventTime::parse(&t));
     emit(dec, bytes, shape, cluster, time, loc, sink);
@@ -111,7 +126,12 @@ fn emit<'a>(
         return;
     }
     sink.event(RawEvent {
-        meta: SourceMeta { log_type: LogType::GcpAudit, cluster, source_time, location: loc.clone() },
+        meta: SourceMeta {
+            log_type: LogType::GcpAudit,
+            cluster,
+            source_time,
+            location: loc.clone(),
+        },
         body: Cow::Borrowed(bytes),
         shape,
         record: None,
@@ -119,7 +139,12 @@ fn emit<'a>(
 }
 
 /// Decodes a GKE LogEntry for the `gke` format.
-pub(crate) fn decode<'a>(dec: &Decoder, bytes: &'a [u8], loc: &Location, sink: &mut dyn DecodeSink<'a>) {
+pub(crate) fn decode<'a>(
+    dec: &Decoder,
+    bytes: &'a [u8],
+    loc: &Location,
+    sink: &mut dyn DecodeSink<'a>,
+) {
     decode_entry(dec, bytes, None, false, loc, sink)
 }
 
@@ -170,7 +195,9 @@ pub(crate) fn to_audit_event(entry: Value<'_>) -> Result<Value<'_>, DecodeError>
         return Err(DecodeError::shape("LogEntry is not an object"));
     };
     let Some(Value::Object(mut proto)) = entry.remove("protoPayload") else {
-        return Err(DecodeError::shape("LogEntry has no \"protoPayload\" object"));
+        return Err(DecodeError::shape(
+            "LogEntry has no \"protoPayload\" object",
+        ));
     };
     let mut ev = Map::default();
     ev.insert("kind", s("Event"));
@@ -178,8 +205,16 @@ pub(crate) fn to_audit_event(entry: Value<'_>) -> Result<Value<'_>, DecodeError>
     if let Some(id) = entry.get("insertId").cloned() {
         ev.insert("auditID", id);
     }
-    let method = proto.get("methodName").and_then(Value::as_str).unwrap_or("").to_string();
-    let resource_name = proto.get("resourceName").and_then(Value::as_str).unwrap_or("").to_string();
+    let method = proto
+        .get("methodName")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let resource_name = proto
+        .get("resourceName")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if let Some(verb) = method.rsplit('.').next().filter(|v| !v.is_empty()) {
         ev.insert("verb", s(verb));
     }
@@ -231,7 +266,13 @@ pub(crate) fn to_audit_event(entry: Value<'_>) -> Result<Value<'_>, DecodeError>
     }
     if let Some(Value::Object(status)) = proto.get("status") {
         let mut rs = Map::default();
-        rs.insert("code", status.get("code").cloned().unwrap_or(Value::Number(0.into())));
+        rs.insert(
+            "code",
+            status
+                .get("code")
+                .cloned()
+                .unwrap_or(Value::Number(0.into())),
+        );
         if let Some(m) = status.get("message") {
             rs.insert("message", m.clone());
         }
@@ -298,7 +339,10 @@ mod tests {
             resource_from_method("io.k8s.core.v1.serviceaccounts.token.create"),
             Some(("serviceaccounts".into(), Some("token".into())))
         );
-        assert_eq!(resource_from_method("io.k8s.core.v1.pods.get"), Some(("pods".into(), None)));
+        assert_eq!(
+            resource_from_method("io.k8s.core.v1.pods.get"),
+            Some(("pods".into(), None))
+        );
     }
 
     #[test]
@@ -306,12 +350,37 @@ mod tests {
         let text = br#"{"insertId":"abc","protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.AuditLog","authenticationInfo":{"principalEmail":"eve@example.com"},"methodName":"io.k8s.core.v1.serviceaccounts.token.create","requestMetadata":{"callerIp":"203.0.113.9","callerSuppliedUserAgent":"kubectl/v1.29"},"resourceName":"core/v1/namespaces/default/serviceaccounts/build/token","serviceName":"k8s.io","status":{"code":0},"request":{"spec":{"expirationSeconds":946080000}}},"resource":{"type":"k8s_cluster","labels":{"cluster_name":"gke-prod"}},"timestamp":"2024-05-01T10:00:00Z"}"#;
         let v = Value::from_slice(text).unwrap();
         let ev = to_audit_event(v).unwrap();
-        assert_eq!(ev.pointer(&["verb"]).and_then(Value::as_str), Some("create"));
-        assert_eq!(ev.pointer(&["objectRef", "subresource"]).and_then(Value::as_str), Some("token"));
-        assert_eq!(ev.pointer(&["objectRef", "namespace"]).and_then(Value::as_str), Some("default"));
-        assert_eq!(ev.pointer(&["user", "username"]).and_then(Value::as_str), Some("eve@example.com"));
-        assert_eq!(ev.pointer(&["requestObject", "spec", "expirationSeconds"]).and_then(Value::as_i64), Some(946080000));
-        assert_eq!(ev.pointer(&["protoPayload", "methodName"]).and_then(Value::as_str), Some("io.k8s.core.v1.serviceaccounts.token.create"));
-        assert_eq!(ev.pointer(&["auditID"]).and_then(Value::as_str), Some("abc"));
+        assert_eq!(
+            ev.pointer(&["verb"]).and_then(Value::as_str),
+            Some("create")
+        );
+        assert_eq!(
+            ev.pointer(&["objectRef", "subresource"])
+                .and_then(Value::as_str),
+            Some("token")
+        );
+        assert_eq!(
+            ev.pointer(&["objectRef", "namespace"])
+                .and_then(Value::as_str),
+            Some("default")
+        );
+        assert_eq!(
+            ev.pointer(&["user", "username"]).and_then(Value::as_str),
+            Some("eve@example.com")
+        );
+        assert_eq!(
+            ev.pointer(&["requestObject", "spec", "expirationSeconds"])
+                .and_then(Value::as_i64),
+            Some(946080000)
+        );
+        assert_eq!(
+            ev.pointer(&["protoPayload", "methodName"])
+                .and_then(Value::as_str),
+            Some("io.k8s.core.v1.serviceaccounts.token.create")
+        );
+        assert_eq!(
+            ev.pointer(&["auditID"]).and_then(Value::as_str),
+            Some("abc")
+        );
     }
 }

@@ -19,7 +19,8 @@ pub(crate) fn decode_event<'a>(
     if let Some(kind) = raw_str(env.kind) {
         if kind != "Event" {
             return sink.skip(
-                DecodeError::shape(format!("object has kind {kind:?}, not an audit Event")).at(loc.clone()),
+                DecodeError::shape(format!("object has kind {kind:?}, not an audit Event"))
+                    .at(loc.clone()),
             );
         }
     } else if env.kind.is_some() {
@@ -29,7 +30,12 @@ pub(crate) fn decode_event<'a>(
         return;
     }
     sink.event(RawEvent {
-        meta: SourceMeta { log_type, cluster: None, source_time: None, location: loc.clone() },
+        meta: SourceMeta {
+            log_type,
+            cluster: None,
+            source_time: None,
+            location: loc.clone(),
+        },
         body: Cow::Borrowed(bytes),
         shape: BodyShape::Audit,
         record: None,
@@ -46,8 +52,10 @@ pub(crate) fn decode_event_list<'a>(
     if let Some(kind) = raw_str(env.kind) {
         if kind != "EventList" {
             return sink.skip(
-                DecodeError::shape(format!("object with \"items\" has kind {kind:?}, not EventList"))
-                    .at(loc.clone()),
+                DecodeError::shape(format!(
+                    "object with \"items\" has kind {kind:?}, not EventList"
+                ))
+                .at(loc.clone()),
             );
         }
     }
@@ -55,7 +63,8 @@ pub(crate) fn decode_event_list<'a>(
     let items: Vec<&'a RawValue> = match serde_json::from_str(items.get()) {
         Ok(v) => v,
         Err(_) => {
-            return sink.skip(DecodeError::shape("EventList \"items\" is not an array").at(loc.clone()))
+            return sink
+                .skip(DecodeError::shape("EventList \"items\" is not an array").at(loc.clone()))
         }
     };
     for (i, item) in items.into_iter().enumerate() {
@@ -64,7 +73,10 @@ pub(crate) fn decode_event_list<'a>(
         let env: Envelope<'a> = match serde_json::from_slice(bytes) {
             Ok(e) => e,
             Err(e) => {
-                sink.skip(DecodeError::shape(format!("EventList item is not an object: {e}")).at(item_loc));
+                sink.skip(
+                    DecodeError::shape(format!("EventList item is not an object: {e}"))
+                        .at(item_loc),
+                );
                 continue;
             }
         };

@@ -174,17 +174,27 @@ impl DecodeError {
         } else {
             SkipReason::MalformedJson
         };
-        DecodeError { reason, message: text }
+        DecodeError {
+            reason,
+            message: text,
+        }
     }
 
     /// A shape error.
     pub fn shape(message: impl Into<String>) -> DecodeError {
-        DecodeError { reason: SkipReason::UnknownShape, message: message.into() }
+        DecodeError {
+            reason: SkipReason::UnknownShape,
+            message: message.into(),
+        }
     }
 
     /// Attaches a location.
     pub fn at(self, location: Location) -> Skip {
-        Skip { location, reason: self.reason, message: self.message }
+        Skip {
+            location,
+            reason: self.reason,
+            message: self.message,
+        }
     }
 }
 
@@ -220,7 +230,10 @@ pub struct DecodeOptions {
 
 impl Default for DecodeOptions {
     fn default() -> Self {
-        DecodeOptions { format: InputFormat::Auto, max_event_bytes: 4 << 20 }
+        DecodeOptions {
+            format: InputFormat::Auto,
+            max_event_bytes: 4 << 20,
+        }
     }
 }
 
@@ -294,7 +307,9 @@ impl Decoder {
     /// Decodes one record (a line or a document).
     pub fn decode<'a>(&self, record: &'a [u8], loc: &Location, sink: &mut dyn DecodeSink<'a>) {
         let trimmed = trim_ascii(record);
-        let Some(&first) = trimmed.first() else { return };
+        let Some(&first) = trimmed.first() else {
+            return;
+        };
         match first {
             b'{' => self.decode_object(trimmed, loc, sink),
             b'[' => self.decode_array(trimmed, loc, sink),
@@ -326,7 +341,10 @@ impl Decoder {
             return self.decode_object(rest, loc, sink);
         }
         let err = if std::str::from_utf8(bytes).is_err() {
-            DecodeError { reason: SkipReason::InvalidUtf8, message: "record is not valid UTF-8".into() }
+            DecodeError {
+                reason: SkipReason::InvalidUtf8,
+                message: "record is not valid UTF-8".into(),
+            }
         } else {
             DecodeError {
                 reason: SkipReason::MalformedJson,
@@ -369,7 +387,9 @@ impl Decoder {
         };
         // A plain exported CloudWatch line is just an Event.
         let accepted = format.allows(detected)
-            || (format == InputFormat::EksCloudwatch && detected == InputFormat::K8s && env.items.is_none());
+            || (format == InputFormat::EksCloudwatch
+                && detected == InputFormat::K8s
+                && env.items.is_none());
         if !accepted {
             return sink.skip(
                 DecodeError::shape(format!(
@@ -382,7 +402,9 @@ impl Decoder {
         }
         match detected {
             InputFormat::Panther => panther::decode(self, bytes, &env, loc, sink),
-            InputFormat::K8s if env.items.is_some() => k8s::decode_event_list(self, &env, loc, sink),
+            InputFormat::K8s if env.items.is_some() => {
+                k8s::decode_event_list(self, &env, loc, sink)
+            }
             InputFormat::K8s => {
                 let log_type = if format == InputFormat::EksCloudwatch {
                     crate::LogType::EksAudit
@@ -398,7 +420,12 @@ impl Decoder {
         }
     }
 
-    pub(crate) fn check_size(&self, bytes: &[u8], loc: &Location, sink: &mut dyn DecodeSink<'_>) -> bool {
+    pub(crate) fn check_size(
+        &self,
+        bytes: &[u8],
+        loc: &Location,
+        sink: &mut dyn DecodeSink<'_>,
+    ) -> bool {
         if bytes.len() > self.opts.max_event_bytes {
             sink.skip(
                 DecodeError {
@@ -448,7 +475,13 @@ pub(crate) fn preview(bytes: &[u8]) -> String {
 }
 
 fn trim_ascii(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &b[start..end.max(start)]
 }

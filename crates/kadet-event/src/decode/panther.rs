@@ -27,12 +27,21 @@ pub(crate) fn decode<'a>(
     sink: &mut dyn DecodeSink<'a>,
 ) {
     let fields: Option<PantherFields<'_>> = serde_json::from_slice(bytes).ok();
-    let cluster = fields.as_ref().and_then(|f| f.p_source_label.as_ref()).map(|c| c.to_string());
-    let time = fields.as_ref().and_then(|f| f.p_event_time.as_ref()).and_then(|t| EventTime::parse(t));
+    let cluster = fields
+        .as_ref()
+        .and_then(|f| f.p_source_label.as_ref())
+        .map(|c| c.to_string());
+    let time = fields
+        .as_ref()
+        .and_then(|f| f.p_event_time.as_ref())
+        .and_then(|t| EventTime::parse(t));
     let log_type = raw_str(env.p_log_type);
     match log_type.as_deref().and_then(LogType::from_name) {
         Some(LogType::EksAudit) | Some(LogType::KubernetesAudit) => {
-            let lt = log_type.as_deref().and_then(LogType::from_name).unwrap_or(LogType::EksAudit);
+            let lt = log_type
+                .as_deref()
+                .and_then(LogType::from_name)
+                .unwrap_or(LogType::EksAudit);
             emit(dec, bytes, lt, BodyShape::Audit, cluster, time, loc, sink);
         }
         Some(LogType::AzureMonitor) => {
@@ -40,7 +49,16 @@ pub(crate) fn decode<'a>(
             if is_audit && env.properties.is_some() {
                 super::aks::decode_record(dec, bytes, LogType::AzureMonitor, cluster, loc, sink);
             } else {
-                emit(dec, bytes, LogType::AzureMonitor, BodyShape::Foreign, cluster, time, loc, sink);
+                emit(
+                    dec,
+                    bytes,
+                    LogType::AzureMonitor,
+                    BodyShape::Foreign,
+                    cluster,
+                    time,
+                    loc,
+                    sink,
+                );
             }
         }
         Some(LogType::GcpAudit) => super::gke::decode_entry(dec, bytes, cluster, true, loc, sink),
@@ -69,7 +87,12 @@ fn emit<'a>(
         return;
     }
     sink.event(RawEvent {
-        meta: SourceMeta { log_type, cluster, source_time, location: loc.clone() },
+        meta: SourceMeta {
+            log_type,
+            cluster,
+            source_time,
+            location: loc.clone(),
+        },
         body: Cow::Borrowed(bytes),
         shape,
         record: None,
