@@ -53,7 +53,15 @@ fn golden_rows_match_panther() {
             missing_rules.insert(rule_id.clone());
             continue;
         }
-        let log = serde_json::to_vec(&row["log"]).expect("log serialises");
+        // Panther ran each test log as the row's log type; a log that does not
+        // carry p_log_type gets it, so it is decoded the way Panther read it.
+        let mut log_value = row["log"].clone();
+        if let Some(obj) = log_value.as_object_mut() {
+            if !obj.contains_key("p_log_type") {
+                obj.insert("p_log_type".into(), row["log_type"].clone());
+            }
+        }
+        let log = serde_json::to_vec(&log_value).expect("log serialises");
         let res = eval.process(Chunk::Document {
             file: Arc::from("golden.jsonl"),
             line: rows,

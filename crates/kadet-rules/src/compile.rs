@@ -355,6 +355,8 @@ fn leaf_test(
     let need = |values: Option<Vec<Literal>>| -> R<Vec<Literal>> {
         match values {
             Some(v) if !v.is_empty() => Ok(v),
+            // An empty list is a list users are meant to fill: nothing is in it.
+            Some(v) if matches!(cond, C::IsIn | C::IsNotIn | C::IsIPAddressInCIDR | C::IsIPAddressNotInCIDR) => Ok(v),
             _ => err(at, format!("{name} needs Value or Values"), needle),
         }
     };

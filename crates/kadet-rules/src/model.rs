@@ -45,7 +45,19 @@ pub struct RuleFile {
     pub GroupBy: Option<Vec<KeySpecRaw>>,
     pub AlertContext: Option<Vec<ContextRaw>>,
     pub DynamicSeverities: Option<Vec<DynamicSeverityRaw>>,
+    pub DynamicTitles: Option<Vec<DynamicTitleRaw>>,
     pub DistinctBy: Option<KeySpecRaw>,
+}
+
+/// A `DynamicTitles` entry: title and/or dedup templates used when the
+/// conditions hold (kadet).
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+#[allow(non_snake_case, missing_docs)]
+pub struct DynamicTitleRaw {
+    pub Conditions: ExprList,
+    pub AlertTitle: Option<String>,
+    pub Dedup: Option<String>,
 }
 
 /// A library file: named lists and conditions.

@@ -128,6 +128,8 @@ pub struct Rule {
     pub context: Vec<(String, ContextValue)>,
     /// DynamicSeverities, first match wins.
     pub dynamic_severities: Vec<(Severity, Expr)>,
+    /// DynamicTitles, first match wins: (conditions, title, dedup).
+    pub dynamic_titles: Vec<(Expr, Option<Template>, Option<Template>)>,
     /// DistinctBy.
     pub distinct_by: Option<FieldPath>,
     /// Tests.
@@ -279,6 +281,19 @@ impl Rule {
                 compiler.list(&d.Conditions, &format!("{where_}.Conditions"))?,
             ));
         }
+        let mut dynamic_titles = Vec::new();
+        for (i, d) in file.DynamicTitles.iter().flatten().enumerate() {
+            let where_ = format!("DynamicTitles[{i}]");
+            if d.AlertTitle.is_none() && d.Dedup.is_none() {
+                return Err(CompileError {
+                    at: where_,
+                    message: "a DynamicTitles entry sets AlertTitle, Dedup or both".into(),
+                    needle: None,
+                });
+            }
+            let cond = compiler.list(&d.Conditions, &format!("{where_}.Conditions"))?;
+            dynamic_titles.push((cond, tmpl(&d.AlertTitle, &where_)?, tmpl(&d.Dedup, &where_)?));
+        }
         let distinct_by = file
             .DistinctBy
             .as_ref()
@@ -343,6 +358,7 @@ impl Rule {
             group_by,
             context,
             dynamic_severities,
+            dynamic_titles,
             distinct_by,
             tests: file.Tests,
             source: source.to_string(),
@@ -374,12 +390,15 @@ impl Rule {
     /// Title, dedup string, severity and context for a matching event.
     pub fn outcome(&self, ev: &CanonicalEvent<'_>) -> Outcome {
         let scope = Scope::Event(ev);
-        let title = match (&self.title, &self.display_name) {
+        let chosen = self.dynamic_titles.iter().find(|(c, _, _)| c.eval(scope));
+        let title_t = chosen.and_then(|(_, t, _)| t.as_ref()).or(self.title.as_ref());
+        let dedup_t = chosen.and_then(|(_, _, d)| d.as_ref()).or(self.dedup.as_ref());
+        let title = match (title_t, &self.display_name) {
             (Some(t), _) => t.render(scope),
             (None, Some(d)) => d.clone(),
             (None, None) => self.id.clone(),
         };
-        let dedup = if let Some(d) = &self.dedup {
+        let dedup = if let Some(d) = dedup_t {
             d.render(scope)
         } else if !self.group_by.is_empty() {
             self.group_by
@@ -390,7 +409,7 @@ impl Rule {
                 })
                 .collect::<Vec<_>>()
                 .join(":")
-        } else if self.title.is_some() {
+        } else if title_t.is_some() {
             title.clone()
         } else {
             format!("defaultDedupString:{}", self.id)

@@ -20,13 +20,12 @@ enum Part {
     Text(String),
     Slot {
         alts: Vec<Alt>,
-        filter: Option<Filter>,
     },
 }
 
 #[derive(Debug, Clone)]
 enum Alt {
-    Path(FieldPath),
+    Path(FieldPath, Vec<Filter>),
     Literal(String),
 }
 
@@ -37,11 +36,21 @@ enum Filter {
     Lower,
     Upper,
     LastSegment(String),
+    Regex(Box<regex::Regex>),
+    UrlDecode,
+    Only(Vec<String>),
+    Sort,
+    Unique,
 }
 
 impl Template {
-    /// Parses a template.
+    /// Parses a template that uses no named lists.
     pub fn parse(text: &str) -> Result<Template, String> {
+        Self::parse_with(text, &std::collections::BTreeMap::new())
+    }
+
+    /// Parses a template; `!only:NAME` filters look their list up in `lists`.
+    pub fn parse_with(text: &str, lists: &std::collections::BTreeMap<String, Vec<serde_norway::Value>>) -> Result<Template, String> {
         let mut parts = Vec::new();
         let mut lit = String::new();
         let mut chars = text.char_indices().peekable();
@@ -63,7 +72,7 @@ impl Template {
                     if !lit.is_empty() {
                         parts.push(Part::Text(std::mem::take(&mut lit)));
                     }
-                    parts.push(parse_slot(inner)?);
+                    parts.push(parse_slot(inner, lists)?);
                     // Skip the placeholder's characters.
                     while let Some(&(j, _)) = chars.peek() {
                         if j > i + 1 + close {
@@ -93,16 +102,16 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
-                Part::Slot { alts, filter } => {
+                Part::Slot { alts } => {
                     for alt in alts {
                         match alt {
                             Alt::Literal(l) => {
                                 out.push_str(l);
                                 break;
                             }
-                            Alt::Path(p) => {
+                            Alt::Path(p, filters) => {
                                 let found = scope.resolve(p);
-                                if let Some(text) = render_found(&found, filter.as_ref()) {
+                                if let Some(text) = render_found(&found, filters) {
                                     out.push_str(&text);
                                     break;
                                 }
@@ -121,7 +130,7 @@ impl Template {
         for p in &self.parts {
             if let Part::Slot { alts, .. } = p {
                 for a in alts {
-                    if let Alt::Path(p) = a {
+                    if let Alt::Path(p, _) = a {
                         out.push(p);
                     }
                 }
@@ -145,117 +154,205 @@ fn find_close(s: &str) -> Option<usize> {
     None
 }
 
-fn parse_slot(inner: &str) -> Result<Part, String> {
-    // Split off a filter after the last unquoted '!'.
+/// Splits at unquoted occurrences of `sep`.
+fn split_unquoted(s: &str, sep: char) -> Vec<&str> {
+    let mut out = Vec::new();
     let mut quote: Option<char> = None;
-    let mut bang = None;
-    let mut bars = Vec::new();
-    for (i, c) in inner.char_indices() {
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
         match (quote, c) {
             (Some(q), c) if c == q => quote = None,
             (Some(_), _) => {}
             (None, '\'' | '"') => quote = Some(c),
-            (None, '!') if bang.is_none() => bang = Some(i),
-            (None, '|') if bang.is_none() => bars.push(i),
+            (None, c) if c == sep => {
+                out.push(&s[start..i]);
+                start = i + c.len_utf8();
+            }
             _ => {}
         }
     }
-    let (body, filter) = match bang {
-        Some(b) => (&inner[..b], Some(parse_filter(&inner[b + 1..])?)),
-        None => (inner, None),
-    };
+    out.push(&s[start..]);
+    out
+}
+
+fn unquote(s: &str) -> Option<&str> {
+    let s = s.trim();
+    let quoted = s.len() >= 2 && ((s.starts_with('\'') && s.ends_with('\'')) || (s.starts_with('"') && s.ends_with('"')));
+    quoted.then(|| &s[1..s.len() - 1])
+}
+
+fn parse_slot(inner: &str, lists: &std::collections::BTreeMap<String, Vec<serde_norway::Value>>) -> Result<Part, String> {
     let mut alts = Vec::new();
-    let mut start = 0;
-    for end in bars.into_iter().chain(std::iter::once(body.len())) {
-        let piece = body[start..end.min(body.len())].trim();
-        start = end + 1;
+    for piece in split_unquoted(inner, '|') {
+        let piece = piece.trim();
         if piece.is_empty() {
             return Err(format!("empty alternative in placeholder {{{inner}}}"));
         }
-        let quoted = (piece.starts_with('\'') && piece.ends_with('\''))
-            || (piece.starts_with('"') && piece.ends_with('"'));
-        if quoted && piece.len() >= 2 {
-            alts.push(Alt::Literal(piece[1..piece.len() - 1].to_string()));
-        } else {
-            alts.push(Alt::Path(FieldPath::parse(piece)?));
+        if let Some(lit) = unquote(piece) {
+            alts.push(Alt::Literal(lit.to_string()));
+            continue;
         }
+        let mut parts = split_unquoted(piece, '!').into_iter();
+        let path = FieldPath::parse(parts.next().unwrap_or("").trim())?;
+        let filters = parts.map(|f| parse_filter(f, lists)).collect::<Result<Vec<_>, _>>()?;
+        alts.push(Alt::Path(path, filters));
     }
-    Ok(Part::Slot { alts, filter })
+    Ok(Part::Slot { alts })
 }
 
-fn parse_filter(f: &str) -> Result<Filter, String> {
+fn parse_filter(f: &str, lists: &std::collections::BTreeMap<String, Vec<serde_norway::Value>>) -> Result<Filter, String> {
     let (name, arg) = match f.split_once(':') {
-        Some((n, a)) => (n, Some(a)),
-        None => (f, None),
+        Some((n, a)) => (n.trim(), Some(unquote(a).unwrap_or(a))),
+        None => (f.trim(), None),
     };
-    Ok(match name.trim() {
+    Ok(match name {
         "join" => Filter::Join(arg.unwrap_or(", ").to_string()),
         "first" => Filter::First,
         "lower" => Filter::Lower,
         "upper" => Filter::Upper,
         "last_segment" => Filter::LastSegment(arg.unwrap_or("/").to_string()),
+        "regex" => {
+            let pattern = arg.ok_or("!regex needs a pattern: !regex:'...'")?;
+            Filter::Regex(Box::new(regex::Regex::new(pattern).map_err(|e| format!("bad regex in !regex: {e}"))?))
+        }
+        "urldecode" => Filter::UrlDecode,
+        "only" => {
+            let list = arg.ok_or("!only needs a list name: !only:NAME")?;
+            let values = lists.get(list).ok_or_else(|| format!("!only: no named list {list:?}"))?;
+            Filter::Only(
+                values
+                    .iter()
+                    .map(|v| match v {
+                        serde_norway::Value::String(s) => s.clone(),
+                        other => serde_norway::to_string(other).unwrap_or_default().trim().to_string(),
+                    })
+                    .collect(),
+            )
+        }
+        "sort" => Filter::Sort,
+        "unique" => Filter::Unique,
         other => {
             return Err(format!(
-                "unknown template filter !{other} (join, first, lower, upper, last_segment)"
+                "unknown template filter !{other} (join, first, lower, upper, last_segment, regex, urldecode, only, sort, unique)"
             ))
         }
     })
 }
 
-/// Renders what a path found; `None` when missing or null (try the next alternative).
-fn render_found(found: &Found<'_>, filter: Option<&Filter>) -> Option<String> {
-    let items: Vec<&Value<'_>> = match found {
-        Found::Missing => return None,
-        Found::One(Value::Null) => return None,
-        Found::One(v) => vec![v],
-        Found::Owned(Value::Null) => return None,
-        Found::Owned(v) => vec![v],
-        Found::Many(vs) => vs.clone(),
-    };
-    let is_many = matches!(found, Found::Many(_));
-    let text = match filter {
-        Some(Filter::Join(sep)) => {
-            let flat: Vec<String> = items
-                .iter()
-                .flat_map(|v| match v {
-                    Value::Array(a) => a.iter().map(python_str).collect::<Vec<_>>(),
-                    other => vec![python_str(other)],
-                })
-                .collect();
-            flat.join(sep)
+/// A value on its way through the filters.
+enum Cur {
+    One(Value<'static>),
+    Many(Vec<Value<'static>>),
+}
+
+fn text(s: String) -> Value<'static> {
+    Value::String(std::borrow::Cow::Owned(s))
+}
+
+fn map_strings(cur: Cur, f: impl Fn(String) -> Option<String>) -> Option<Cur> {
+    match cur {
+        Cur::One(v) => f(python_str(&v)).map(|s| Cur::One(text(s))),
+        Cur::Many(vs) => {
+            let out: Vec<Value<'static>> = vs.iter().filter_map(|v| f(python_str(v)).map(text)).collect();
+            (!out.is_empty()).then_some(Cur::Many(out))
         }
-        Some(Filter::First) => {
-            let first = items.first().map(|v| match v {
-                Value::Array(a) => a.first().map(python_str).unwrap_or_default(),
-                other => python_str(other),
-            });
-            first?
-        }
-        other => {
-            let base = if is_many {
-                let mut s = String::from("[");
-                for (i, v) in items.iter().enumerate() {
-                    if i > 0 {
-                        s.push_str(", ");
-                    }
-                    s.push_str(&python_repr(v));
-                }
-                s.push(']');
-                s
-            } else {
-                python_str(items[0])
-            };
-            match other {
-                Some(Filter::Lower) => base.to_lowercase(),
-                Some(Filter::Upper) => base.to_uppercase(),
-                Some(Filter::LastSegment(sep)) => {
-                    base.rsplit(sep.as_str()).next().unwrap_or("").to_string()
-                }
-                _ => base,
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' {
+            if let (Some(h), Some(l)) = (b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
             }
         }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn apply(f: &Filter, cur: Cur) -> Option<Cur> {
+    match f {
+        Filter::Join(sep) => match cur {
+            Cur::Many(vs) => Some(Cur::One(text(vs.iter().map(python_str).collect::<Vec<_>>().join(sep)))),
+            one => Some(one),
+        },
+        Filter::First => match cur {
+            Cur::Many(vs) => vs.into_iter().next().map(Cur::One),
+            one => Some(one),
+        },
+        Filter::Lower => map_strings(cur, |s| Some(s.to_lowercase())),
+        Filter::Upper => map_strings(cur, |s| Some(s.to_uppercase())),
+        Filter::LastSegment(sep) => map_strings(cur, |s| s.rsplit(sep.as_str()).next().map(str::to_string)),
+        Filter::Regex(re) => map_strings(cur, |s| {
+            re.captures(&s).map(|c| c.get(1).or_else(|| c.get(0)).map_or(String::new(), |m| m.as_str().to_string()))
+        }),
+        Filter::UrlDecode => map_strings(cur, |s| Some(percent_decode(&s))),
+        Filter::Only(keep) => match cur {
+            Cur::Many(vs) => {
+                let out: Vec<Value<'static>> = vs.into_iter().filter(|v| keep.contains(&python_str(v))).collect();
+                (!out.is_empty()).then_some(Cur::Many(out))
+            }
+            Cur::One(v) => keep.contains(&python_str(&v)).then_some(Cur::One(v)),
+        },
+        Filter::Sort => match cur {
+            Cur::Many(mut vs) => {
+                vs.sort_by_key(python_str);
+                Some(Cur::Many(vs))
+            }
+            one => Some(one),
+        },
+        Filter::Unique => match cur {
+            Cur::Many(vs) => {
+                let mut out: Vec<Value<'static>> = Vec::new();
+                for v in vs {
+                    if !out.contains(&v) {
+                        out.push(v);
+                    }
+                }
+                Some(Cur::Many(out))
+            }
+            one => Some(one),
+        },
+    }
+}
+
+/// Renders what a path found; `None` when missing, null, an empty `[*]`
+/// collection, or filtered away (try the next alternative).
+fn render_found(found: &Found<'_>, filters: &[Filter]) -> Option<String> {
+    let mut cur = match found {
+        Found::Missing | Found::One(Value::Null) | Found::Owned(Value::Null) => return None,
+        Found::One(Value::Array(a)) => Cur::Many(a.iter().map(|v| v.clone().into_owned()).collect()),
+        Found::One(v) => Cur::One((*v).clone().into_owned()),
+        Found::Owned(Value::Array(a)) => Cur::Many(a.clone()),
+        Found::Owned(v) => Cur::One(v.clone()),
+        Found::Many(vs) if vs.is_empty() => return None,
+        Found::Many(vs) => {
+            // A `[*]` path flattens lists it collects.
+            let mut out = Vec::new();
+            for v in vs {
+                match v {
+                    Value::Array(a) => out.extend(a.iter().map(|x| x.clone().into_owned())),
+                    other => out.push((*other).clone().into_owned()),
+                }
+            }
+            Cur::Many(out)
+        }
     };
-    Some(text)
+    for f in filters {
+        cur = apply(f, cur)?;
+    }
+    Some(match cur {
+        Cur::One(v) => python_str(&v),
+        Cur::Many(vs) => python_repr(&Value::Array(vs)),
+    })
 }
 
 /// Python's `str()` of a JSON value.
@@ -381,6 +478,21 @@ mod tests {
             "create"
         );
         assert_eq!(render("{o}", r#"{"o":{"k":"v"}}"#), "{'k': 'v'}");
+    }
+
+    #[test]
+    fn regex_urldecode_only_sort_unique() {
+        let ev = r#"{"id":"/subs/x/managedClusters/prod-1/rb/y","u":"/exec?command=tar%20cf%20-%20%2Fetc","caps":["NET_RAW","SYS_ADMIN","CHOWN","SYS_ADMIN"]}"#;
+        assert_eq!(render("{id!regex:'managedClusters/([^/]+)'}", ev), "prod-1");
+        assert_eq!(render("[{id!regex:'nope/(x)'|'none'}]", ev), "[none]");
+        assert_eq!(render("{u!regex:'command=([^&]*)'!urldecode}", ev), "tar cf - /etc");
+        assert_eq!(render("{caps!unique!sort}", ev), "['CHOWN', 'NET_RAW', 'SYS_ADMIN']");
+        let mut lists = std::collections::BTreeMap::new();
+        lists.insert("danger".to_string(), vec![serde_norway::Value::String("SYS_ADMIN".into())]);
+        let v = Value::parse_str(ev).unwrap();
+        let t = Template::parse_with("{caps!only:danger!unique!join}", &lists).unwrap();
+        assert_eq!(t.render(Scope::Element(&v)), "SYS_ADMIN");
+        assert_eq!(render("[{none[*].x|'fallback'}]", r#"{"none":[]}"#), "[fallback]");
     }
 
     #[test]

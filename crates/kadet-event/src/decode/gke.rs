@@ -10,6 +10,7 @@
 //! | `userAgent` | `protoPayload.requestMetadata.callerSuppliedUserAgent` |
 //! | `responseStatus.code` | `protoPayload.status.code` (gRPC; 0 or absent is OK) |
 //! | `requestObject`, `responseObject` | `protoPayload.request`, `protoPayload.response` |
+//! | `requestURI` | `/api/v1/...` for `core/v1/...`, else `/apis/` + resourceName |
 //! | `auditID` | `insertId` |
 //! | `stageTimestamp`, `requestReceivedTimestamp` | `timestamp` |
 //!
@@ -244,8 +245,8 @@ pub(crate) fn to_audit_event(entry: Value<'_>) -> Result<Value<'_>, DecodeError>
     if !object_ref.is_empty() {
         ev.insert("objectRef", Value::Object(object_ref));
     }
-    if !resource_name.is_empty() {
-        ev.insert("requestURI", s(&format!("/{resource_name}")));
+    if let Some(uri) = request_uri(&resource_name) {
+        ev.insert("requestURI", s(&uri));
     }
     if let Some(Value::Object(auth)) = proto.get("authenticationInfo") {
         let mut user = Map::default();
@@ -296,6 +297,18 @@ pub(crate) fn to_audit_event(entry: Value<'_>) -> Result<Value<'_>, DecodeError>
         }
     }
     Ok(Value::Object(ev))
+}
+
+/// The kube-apiserver request path for a resourceName: `core/v1/...` is
+/// `/api/v1/...`, `{group}/{version}/...` is `/apis/{group}/{version}/...`.
+pub fn request_uri(resource_name: &str) -> Option<String> {
+    if resource_name.is_empty() {
+        return None;
+    }
+    Some(match resource_name.strip_prefix("core/") {
+        Some(rest) => format!("/api/{rest}"),
+        None => format!("/apis/{resource_name}"),
+    })
 }
 
 /// `io.k8s.core.v1.serviceaccounts.token.create` → (`serviceaccounts`, `token`).
