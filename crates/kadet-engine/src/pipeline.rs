@@ -336,7 +336,7 @@ pub fn run(
             let mut reader = match open_input(f, counter.clone()) {
                 Ok(r) => ChunkReader::new(f.name.clone(), r, opts.read),
                 Err(e) => {
-                    deliver(open_failure(f, e), &mut total);
+                    deliver(eval.process(Chunk::Skipped(open_skip(f, e))), &mut total);
                     continue;
                 }
             };
@@ -364,16 +364,13 @@ pub fn run(
                 let mut reader = match open_input(f, counter.clone()) {
                     Ok(r) => ChunkReader::new(f.name.clone(), r, read),
                     Err(e) => {
-                        let r = open_failure(f, e);
-                        if let Some(Skip { .. }) = r.skips.first().cloned() {
-                            if chunk_tx
-                                .send((seq, Chunk::Skipped(r.skips[0].clone())))
-                                .is_err()
-                            {
-                                return;
-                            }
-                            seq += 1;
+                        if chunk_tx
+                            .send((seq, Chunk::Skipped(open_skip(f, e))))
+                            .is_err()
+                        {
+                            return;
                         }
+                        seq += 1;
                         continue;
                     }
                 };
@@ -416,14 +413,10 @@ pub fn run(
     total
 }
 
-fn open_failure(f: &InputFile, e: std::io::Error) -> ChunkResult {
-    let skip = Skip {
+fn open_skip(f: &InputFile, e: std::io::Error) -> Skip {
+    Skip {
         location: Location::line(f.name.clone(), 0),
         reason: SkipReason::ReadError,
         message: format!("cannot open: {e}"),
-    };
-    let mut r = ChunkResult::default();
-    *r.stats.skipped.entry(SkipReason::ReadError).or_default() += 1;
-    r.skips.push(skip);
-    r
+    }
 }

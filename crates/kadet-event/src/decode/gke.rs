@@ -18,7 +18,7 @@
 //! reachable: a rule may still read `protoPayload.methodName`.
 
 use super::{classify_error, DecodeError, DecodeSink, Decoder, IgnoreReason};
-use crate::event::{BodyShape, Location, RawEvent, SourceMeta};
+use crate::event::{BodyShape, Location, SourceMeta};
 use crate::time::EventTime;
 use crate::value::{Map, Value};
 use crate::LogType;
@@ -84,15 +84,13 @@ pub(crate) fn decode_entry<'a>(
     };
     let Some(proto) = entry.protoPayload else {
         if foreign_ok {
-            return emit(
-                dec,
-                bytes,
-                BodyShape::Foreign,
-                cluster_override,
-                None,
-                loc,
-                sink,
-            );
+            let meta = SourceMeta {
+                log_type: LogType::GcpAudit,
+                cluster: cluster_override,
+                source_time: None,
+                location: loc.clone(),
+            };
+            return dec.emit_whole(bytes, meta, BodyShape::Foreign, sink);
         }
         return sink.skip(DecodeError::shape("LogEntry has no \"protoPayload\"").at(loc.clone()));
     };
@@ -111,32 +109,13 @@ pub(crate) fn decode_entry<'a>(
             .map(|c| c.into_owned())
     });
     let time = entry.timestamp.and_then(|t| EventTime::parse(&t));
-    emit(dec, bytes, shape, cluster, time, loc, sink);
-}
-
-fn emit<'a>(
-    dec: &Decoder,
-    bytes: &'a [u8],
-    shape: BodyShape,
-    cluster: Option<String>,
-    source_time: Option<EventTime>,
-    loc: &Location,
-    sink: &mut dyn DecodeSink<'a>,
-) {
-    if !dec.check_size(bytes, loc, sink) || !sink.admit(bytes) {
-        return;
-    }
-    sink.event(RawEvent {
-        meta: SourceMeta {
-            log_type: LogType::GcpAudit,
-            cluster,
-            source_time,
-            location: loc.clone(),
-        },
-        body: Cow::Borrowed(bytes),
-        shape,
-        record: None,
-    });
+    let meta = SourceMeta {
+        log_type: LogType::GcpAudit,
+        cluster,
+        source_time: time,
+        location: loc.clone(),
+    };
+    dec.emit_whole(bytes, meta, shape, sink);
 }
 
 /// Decodes a GKE LogEntry for the `gke` format.

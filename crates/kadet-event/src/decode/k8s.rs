@@ -2,10 +2,9 @@
 //! arrays of events and single pretty-printed events.
 
 use super::{raw_str, DecodeError, DecodeSink, Decoder, Envelope};
-use crate::event::{BodyShape, Location, RawEvent, SourceMeta};
+use crate::event::{BodyShape, Location, SourceMeta};
 use crate::LogType;
 use serde_json::value::RawValue;
-use std::borrow::Cow;
 
 /// Emits one Event whose envelope has been read.
 pub(crate) fn decode_event<'a>(
@@ -26,20 +25,13 @@ pub(crate) fn decode_event<'a>(
     } else if env.kind.is_some() {
         return sink.skip(DecodeError::shape("\"kind\" is not a string").at(loc.clone()));
     }
-    if !dec.check_size(bytes, loc, sink) || !sink.admit(bytes) {
-        return;
-    }
-    sink.event(RawEvent {
-        meta: SourceMeta {
-            log_type,
-            cluster: None,
-            source_time: None,
-            location: loc.clone(),
-        },
-        body: Cow::Borrowed(bytes),
-        shape: BodyShape::Audit,
-        record: None,
-    });
+    let meta = SourceMeta {
+        log_type,
+        cluster: None,
+        source_time: None,
+        location: loc.clone(),
+    };
+    dec.emit_whole(bytes, meta, BodyShape::Audit, sink);
 }
 
 /// Emits the items of an `EventList` (the audit webhook body).

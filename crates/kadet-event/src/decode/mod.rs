@@ -420,6 +420,26 @@ impl Decoder {
         }
     }
 
+    /// Emits a record that is itself the event body, after the size check
+    /// and the prefilter.
+    pub(crate) fn emit_whole<'a>(
+        &self,
+        bytes: &'a [u8],
+        meta: crate::event::SourceMeta,
+        shape: crate::event::BodyShape,
+        sink: &mut dyn DecodeSink<'a>,
+    ) {
+        if !self.check_size(bytes, &meta.location, sink) || !sink.admit(bytes) {
+            return;
+        }
+        sink.event(RawEvent {
+            meta,
+            body: Cow::Borrowed(bytes),
+            shape,
+            record: None,
+        });
+    }
+
     pub(crate) fn check_size(
         &self,
         bytes: &[u8],

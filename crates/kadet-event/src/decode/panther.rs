@@ -4,7 +4,7 @@
 //! logs in Panther's rule tests.
 
 use super::{raw_str, DecodeError, DecodeSink, Decoder, Envelope};
-use crate::event::{BodyShape, Location, RawEvent, SourceMeta};
+use crate::event::{BodyShape, Location, SourceMeta};
 use crate::time::EventTime;
 use crate::LogType;
 use serde::Deserialize;
@@ -42,21 +42,32 @@ pub(crate) fn decode<'a>(
                 .as_deref()
                 .and_then(LogType::from_name)
                 .unwrap_or(LogType::EksAudit);
-            emit(dec, bytes, lt, BodyShape::Audit, cluster, time, loc, sink);
+            dec.emit_whole(
+                bytes,
+                SourceMeta {
+                    log_type: lt,
+                    cluster,
+                    source_time: time,
+                    location: loc.clone(),
+                },
+                BodyShape::Audit,
+                sink,
+            );
         }
         Some(LogType::AzureMonitor) => {
             let is_audit = raw_str(env.category).is_some_and(|c| super::aks::is_audit_category(&c));
             if is_audit && env.properties.is_some() {
                 super::aks::decode_record(dec, bytes, LogType::AzureMonitor, cluster, loc, sink);
             } else {
-                emit(
-                    dec,
+                dec.emit_whole(
                     bytes,
-                    LogType::AzureMonitor,
+                    SourceMeta {
+                        log_type: LogType::AzureMonitor,
+                        cluster,
+                        source_time: time,
+                        location: loc.clone(),
+                    },
                     BodyShape::Foreign,
-                    cluster,
-                    time,
-                    loc,
                     sink,
                 );
             }
@@ -70,31 +81,4 @@ pub(crate) fn decode<'a>(
             .at(loc.clone()),
         ),
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn emit<'a>(
-    dec: &Decoder,
-    bytes: &'a [u8],
-    log_type: LogType,
-    shape: BodyShape,
-    cluster: Option<String>,
-    source_time: Option<EventTime>,
-    loc: &Location,
-    sink: &mut dyn DecodeSink<'a>,
-) {
-    if !dec.check_size(bytes, loc, sink) || !sink.admit(bytes) {
-        return;
-    }
-    sink.event(RawEvent {
-        meta: SourceMeta {
-            log_type,
-            cluster,
-            source_time,
-            location: loc.clone(),
-        },
-        body: Cow::Borrowed(bytes),
-        shape,
-        record: None,
-    });
 }
