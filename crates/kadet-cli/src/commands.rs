@@ -142,7 +142,10 @@ pub fn scan(a: ScanArgs) -> Result<ExitCode> {
         &inputs,
         &set.rules,
         &opts,
-        kadet_engine::Alerting { emit, lateness_minutes: a.lateness },
+        kadet_engine::Alerting {
+            emit,
+            lateness_minutes: a.lateness,
+        },
         sink.as_mut(),
         &mut |s| reporter.report(s),
         counter.clone(),

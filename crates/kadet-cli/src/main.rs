@@ -2,6 +2,7 @@
 //! command line and wires the library crates together.
 
 mod commands;
+mod serve;
 mod summary;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -31,6 +32,8 @@ enum Command {
     },
     /// Show, condition by condition, why an event matches a rule or not.
     Explain(ExplainArgs),
+    /// Receive audit events over HTTPS (API server webhook, EKS Firehose, AKS) and alert in real time.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Subcommand)]
@@ -174,9 +177,14 @@ fn main() -> ExitCode {
         Command::Scan(a) => commands::scan(a),
         Command::Cat(a) => commands::cat(a),
         Command::Test(a) => commands::test(a),
-        Command::Rules { command: RulesCommand::List(s) } => commands::rules_list(s),
-        Command::Rules { command: RulesCommand::Show { id, source } } => commands::rules_show(&id, source),
+        Command::Rules {
+            command: RulesCommand::List(s),
+        } => commands::rules_list(s),
+        Command::Rules {
+            command: RulesCommand::Show { id, source },
+        } => commands::rules_show(&id, source),
         Command::Explain(a) => commands::explain(a),
+        Command::Serve(a) => serve::serve(a),
     };
     match result {
         Ok(code) => code,

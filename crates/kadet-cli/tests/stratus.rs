@@ -25,7 +25,11 @@ fn every_stratus_technique_is_detected() {
             .lines()
             .find(|l| l.starts_with(&format!("| `{t}`")))
             .unwrap_or_else(|| panic!("README.md maps {t}"));
-        let rules_cell = row.trim_matches('|').split('|').nth(2).expect("rule column");
+        let rules_cell = row
+            .trim_matches('|')
+            .split('|')
+            .nth(2)
+            .expect("rule column");
         let rule = rules_cell.split('`').nth(1).expect("a RuleID in backticks");
         let out = Command::cargo_bin("kadet")
             .expect("binary")
@@ -40,6 +44,9 @@ fn every_stratus_technique_is_detected() {
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter_map(|v| v["rule_id"].as_str().map(str::to_string))
             .collect();
-        assert!(fired.iter().any(|r| r == rule), "{t}: expected {rule}, got {fired:?}");
+        assert!(
+            fired.iter().any(|r| r == rule),
+            "{t}: expected {rule}, got {fired:?}"
+        );
     }
 }

@@ -9,14 +9,19 @@ use kadet_rules::RuleMask;
 use std::sync::Arc;
 
 fn corpus() -> Vec<u8> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/eks-cluster-audit.jsonl");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/eks-cluster-audit.jsonl"
+    );
     let one = std::fs::read(path).expect("examples/eks-cluster-audit.jsonl");
     // About 1.5 MB: big enough to hide per-call overhead.
     one.repeat(4)
 }
 
 fn lines(data: &[u8]) -> Vec<&[u8]> {
-    data.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect()
+    data.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 fn decode(c: &mut Criterion) {
@@ -52,7 +57,11 @@ fn decode(c: &mut Criterion) {
                 let mut sink = CollectSink::default();
                 decoder.decode(l, &loc, &mut sink);
                 for e in &sink.events {
-                    black_box(e.parse_keys(Some(&["verb", "user", "objectRef"])).map(|ev| ev.time).ok());
+                    black_box(
+                        e.parse_keys(Some(&["verb", "user", "objectRef"]))
+                            .map(|ev| ev.time)
+                            .ok(),
+                    );
                 }
             }
         })
@@ -64,24 +73,37 @@ fn prefilter(c: &mut Criterion) {
     let data = corpus();
     let ls = lines(&data);
     let pack = kadet_rules::load_builtin().expect("pack");
-    let seed: Vec<_> = pack.rules.iter().filter(|r| r.id == "Kubernetes.ServiceAccount.TokenCreated").cloned().collect();
+    let seed: Vec<_> = pack
+        .rules
+        .iter()
+        .filter(|r| r.id == "Kubernetes.ServiceAccount.TokenCreated")
+        .cloned()
+        .collect();
     let mut g = c.benchmark_group("prefilter");
     g.throughput(Throughput::Bytes(data.len() as u64));
     for (name, rules) in [("seed rule", &seed[..]), ("built-in pack", &pack.rules[..])] {
         let pf = kadet_rules::Prefilter::build(rules);
-        g.bench_with_input(BenchmarkId::new("whole-chunk anchor search", name), &pf, |b, pf| {
-            let mut out = Vec::new();
-            b.iter(|| black_box(pf.interesting_offsets(&data, &mut out)))
-        });
-        g.bench_with_input(BenchmarkId::new("per-record candidates", name), &pf, |b, pf| {
-            let mut mask = RuleMask::default();
-            b.iter(|| {
-                for l in &ls {
-                    pf.candidates(l, &mut mask);
-                    black_box(mask.any());
-                }
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("whole-chunk anchor search", name),
+            &pf,
+            |b, pf| {
+                let mut out = Vec::new();
+                b.iter(|| black_box(pf.interesting_offsets(&data, &mut out)))
+            },
+        );
+        g.bench_with_input(
+            BenchmarkId::new("per-record candidates", name),
+            &pf,
+            |b, pf| {
+                let mut mask = RuleMask::default();
+                b.iter(|| {
+                    for l in &ls {
+                        pf.candidates(l, &mut mask);
+                        black_box(mask.any());
+                    }
+                })
+            },
+        );
     }
     g.finish();
 }
@@ -112,14 +134,23 @@ fn evaluate(c: &mut Criterion) {
 fn end_to_end(c: &mut Criterion) {
     let data = corpus();
     let pack = kadet_rules::load_builtin().expect("pack");
-    let seed: Vec<_> = pack.rules.iter().filter(|r| r.id == "Kubernetes.ServiceAccount.TokenCreated").cloned().collect();
+    let seed: Vec<_> = pack
+        .rules
+        .iter()
+        .filter(|r| r.id == "Kubernetes.ServiceAccount.TokenCreated")
+        .cloned()
+        .collect();
     let mut g = c.benchmark_group("chunk");
     g.throughput(Throughput::Bytes(data.len() as u64));
     for (name, rules) in [("seed rule", &seed[..]), ("built-in pack", &pack.rules[..])] {
         let eval = Evaluator::new(rules, &ScanOptions::default());
         g.bench_function(name, |b| {
             b.iter(|| {
-                let r = eval.process(Chunk::Lines { file: Arc::from("bench"), first_line: 1, data: data.clone() });
+                let r = eval.process(Chunk::Lines {
+                    file: Arc::from("bench"),
+                    first_line: 1,
+                    data: data.clone(),
+                });
                 black_box(r.matches.len())
             })
         });

@@ -54,6 +54,11 @@ impl<'l> Compiler<'l> {
         }
     }
 
+    /// The library in use.
+    pub fn library(&self) -> &Library {
+        self.lib
+    }
+
     /// Compiles a list (implicit All).
     pub fn list(&mut self, list: &ExprList, at: &str) -> R<Expr> {
         let mut out = Vec::with_capacity(list.0.len());
@@ -142,6 +147,15 @@ impl<'l> Compiler<'l> {
         }
         let values = self.values(e, at, needle)?;
         let (test, negate) = leaf_test(cond, values, at, needle)?;
+        // An empty list holds nothing: `IsIn []` is false, `IsNotIn []` true.
+        let empty = match &test {
+            Test::Str { values, .. } => values.is_empty(),
+            Test::Cidr(nets) => nets.is_empty(),
+            _ => false,
+        };
+        if empty {
+            return Ok(Expr::Const(negate));
+        }
         Ok(Expr::Leaf {
             path,
             test,
@@ -183,33 +197,34 @@ impl<'l> Compiler<'l> {
             (None, Some(v)) => v,
             (None, None) => return Ok(None),
         };
-        let items: Vec<Yaml> =
-            match raw {
-                Yaml::Mapping(m) => {
-                    let Some(Yaml::String(name)) = m.get(Yaml::String("List".into())) else {
+        let items: Vec<Yaml> = match raw {
+            Yaml::Mapping(m) => {
+                let Some(Yaml::String(name)) = m.get(Yaml::String("List".into())) else {
+                    return err(
+                        at,
+                        "a mapping in Value/Values must be {List: name} or a key specifier",
+                        needle,
+                    );
+                };
+                if m.len() != 1 {
+                    return err(at, "{List: name} takes no other keys", needle);
+                }
+                match self.lib.lists.get(name) {
+                    Some(l) => l.clone(),
+                    None => {
                         return err(
-                            at,
-                            "a mapping in Value/Values must be {List: name} or a key specifier",
-                            needle,
-                        );
-                    };
-                    if m.len() != 1 {
-                        return err(at, "{List: name} takes no other keys", needle);
-                    }
-                    match self.lib.lists.get(name) {
-                        Some(l) => l.clone(),
-                        None => return err(
                             at,
                             format!(
                                 "no named list {name:?} (define it under Lists in a library file)"
                             ),
                             Some(name),
-                        ),
+                        )
                     }
                 }
-                Yaml::Sequence(s) => s.clone(),
-                other => vec![other.clone()],
-            };
+            }
+            Yaml::Sequence(s) => s.clone(),
+            other => vec![other.clone()],
+        };
         items
             .iter()
             .map(|y| literal(y, at, needle))
@@ -356,7 +371,14 @@ fn leaf_test(
         match values {
             Some(v) if !v.is_empty() => Ok(v),
             // An empty list is a list users are meant to fill: nothing is in it.
-            Some(v) if matches!(cond, C::IsIn | C::IsNotIn | C::IsIPAddressInCIDR | C::IsIPAddressNotInCIDR) => Ok(v),
+            Some(v)
+                if matches!(
+                    cond,
+                    C::IsIn | C::IsNotIn | C::IsIPAddressInCIDR | C::IsIPAddressNotInCIDR
+                ) =>
+            {
+                Ok(v)
+            }
             _ => err(at, format!("{name} needs Value or Values"), needle),
         }
     };

@@ -25,11 +25,17 @@ pub fn explain(e: &Expr, scope: Scope<'_, '_>, depth: usize, out: &mut Vec<Step>
     });
     let (held, text) = match e {
         Expr::All(xs) => {
-            let rs: Vec<bool> = xs.iter().map(|x| explain(x, scope, depth + 1, out)).collect();
+            let rs: Vec<bool> = xs
+                .iter()
+                .map(|x| explain(x, scope, depth + 1, out))
+                .collect();
             (rs.iter().all(|b| *b), "all of:".to_string())
         }
         Expr::Any(xs) => {
-            let rs: Vec<bool> = xs.iter().map(|x| explain(x, scope, depth + 1, out)).collect();
+            let rs: Vec<bool> = xs
+                .iter()
+                .map(|x| explain(x, scope, depth + 1, out))
+                .collect();
             (rs.iter().any(|b| *b), "any of:".to_string())
         }
         Expr::OnlyOne(xs) => {
@@ -40,7 +46,10 @@ pub fn explain(e: &Expr, scope: Scope<'_, '_>, depth: usize, out: &mut Vec<Step>
             (n == 1, format!("exactly one of ({n} held):"))
         }
         Expr::None(xs) => {
-            let rs: Vec<bool> = xs.iter().map(|x| explain(x, scope, depth + 1, out)).collect();
+            let rs: Vec<bool> = xs
+                .iter()
+                .map(|x| explain(x, scope, depth + 1, out))
+                .collect();
             (!rs.iter().any(|b| *b), "none of:".to_string())
         }
         Expr::Const(b) => (

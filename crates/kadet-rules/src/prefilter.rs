@@ -281,9 +281,9 @@ impl Prefilter {
         }
         match anchors.as_slice() {
             [] => Anchor::None,
-            [one] if !literals[*one].starts_with(CI_MARK) => {
-                Anchor::One(Box::new(memchr::memmem::Finder::new(literals[*one].as_bytes()).into_owned()))
-            }
+            [one] if !literals[*one].starts_with(CI_MARK) => Anchor::One(Box::new(
+                memchr::memmem::Finder::new(literals[*one].as_bytes()).into_owned(),
+            )),
             many => match AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
                 .build(many.iter().map(|&l| pattern_text(&literals[l])))
@@ -441,11 +441,33 @@ fn score(set: &LitSet) -> (usize, std::cmp::Reverse<usize>) {
 /// Clauses any record matching `e` satisfies (each clause: one of its
 /// literals is in the record), or `None` when nothing can be said.
 fn required(e: &Expr, at_root: bool) -> Option<Vec<LitSet>> {
+    required_in(
+        e,
+        if at_root {
+            Scope::Root
+        } else {
+            Scope::Element {
+                keys_verbatim: false,
+            }
+        },
+    )
+}
+
+/// Where an expression's paths start.
+#[derive(Clone, Copy)]
+enum Scope {
+    /// The event.
+    Root,
+    /// A list element; `keys_verbatim` when its object keys are the source's own.
+    Element { keys_verbatim: bool },
+}
+
+fn required_in(e: &Expr, scope: Scope) -> Option<Vec<LitSet>> {
     match e {
         Expr::All(xs) => {
             let mut out = Vec::new();
             for x in xs {
-                if let Some(cnf) = required(x, at_root) {
+                if let Some(cnf) = required_in(x, scope) {
                     out.extend(cnf);
                 }
             }
@@ -455,7 +477,7 @@ fn required(e: &Expr, at_root: bool) -> Option<Vec<LitSet>> {
             // Each alternative implies its own most selective clause.
             let mut union: LitSet = Vec::new();
             for x in xs {
-                let best = required(x, at_root)?.into_iter().max_by_key(score)?;
+                let best = required_in(x, scope)?.into_iter().max_by_key(score)?;
                 for l in best {
                     if !union.contains(&l) {
                         union.push(l);
@@ -467,42 +489,125 @@ fn required(e: &Expr, at_root: bool) -> Option<Vec<LitSet>> {
         Expr::None(_) | Expr::Compare { .. } => None,
         Expr::Const(true) => None,
         Expr::Const(false) => Some(vec![Vec::new()]),
-        Expr::Named { expr, .. } => required(expr, at_root),
-        Expr::Elements { mode, exprs, path } => match mode {
-            ElementMode::Any | ElementMode::OnlyOne if !at_root || path_is_copied(path) => {
-                required(&Expr::All(exprs.clone()), false)
+        Expr::Named { expr, .. } => required_in(expr, scope),
+        Expr::Elements { mode, exprs, path } => match (mode, scope) {
+            (ElementMode::Any | ElementMode::OnlyOne, Scope::Root) if path_is_copied(path) => {
+                let keys_verbatim = keys_are_verbatim(path);
+                required_in(&Expr::All(exprs.clone()), Scope::Element { keys_verbatim })
+            }
+            (ElementMode::Any | ElementMode::OnlyOne, Scope::Element { keys_verbatim }) => {
+                required_in(&Expr::All(exprs.clone()), Scope::Element { keys_verbatim })
             }
             _ => None,
         },
         Expr::Leaf {
             path, test, negate, ..
         } => {
-            if *negate || (at_root && !path_is_copied(path)) {
-                return None;
-            }
-            let Test::Str { values, ci, .. } = test else {
-                return None;
+            let copied = match scope {
+                Scope::Root => path_is_copied(path),
+                Scope::Element { .. } => true,
             };
-            let mut out = Vec::new();
-            for v in values {
-                let Literal::Str(s) = v else { return None };
-                if s.trim().parse::<f64>().is_ok() {
-                    return None;
+            let mut clauses = Vec::new();
+            if copied && !*negate {
+                if let Some(c) = value_clause(test) {
+                    clauses.push(c);
                 }
-                let piece = longest_safe_piece(s)?;
-                let n = piece.len();
-                out.push((
-                    if *ci {
-                        format!("{CI_MARK}{}", piece.to_ascii_lowercase())
-                    } else {
-                        piece
-                    },
-                    n,
-                ));
             }
-            Some(vec![out])
+            let keys_verbatim = match scope {
+                Scope::Root => keys_are_verbatim(path),
+                Scope::Element { keys_verbatim } => keys_verbatim,
+            };
+            if keys_verbatim && implies_presence(test, *negate) {
+                if let Some(Segment::Key(k)) = path.segments.last() {
+                    if let Some(piece) = longest_safe_piece(k).filter(|p| p.len() == k.len()) {
+                        let n = piece.len();
+                        clauses.push(vec![(piece, n)]);
+                    }
+                }
+            }
+            (!clauses.is_empty()).then_some(clauses)
         }
     }
+}
+
+/// The literal clause of a positive string condition (or of a list of
+/// single IPv4 addresses, whose dotted text is written as is).
+fn value_clause(test: &Test) -> Option<LitSet> {
+    if let Test::Cidr(nets) = test {
+        let all_v4_hosts = nets
+            .iter()
+            .all(|n| matches!(n, ipnet::IpNet::V4(v4) if v4.prefix_len() == 32));
+        return all_v4_hosts.then(|| {
+            nets.iter()
+                .map(|n| (n.addr().to_string(), n.addr().to_string().len()))
+                .collect()
+        });
+    }
+    let Test::Str { values, ci, .. } = test else {
+        return None;
+    };
+    let mut out = Vec::new();
+    for v in values {
+        let Literal::Str(s) = v else { return None };
+        if s.trim().parse::<f64>().is_ok() {
+            return None;
+        }
+        let piece = longest_safe_piece(s)?;
+        let n = piece.len();
+        out.push((
+            if *ci {
+                format!("{CI_MARK}{}", piece.to_ascii_lowercase())
+            } else {
+                piece
+            },
+            n,
+        ));
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// True when the condition can only hold if the field is present (so its
+/// key is written in the record).
+fn implies_presence(test: &Test, negate: bool) -> bool {
+    match test {
+        Test::Exists => !negate,
+        Test::IsNull | Test::NullOrEmpty => negate,
+        Test::Str { .. } | Test::Num { .. } | Test::Ip(_) | Test::Cidr(_) | Test::Regex(_) => {
+            !negate
+        }
+    }
+}
+
+/// Roots whose key names kadet writes itself for some sources (GKE's mapping,
+/// kadet's `p_` fields); keys below `requestObject`/`responseObject` are the
+/// source's own.
+const SYNTHESISED_ROOTS: &[&str] = &[
+    "kind",
+    "apiVersion",
+    "auditID",
+    "verb",
+    "objectRef",
+    "requestURI",
+    "user",
+    "sourceIPs",
+    "userAgent",
+    "responseStatus",
+    "requestReceivedTimestamp",
+    "stageTimestamp",
+    "p_log_type",
+    "p_source_label",
+    "p_event_time",
+];
+
+/// True when the last key of a root path is written verbatim in the record.
+fn keys_are_verbatim(path: &FieldPath) -> bool {
+    let Some(Segment::Key(root)) = path.segments.first() else {
+        return false;
+    };
+    if root == "requestObject" || root == "responseObject" {
+        return path.segments.len() > 1;
+    }
+    !SYNTHESISED_ROOTS.contains(&root.as_str())
 }
 
 /// True when a root path's text is copied verbatim from the source record.

@@ -217,10 +217,11 @@ impl Rule {
             message: format!("unknown severity {sev_text:?} (Info, Low, Medium, High, Critical)"),
             needle: Some(sev_text.clone()),
         })?;
+        let lists = compiler.library().lists.clone();
         let tmpl = |t: &Option<String>, what: &str| -> Result<Option<Template>, CompileError> {
             t.as_ref()
                 .map(|t| {
-                    Template::parse(t).map_err(|m| CompileError {
+                    Template::parse_with(t, &lists).map_err(|m| CompileError {
                         at: what.into(),
                         message: m,
                         needle: Some(t.clone()),
@@ -243,10 +244,12 @@ impl Rule {
             let v = match (&c.KeyValue, &c.Template, &c.Value) {
                 (Some(k), None, None) => ContextValue::Path(key_spec_raw(k, &where_)?),
                 (None, Some(t), None) => {
-                    ContextValue::Template(Template::parse(t).map_err(|m| CompileError {
-                        at: where_.clone(),
-                        message: m,
-                        needle: Some(t.clone()),
+                    ContextValue::Template(Template::parse_with(t, &lists).map_err(|m| {
+                        CompileError {
+                            at: where_.clone(),
+                            message: m,
+                            needle: Some(t.clone()),
+                        }
                     })?)
                 }
                 (None, None, Some(v)) => {
@@ -292,7 +295,11 @@ impl Rule {
                 });
             }
             let cond = compiler.list(&d.Conditions, &format!("{where_}.Conditions"))?;
-            dynamic_titles.push((cond, tmpl(&d.AlertTitle, &where_)?, tmpl(&d.Dedup, &where_)?));
+            dynamic_titles.push((
+                cond,
+                tmpl(&d.AlertTitle, &where_)?,
+                tmpl(&d.Dedup, &where_)?,
+            ));
         }
         let distinct_by = file
             .DistinctBy
@@ -391,8 +398,12 @@ impl Rule {
     pub fn outcome(&self, ev: &CanonicalEvent<'_>) -> Outcome {
         let scope = Scope::Event(ev);
         let chosen = self.dynamic_titles.iter().find(|(c, _, _)| c.eval(scope));
-        let title_t = chosen.and_then(|(_, t, _)| t.as_ref()).or(self.title.as_ref());
-        let dedup_t = chosen.and_then(|(_, _, d)| d.as_ref()).or(self.dedup.as_ref());
+        let title_t = chosen
+            .and_then(|(_, t, _)| t.as_ref())
+            .or(self.title.as_ref());
+        let dedup_t = chosen
+            .and_then(|(_, _, d)| d.as_ref())
+            .or(self.dedup.as_ref());
         let title = match (title_t, &self.display_name) {
             (Some(t), _) => t.render(scope),
             (None, Some(d)) => d.clone(),

@@ -18,9 +18,7 @@ pub struct Template {
 #[derive(Debug, Clone)]
 enum Part {
     Text(String),
-    Slot {
-        alts: Vec<Alt>,
-    },
+    Slot { alts: Vec<Alt> },
 }
 
 #[derive(Debug, Clone)]
@@ -50,7 +48,10 @@ impl Template {
     }
 
     /// Parses a template; `!only:NAME` filters look their list up in `lists`.
-    pub fn parse_with(text: &str, lists: &std::collections::BTreeMap<String, Vec<serde_norway::Value>>) -> Result<Template, String> {
+    pub fn parse_with(
+        text: &str,
+        lists: &std::collections::BTreeMap<String, Vec<serde_norway::Value>>,
+    ) -> Result<Template, String> {
         let mut parts = Vec::new();
         let mut lit = String::new();
         let mut chars = text.char_indices().peekable();
@@ -81,9 +82,11 @@ impl Template {
                         chars.next();
                     }
                 }
-                '}' => return Err(format!(
+                '}' => {
+                    return Err(format!(
                     "unmatched '}}' at offset {i} in template {text:?} (write '}}}}' for a brace)"
-                )),
+                ))
+                }
                 c => lit.push(c),
             }
         }
@@ -177,11 +180,15 @@ fn split_unquoted(s: &str, sep: char) -> Vec<&str> {
 
 fn unquote(s: &str) -> Option<&str> {
     let s = s.trim();
-    let quoted = s.len() >= 2 && ((s.starts_with('\'') && s.ends_with('\'')) || (s.starts_with('"') && s.ends_with('"')));
+    let quoted = s.len() >= 2
+        && ((s.starts_with('\'') && s.ends_with('\'')) || (s.starts_with('"') && s.ends_with('"')));
     quoted.then(|| &s[1..s.len() - 1])
 }
 
-fn parse_slot(inner: &str, lists: &std::collections::BTreeMap<String, Vec<serde_norway::Value>>) -> Result<Part, String> {
+fn parse_slot(
+    inner: &str,
+    lists: &std::collections::BTreeMap<String, Vec<serde_norway::Value>>,
+) -> Result<Part, String> {
     let mut alts = Vec::new();
     for piece in split_unquoted(inner, '|') {
         let piece = piece.trim();
@@ -194,13 +201,18 @@ fn parse_slot(inner: &str, lists: &std::collections::BTreeMap<String, Vec<serde_
         }
         let mut parts = split_unquoted(piece, '!').into_iter();
         let path = FieldPath::parse(parts.next().unwrap_or("").trim())?;
-        let filters = parts.map(|f| parse_filter(f, lists)).collect::<Result<Vec<_>, _>>()?;
+        let filters = parts
+            .map(|f| parse_filter(f, lists))
+            .collect::<Result<Vec<_>, _>>()?;
         alts.push(Alt::Path(path, filters));
     }
     Ok(Part::Slot { alts })
 }
 
-fn parse_filter(f: &str, lists: &std::collections::BTreeMap<String, Vec<serde_norway::Value>>) -> Result<Filter, String> {
+fn parse_filter(
+    f: &str,
+    lists: &std::collections::BTreeMap<String, Vec<serde_norway::Value>>,
+) -> Result<Filter, String> {
     let (name, arg) = match f.split_once(':') {
         Some((n, a)) => (n.trim(), Some(unquote(a).unwrap_or(a))),
         None => (f.trim(), None),
@@ -253,7 +265,10 @@ fn map_strings(cur: Cur, f: impl Fn(String) -> Option<String>) -> Option<Cur> {
     match cur {
         Cur::One(v) => f(python_str(&v)).map(|s| Cur::One(text(s))),
         Cur::Many(vs) => {
-            let out: Vec<Value<'static>> = vs.iter().filter_map(|v| f(python_str(v)).map(text)).collect();
+            let out: Vec<Value<'static>> = vs
+                .iter()
+                .filter_map(|v| f(python_str(v)).map(text))
+                .collect();
             (!out.is_empty()).then_some(Cur::Many(out))
         }
     }
@@ -266,7 +281,10 @@ fn percent_decode(s: &str) -> String {
     while i < b.len() {
         let hex = |c: u8| (c as char).to_digit(16);
         if b[i] == b'%' {
-            if let (Some(h), Some(l)) = (b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+            if let (Some(h), Some(l)) = (
+                b.get(i + 1).copied().and_then(hex),
+                b.get(i + 2).copied().and_then(hex),
+            ) {
                 out.push((h * 16 + l) as u8);
                 i += 3;
                 continue;
@@ -281,7 +299,9 @@ fn percent_decode(s: &str) -> String {
 fn apply(f: &Filter, cur: Cur) -> Option<Cur> {
     match f {
         Filter::Join(sep) => match cur {
-            Cur::Many(vs) => Some(Cur::One(text(vs.iter().map(python_str).collect::<Vec<_>>().join(sep)))),
+            Cur::Many(vs) => Some(Cur::One(text(
+                vs.iter().map(python_str).collect::<Vec<_>>().join(sep),
+            ))),
             one => Some(one),
         },
         Filter::First => match cur {
@@ -290,14 +310,23 @@ fn apply(f: &Filter, cur: Cur) -> Option<Cur> {
         },
         Filter::Lower => map_strings(cur, |s| Some(s.to_lowercase())),
         Filter::Upper => map_strings(cur, |s| Some(s.to_uppercase())),
-        Filter::LastSegment(sep) => map_strings(cur, |s| s.rsplit(sep.as_str()).next().map(str::to_string)),
+        Filter::LastSegment(sep) => {
+            map_strings(cur, |s| s.rsplit(sep.as_str()).next().map(str::to_string))
+        }
         Filter::Regex(re) => map_strings(cur, |s| {
-            re.captures(&s).map(|c| c.get(1).or_else(|| c.get(0)).map_or(String::new(), |m| m.as_str().to_string()))
+            re.captures(&s).map(|c| {
+                c.get(1)
+                    .or_else(|| c.get(0))
+                    .map_or(String::new(), |m| m.as_str().to_string())
+            })
         }),
         Filter::UrlDecode => map_strings(cur, |s| Some(percent_decode(&s))),
         Filter::Only(keep) => match cur {
             Cur::Many(vs) => {
-                let out: Vec<Value<'static>> = vs.into_iter().filter(|v| keep.contains(&python_str(v))).collect();
+                let out: Vec<Value<'static>> = vs
+                    .into_iter()
+                    .filter(|v| keep.contains(&python_str(v)))
+                    .collect();
                 (!out.is_empty()).then_some(Cur::Many(out))
             }
             Cur::One(v) => keep.contains(&python_str(&v)).then_some(Cur::One(v)),
@@ -329,7 +358,9 @@ fn apply(f: &Filter, cur: Cur) -> Option<Cur> {
 fn render_found(found: &Found<'_>, filters: &[Filter]) -> Option<String> {
     let mut cur = match found {
         Found::Missing | Found::One(Value::Null) | Found::Owned(Value::Null) => return None,
-        Found::One(Value::Array(a)) => Cur::Many(a.iter().map(|v| v.clone().into_owned()).collect()),
+        Found::One(Value::Array(a)) => {
+            Cur::Many(a.iter().map(|v| v.clone().into_owned()).collect())
+        }
         Found::One(v) => Cur::One((*v).clone().into_owned()),
         Found::Owned(Value::Array(a)) => Cur::Many(a.clone()),
         Found::Owned(v) => Cur::One(v.clone()),
@@ -485,14 +516,26 @@ mod tests {
         let ev = r#"{"id":"/subs/x/managedClusters/prod-1/rb/y","u":"/exec?command=tar%20cf%20-%20%2Fetc","caps":["NET_RAW","SYS_ADMIN","CHOWN","SYS_ADMIN"]}"#;
         assert_eq!(render("{id!regex:'managedClusters/([^/]+)'}", ev), "prod-1");
         assert_eq!(render("[{id!regex:'nope/(x)'|'none'}]", ev), "[none]");
-        assert_eq!(render("{u!regex:'command=([^&]*)'!urldecode}", ev), "tar cf - /etc");
-        assert_eq!(render("{caps!unique!sort}", ev), "['CHOWN', 'NET_RAW', 'SYS_ADMIN']");
+        assert_eq!(
+            render("{u!regex:'command=([^&]*)'!urldecode}", ev),
+            "tar cf - /etc"
+        );
+        assert_eq!(
+            render("{caps!unique!sort}", ev),
+            "['CHOWN', 'NET_RAW', 'SYS_ADMIN']"
+        );
         let mut lists = std::collections::BTreeMap::new();
-        lists.insert("danger".to_string(), vec![serde_norway::Value::String("SYS_ADMIN".into())]);
+        lists.insert(
+            "danger".to_string(),
+            vec![serde_norway::Value::String("SYS_ADMIN".into())],
+        );
         let v = Value::parse_str(ev).unwrap();
         let t = Template::parse_with("{caps!only:danger!unique!join}", &lists).unwrap();
         assert_eq!(t.render(Scope::Element(&v)), "SYS_ADMIN");
-        assert_eq!(render("[{none[*].x|'fallback'}]", r#"{"none":[]}"#), "[fallback]");
+        assert_eq!(
+            render("[{none[*].x|'fallback'}]", r#"{"none":[]}"#),
+            "[fallback]"
+        );
     }
 
     #[test]

@@ -330,3 +330,36 @@ fn compile_errors_are_clear() {
     let e = load_err("- Key: verb\n  Condtion: Equals\n  Value: x");
     assert!(e.contains("t.yml:6:") && e.contains("Condtion"), "{e}");
 }
+
+#[test]
+fn empty_lists_hold_nothing() {
+    assert!(!eval("- Key: verb\n  Condition: IsIn\n  Values: []", EV));
+    assert!(eval("- Key: verb\n  Condition: IsNotIn\n  Values: []", EV));
+    assert!(!eval(
+        "- Key: sourceIPs\n  Condition: IsIPAddressInCIDR\n  Values: []",
+        EV
+    ));
+}
+
+#[test]
+fn single_ipv4_addresses_are_prefilter_literals() {
+    let text = "AnalysisType: rule\nRuleID: T\nDetection:\n  - Key: sourceIPs\n    Condition: IsIPAddressInCIDR\n    Values: [8.8.8.8/32, 1.2.3.4]\n";
+    let set = load_sources(
+        Vec::new(),
+        vec![Source {
+            name: "t.yml".into(),
+            text: text.into(),
+        }],
+    )
+    .expect("loads");
+    let pf = kadet_rules::Prefilter::build(&set.rules);
+    assert_eq!(
+        pf.rule_literals[0],
+        Some(vec![vec!["8.8.8.8".to_string(), "1.2.3.4".to_string()]])
+    );
+    assert!(
+        evaluate_json(&set.rules[0], EV.as_bytes(), "t")
+            .expect("decodes")
+            .0
+    );
+}

@@ -1,0 +1,219 @@
+//! Load generator for `kadet serve`: POSTs audit `EventList` batches like
+//! kube-apiserver's webhook backend, from several concurrent connections,
+//! and reports accepted events per second and acknowledgement latency.
+//!
+//! ```sh
+//! cargo run --release -p kadet-server --example load -- \
+//!     --url http://127.0.0.1:9765/v1/audit --connections 8 --batch 400 --seconds 20
+//! ```
+//!
+//! Options: `--url`, `--connections N`, `--batch EVENTS`, `--seconds S`,
+//! `--token T` (bearer), `--insecure` (accept any server certificate).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+struct Opts {
+    url: String,
+    connections: usize,
+    batch: usize,
+    seconds: u64,
+    token: Option<String>,
+    insecure: bool,
+}
+
+fn parse() -> Result<Opts, String> {
+    let mut o = Opts {
+        url: "http://127.0.0.1:9765/v1/audit".into(),
+        connections: 8,
+        batch: 400,
+        seconds: 20,
+        token: None,
+        insecure: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = || args.next().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--url" => o.url = val()?,
+            "--connections" => {
+                o.connections = val()?.parse().map_err(|e| format!("--connections: {e}"))?
+            }
+            "--batch" => o.batch = val()?.parse().map_err(|e| format!("--batch: {e}"))?,
+            "--seconds" => o.seconds = val()?.parse().map_err(|e| format!("--seconds: {e}"))?,
+            "--token" => o.token = Some(val()?),
+            "--insecure" => o.insecure = true,
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(o)
+}
+
+/// A batch of `n` events starting at sequence `seq`: mostly reads, one in
+/// fifty a long-lived token request (a match for the built-in pack).
+fn batch(seq: u64, n: usize) -> String {
+    let mut items = Vec::with_capacity(n);
+    for i in 0..n as u64 {
+        let id = seq * n as u64 + i;
+        let secs = id / 100;
+        let t = format!(
+            "2026-11-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+            1 + (secs / 86400) % 28,
+            secs % 86400 / 3600,
+            secs % 3600 / 60,
+            secs % 60,
+            id % 1_000_000
+        );
+        let ev = if id.is_multiple_of(50) {
+            serde_json::json!({
+                "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Request",
+                "auditID": format!("load-{id}"), "stage": "ResponseComplete",
+                "requestURI": format!("/api/v1/namespaces/ns{}/serviceaccounts/sa{}/token", id % 7, id % 11),
+                "verb": "create",
+                "user": { "username": format!("user{}", id % 13), "groups": ["system:authenticated"] },
+                "sourceIPs": ["198.51.100.23"], "userAgent": "kubectl/v1.29.3",
+                "objectRef": { "resource": "serviceaccounts", "namespace": format!("ns{}", id % 7), "name": format!("sa{}", id % 11), "apiVersion": "v1", "subresource": "token" },
+                "responseStatus": { "code": 201 },
+                "requestObject": { "kind": "TokenRequest", "spec": { "expirationSeconds": 946080000 } },
+                "requestReceivedTimestamp": t, "stageTimestamp": t
+            })
+        } else {
+            serde_json::json!({
+                "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata",
+                "auditID": format!("load-{id}"), "stage": "ResponseComplete",
+                "requestURI": "/api/v1/namespaces/default/pods?limit=500", "verb": "list",
+                "user": { "username": "system:serviceaccount:monitoring:prometheus", "groups": ["system:serviceaccounts"] },
+                "sourceIPs": ["10.0.4.17"], "userAgent": "prometheus/2.51.0",
+                "objectRef": { "resource": "pods", "namespace": "default", "apiVersion": "v1" },
+                "responseStatus": { "code": 200 },
+                "requestReceivedTimestamp": t, "stageTimestamp": t
+            })
+        };
+        items.push(ev);
+    }
+    serde_json::json!({ "kind": "EventList", "apiVersion": "audit.k8s.io/v1", "metadata": {}, "items": items }).to_string()
+}
+
+fn main() {
+    let o = match parse() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("load: {e}");
+            std::process::exit(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("load: {e}");
+            std::process::exit(1);
+        }
+    };
+    rt.block_on(run(o));
+}
+
+async fn run(o: Opts) {
+    let client = match reqwest::Client::builder()
+        .danger_accept_invalid_certs(o.insecure)
+        .pool_max_idle_per_host(o.connections)
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("load: {e}");
+            return;
+        }
+    };
+    // Bodies are made up front so the client's own JSON work is not timed.
+    let bodies: Arc<Vec<String>> = Arc::new((0..256).map(|i| batch(i, o.batch)).collect());
+    let body_bytes: usize = bodies.iter().map(String::len).sum::<usize>() / bodies.len();
+    let seq = Arc::new(AtomicU64::new(0));
+    let accepted = Arc::new(AtomicU64::new(0));
+    let refused = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let latencies = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..o.connections {
+        let (client, bodies, seq, accepted, refused, stop, latencies) = (
+            client.clone(),
+            bodies.clone(),
+            seq.clone(),
+            accepted.clone(),
+            refused.clone(),
+            stop.clone(),
+            latencies.clone(),
+        );
+        let (url, token, n) = (o.url.clone(), o.token.clone(), o.batch as u64);
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let i = seq.fetch_add(1, Ordering::Relaxed) as usize;
+                let body = bodies[i % bodies.len()].clone();
+                let mut req = client
+                    .post(&url)
+                    .header("Content-Type", "application/json")
+                    .body(body);
+                if let Some(t) = &token {
+                    req = req.bearer_auth(t);
+                }
+                let t0 = Instant::now();
+                match req.send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        mine.push(t0.elapsed().as_secs_f64());
+                        accepted.fetch_add(n, Ordering::Relaxed);
+                    }
+                    Ok(r) => {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                        if r.status().as_u16() == 429 {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                    Err(_) => {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            if let Ok(mut l) = latencies.lock() {
+                l.extend(mine);
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(o.seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut l = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    l.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+            * 1000.0
+    };
+    let events = accepted.load(Ordering::Relaxed);
+    println!(
+        "{} connections, {} events/batch (~{} KiB), {:.1} s: {} batches acknowledged, {} refused or failed",
+        o.connections,
+        o.batch,
+        body_bytes / 1024,
+        elapsed,
+        l.len(),
+        refused.load(Ordering::Relaxed)
+    );
+    println!(
+        "accepted {:.0} events/s ({:.1} MiB/s); ack latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        events as f64 / elapsed,
+        (l.len() * body_bytes) as f64 / elapsed / 1048576.0,
+        pct(0.50),
+        pct(0.99),
+        l.last().copied().unwrap_or(0.0) * 1000.0
+    );
+}

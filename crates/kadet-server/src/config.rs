@@ -1,0 +1,443 @@
+//! `kadet serve` configuration: a TOML file, or the embedded defaults.
+//!
+//! Every table rejects unknown keys, so a typo is an error at start naming
+//! the file, the line and the key.
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where to listen.
+    #[serde(default)]
+    pub listen: Listen,
+    /// TLS; absent means plain HTTP.
+    pub tls: Option<Tls>,
+    /// Client authentication.
+    #[serde(default)]
+    pub auth: Auth,
+    /// Rules.
+    #[serde(default)]
+    pub rules: Rules,
+    /// On-disk state.
+    #[serde(default)]
+    pub state: State,
+    /// Size limits, backpressure and timeouts.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Where alerts go; default: JSON lines on standard output.
+    #[serde(default = "default_sinks")]
+    pub sinks: Vec<SinkConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: Listen::default(),
+            tls: None,
+            auth: Auth::default(),
+            rules: Rules::default(),
+            state: State::default(),
+            limits: Limits::default(),
+            sinks: default_sinks(),
+        }
+    }
+}
+
+/// `[listen]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listen {
+    /// `host:port`.
+    #[serde(default = "default_address")]
+    pub address: String,
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Listen {
+            address: default_address(),
+        }
+    }
+}
+
+fn default_address() -> String {
+    "127.0.0.1:9765".into()
+}
+
+/// `[tls]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// PEM certificate chain.
+    pub cert_file: PathBuf,
+    /// PEM private key.
+    pub key_file: PathBuf,
+    /// PEM CA bundle; when set, client certificates are verified against it (mTLS).
+    pub client_ca_file: Option<PathBuf>,
+}
+
+/// How the token and client certificate combine when both are configured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Require {
+    /// Either a valid token or a verified client certificate.
+    #[default]
+    Any,
+    /// Both.
+    All,
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    /// File holding the bearer token (the kubeconfig `token` the API server sends).
+    pub token_file: Option<PathBuf>,
+    /// With both a token and a client CA: `any` (default) or `all`.
+    #[serde(default)]
+    pub require: Require,
+}
+
+/// `[rules]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rules {
+    /// Rule files or directories; empty: the built-in pack.
+    #[serde(default)]
+    pub paths: Vec<PathBuf>,
+    /// Also run rules with `Enabled: false`.
+    #[serde(default)]
+    pub include_disabled: bool,
+}
+
+/// `[state]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    /// Journal and SQLite store live here.
+    #[serde(default = "default_state_dir")]
+    pub dir: PathBuf,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            dir: default_state_dir(),
+        }
+    }
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("./kadet-data")
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Largest request body, in bytes (after gzip decoding too).
+    #[serde(default = "d_body")]
+    pub max_body_bytes: usize,
+    /// Largest single event, in bytes.
+    #[serde(default = "d_event")]
+    pub max_event_bytes: usize,
+    /// Journal bytes not yet evaluated above which requests get 429.
+    #[serde(default = "d_backlog")]
+    pub max_backlog_bytes: u64,
+    /// `Retry-After` sent with 429, in seconds.
+    #[serde(default = "d_retry")]
+    pub retry_after_secs: u64,
+    /// Time allowed for a client to send request headers (and TLS handshake).
+    #[serde(default = "d_header")]
+    pub header_read_timeout_secs: u64,
+    /// Time allowed for a client to send a request body.
+    #[serde(default = "d_body_t")]
+    pub body_read_timeout_secs: u64,
+    /// Journal segment size; processed segments are deleted.
+    #[serde(default = "d_segment")]
+    pub segment_bytes: u64,
+    /// Time given to in-flight requests at shutdown.
+    #[serde(default = "d_drain")]
+    pub shutdown_grace_secs: u64,
+    /// Ingest requests handled at once (each may hold a body in memory);
+    /// more get 429 with `Retry-After`.
+    #[serde(default = "d_concurrent")]
+    pub max_concurrent_requests: usize,
+}
+
+fn d_body() -> usize {
+    16 << 20
+}
+fn d_event() -> usize {
+    4 << 20
+}
+fn d_backlog() -> u64 {
+    1 << 30
+}
+fn d_retry() -> u64 {
+    10
+}
+fn d_header() -> u64 {
+    10
+}
+fn d_body_t() -> u64 {
+    60
+}
+fn d_segment() -> u64 {
+    64 << 20
+}
+fn d_concurrent() -> usize {
+    32
+}
+fn d_drain() -> u64 {
+    30
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: d_body(),
+            max_event_bytes: d_event(),
+            max_backlog_bytes: d_backlog(),
+            retry_after_secs: d_retry(),
+            header_read_timeout_secs: d_header(),
+            body_read_timeout_secs: d_body_t(),
+            segment_bytes: d_segment(),
+            shutdown_grace_secs: d_drain(),
+            max_concurrent_requests: d_concurrent(),
+        }
+    }
+}
+
+/// Alert format of a stream sink.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamFormat {
+    /// kadet's alert JSON, one per line.
+    #[default]
+    Jsonl,
+    /// OCSF Detection Finding, one per line.
+    Ocsf,
+}
+
+/// Body of a webhook sink.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// The alert JSON.
+    #[default]
+    Json,
+    /// OCSF Detection Finding.
+    Ocsf,
+    /// `{"text": "..."}`, as Slack incoming webhooks take.
+    Slack,
+}
+
+/// One `[[sinks]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SinkConfig {
+    /// Standard output.
+    Stdout {
+        /// `jsonl` or `ocsf`.
+        #[serde(default)]
+        format: StreamFormat,
+    },
+    /// A file, appended to.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// `jsonl` or `ocsf`.
+        #[serde(default)]
+        format: StreamFormat,
+    },
+    /// An HTTP(S) endpoint receiving one POST per alert.
+    Webhook {
+        /// URL.
+        url: String,
+        /// `json`, `ocsf` or `slack`.
+        #[serde(default)]
+        format: WebhookFormat,
+        /// File holding a bearer token to send.
+        token_file: Option<PathBuf>,
+        /// Attempts before the alert goes to the dead-letter file.
+        #[serde(default = "d_attempts")]
+        max_attempts: u32,
+        /// First retry delay in milliseconds; doubles each attempt (capped at 5 minutes).
+        #[serde(default = "d_backoff")]
+        backoff_ms: u64,
+        /// Per-request timeout in seconds.
+        #[serde(default = "d_timeout")]
+        timeout_secs: u64,
+        /// Where undeliverable alerts are written (JSON lines); default
+        /// `<state dir>/dead-letter.jsonl`.
+        dead_letter: Option<PathBuf>,
+    },
+}
+
+fn d_attempts() -> u32 {
+    8
+}
+fn d_backoff() -> u64 {
+    1000
+}
+fn d_timeout() -> u64 {
+    10
+}
+
+fn default_sinks() -> Vec<SinkConfig> {
+    vec![SinkConfig::Stdout {
+        format: StreamFormat::Jsonl,
+    }]
+}
+
+impl SinkConfig {
+    /// A short name for metrics and logs.
+    pub fn name(&self, index: usize) -> String {
+        match self {
+            SinkConfig::Stdout { .. } => format!("{index}-stdout"),
+            SinkConfig::File { .. } => format!("{index}-file"),
+            SinkConfig::Webhook { .. } => format!("{index}-webhook"),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config {}", path.display()))?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses config text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config> {
+        let cfg: Config = match toml::from_str(text) {
+            Ok(c) => c,
+            Err(e) => {
+                let place = e
+                    .span()
+                    .map(|s| line_col(text, s.start))
+                    .map(|(l, c)| format!(":{l}:{c}"))
+                    .unwrap_or_default();
+                bail!("{origin}{place}: {}", e.message())
+            }
+        };
+        cfg.check(origin)?;
+        Ok(cfg)
+    }
+
+    fn check(&self, origin: &str) -> Result<()> {
+        self.address()
+            .with_context(|| format!("{origin}: listen.address"))?;
+        let l = &self.limits;
+        if l.max_body_bytes == 0
+            || l.max_event_bytes == 0
+            || l.segment_bytes < 4096
+            || l.max_concurrent_requests == 0
+        {
+            bail!("{origin}: limits: max_body_bytes and max_event_bytes must be positive, segment_bytes at least 4096");
+        }
+        if self.sinks.is_empty() {
+            bail!("{origin}: at least one [[sinks]] entry is needed");
+        }
+        for s in &self.sinks {
+            if let SinkConfig::Webhook {
+                url, max_attempts, ..
+            } = s
+            {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    // The URL itself is not printed: it may hold a secret.
+                    bail!("{origin}: sinks: a webhook url must start with http:// or https://");
+                }
+                if *max_attempts == 0 {
+                    bail!("{origin}: sinks: max_attempts must be at least 1");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The listen address.
+    pub fn address(&self) -> Result<SocketAddr> {
+        use std::net::ToSocketAddrs;
+        let mut addrs = self
+            .listen
+            .address
+            .to_socket_addrs()
+            .with_context(|| format!("bad address {:?}", self.listen.address))?;
+        match addrs.next() {
+            Some(a) => Ok(a),
+            None => bail!("address {:?} resolves to nothing", self.listen.address),
+        }
+    }
+
+    /// True when clients must authenticate somehow.
+    pub fn has_auth(&self) -> bool {
+        self.auth.token_file.is_some()
+            || self
+                .tls
+                .as_ref()
+                .is_some_and(|t| t.client_ca_file.is_some())
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let c = Config::parse("", "x.toml").unwrap();
+        assert_eq!(c.listen.address, "127.0.0.1:9765");
+        assert_eq!(c.limits.max_body_bytes, 16 << 20);
+        assert!(matches!(
+            c.sinks[..],
+            [SinkConfig::Stdout {
+                format: StreamFormat::Jsonl
+            }]
+        ));
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_line() {
+        let e = Config::parse(
+            "[listen]\naddress = \"127.0.0.1:1\"\n\n[limits]\nmax_bdy_bytes = 3\n",
+            "k.toml",
+        )
+        .unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("k.toml:5:"), "{msg}");
+        assert!(msg.contains("max_bdy_bytes"), "{msg}");
+    }
+
+    #[test]
+    fn bad_value_names_line() {
+        let e = Config::parse("[limits]\nmax_body_bytes = \"big\"\n", "k.toml").unwrap_err();
+        assert!(e.to_string().starts_with("k.toml:2:"), "{e}");
+        let e = Config::parse("[[sinks]]\ntype = \"carrier-pigeon\"\n", "k.toml").unwrap_err();
+        assert!(e.to_string().contains("carrier-pigeon"), "{e}");
+    }
+
+    #[test]
+    fn sinks_parse() {
+        let c = Config::parse(
+            "[[sinks]]\ntype = \"file\"\npath = \"a.jsonl\"\nformat = \"ocsf\"\n[[sinks]]\ntype = \"webhook\"\nurl = \"https://h/x\"\nformat = \"slack\"\n",
+            "k",
+        )
+        .unwrap();
+        assert_eq!(c.sinks.len(), 2);
+    }
+}

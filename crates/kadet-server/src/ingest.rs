@@ -1,0 +1,366 @@
+//! Turning request bodies into journal documents, before anything is
+//! journaled: the JSON is checked whole (a bad body is refused with the line
+//! and column), oversized single events are dropped from their batch and
+//! counted, and Firehose records are unwrapped (base64, gzip) with bounded
+//! memory. Only what passes is journaled.
+
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
+use std::io::Read;
+
+/// Why a body was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// 400, with a message saying where.
+    Malformed(String),
+    /// 413: larger than the limit once decoded.
+    TooLarge(String),
+}
+
+/// Documents ready to journal, and event counts.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Prepared {
+    /// The documents.
+    pub docs: Vec<Vec<u8>>,
+    /// Events in the body.
+    pub received: u64,
+    /// Events kept.
+    pub accepted: u64,
+    /// Events dropped for exceeding the single-event limit.
+    pub too_large: u64,
+}
+
+fn malformed(what: &str, e: &serde_json::Error) -> Refusal {
+    let msg = e.to_string();
+    // serde_json appends " at line L column C"; say it our way.
+    let bare = msg.split(" at line ").next().unwrap_or(&msg);
+    Refusal::Malformed(format!(
+        "{what}malformed JSON at line {}, column {}: {bare}",
+        e.line(),
+        e.column()
+    ))
+}
+
+fn utf8(what: &str, body: &[u8]) -> Result<(), Refusal> {
+    match std::str::from_utf8(body) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let at = e.valid_up_to();
+            let line = body[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            let col = at
+                - body[..at]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |p| p + 1)
+                + 1;
+            Err(Refusal::Malformed(format!(
+                "{what}invalid UTF-8 at line {line}, column {col} (byte {at})"
+            )))
+        }
+    }
+}
+
+/// Arrays that hold a batch's events, by container shape.
+const BATCH_FIELDS: [&str; 3] = ["items", "logEvents", "records"];
+
+/// Checks one JSON document and drops oversized events from its batch.
+fn prepare_doc(
+    text: &str,
+    max_event: usize,
+    what: &str,
+    out: &mut Prepared,
+) -> Result<(), Refusal> {
+    let trimmed = text.trim_start();
+    match trimmed.as_bytes().first() {
+        Some(b'[') => {
+            let items: Vec<&RawValue> =
+                serde_json::from_str(text).map_err(|e| malformed(what, &e))?;
+            let (kept, dropped) = filter(items, max_event);
+            out.received += (kept.len() + dropped) as u64;
+            out.accepted += kept.len() as u64;
+            out.too_large += dropped as u64;
+            if kept.is_empty() {
+                return Ok(());
+            }
+            if dropped == 0 {
+                out.docs.push(text.as_bytes().to_vec());
+            } else {
+                out.docs.push(to_bytes(&kept));
+            }
+        }
+        Some(b'{') => {
+            let map: BTreeMap<String, &RawValue> =
+                serde_json::from_str(text).map_err(|e| malformed(what, &e))?;
+            let field = BATCH_FIELDS
+                .iter()
+                .find(|f| map.get(**f).is_some_and(|v| v.get().starts_with('[')));
+            match field {
+                Some(field) => {
+                    let raw = map.get(*field).map_or("[]", |v| v.get());
+                    let items: Vec<&RawValue> =
+                        serde_json::from_str(raw).map_err(|e| malformed(what, &e))?;
+                    let (kept, dropped) = filter(items, max_event);
+                    out.received += (kept.len() + dropped) as u64;
+                    out.accepted += kept.len() as u64;
+                    out.too_large += dropped as u64;
+                    if kept.is_empty() {
+                        return Ok(());
+                    }
+                    if dropped == 0 {
+                        out.docs.push(text.as_bytes().to_vec());
+                    } else {
+                        let items = to_bytes(&kept);
+                        let items = String::from_utf8(items).unwrap_or_default();
+                        let new_items: Box<RawValue> =
+                            RawValue::from_string(items).map_err(|e| malformed(what, &e))?;
+                        let mut obj: BTreeMap<&str, &RawValue> =
+                            map.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+                        obj.insert(field, &new_items);
+                        out.docs
+                            .push(serde_json::to_vec(&obj).map_err(|e| malformed(what, &e))?);
+                    }
+                }
+                None => {
+                    out.received += 1;
+                    if text.len() > max_event {
+                        out.too_large += 1;
+                    } else {
+                        out.accepted += 1;
+                        out.docs.push(text.as_bytes().to_vec());
+                    }
+                }
+            }
+        }
+        _ => {
+            // Let serde_json say what is wrong, and where.
+            if let Err(e) = serde_json::from_str::<&RawValue>(text) {
+                return Err(malformed(what, &e));
+            }
+            return Err(Refusal::Malformed(format!(
+                "{what}expected a JSON object or array"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn filter(items: Vec<&RawValue>, max_event: usize) -> (Vec<&RawValue>, usize) {
+    let n = items.len();
+    let kept: Vec<&RawValue> = items
+        .into_iter()
+        .filter(|v| v.get().len() <= max_event)
+        .collect();
+    let dropped = n - kept.len();
+    (kept, dropped)
+}
+
+fn to_bytes(items: &[&RawValue]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(items.iter().map(|i| i.get().len() + 1).sum::<usize>() + 2);
+    v.push(b'[');
+    for (i, it) in items.iter().enumerate() {
+        if i > 0 {
+            v.push(b',');
+        }
+        v.extend_from_slice(it.get().as_bytes());
+    }
+    v.push(b']');
+    v
+}
+
+/// A body for `/v1/audit` (EventList, Event or array of events) or
+/// `/v1/aks` (`{"records": [...]}`): exactly one JSON value.
+pub fn prepare_body(body: &[u8], max_event: usize) -> Result<Prepared, Refusal> {
+    utf8("", body)?;
+    let text = std::str::from_utf8(body).unwrap_or("");
+    let mut out = Prepared::default();
+    prepare_doc(text, max_event, "", &mut out)?;
+    Ok(out)
+}
+
+/// Decompresses gzip (all members) into at most `limit` bytes.
+pub fn gunzip_limited(data: &[u8], limit: usize) -> Result<Vec<u8>, Refusal> {
+    let mut out = Vec::new();
+    let mut d = flate2::read::MultiGzDecoder::new(data).take(limit as u64 + 1);
+    d.read_to_end(&mut out)
+        .map_err(|e| Refusal::Malformed(format!("bad gzip data: {e}")))?;
+    if out.len() > limit {
+        return Err(Refusal::TooLarge(format!(
+            "more than {limit} bytes once decompressed"
+        )));
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+struct FirehoseRequest {
+    #[serde(rename = "requestId")]
+    request_id: String,
+    #[serde(default)]
+    records: Vec<FirehoseRecord>,
+}
+
+#[derive(Deserialize)]
+struct FirehoseRecord {
+    data: String,
+}
+
+/// Pulls `requestId` out of a Firehose body even when the rest is bad.
+pub fn firehose_request_id(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Id {
+        #[serde(rename = "requestId")]
+        request_id: String,
+    }
+    serde_json::from_slice::<Id>(body)
+        .ok()
+        .map(|i| i.request_id)
+}
+
+/// A Kinesis Data Firehose HTTP endpoint delivery: each record's `data` is
+/// base64; its content is a (usually gzip'd) CloudWatch Logs subscription
+/// payload, or several back to back. `limit` bounds the decoded total.
+pub fn prepare_firehose(
+    body: &[u8],
+    max_event: usize,
+    limit: usize,
+) -> Result<(String, Prepared), Refusal> {
+    utf8("", body)?;
+    let req: FirehoseRequest = serde_json::from_slice(body).map_err(|e| malformed("", &e))?;
+    let mut out = Prepared::default();
+    let mut total = 0usize;
+    for (i, rec) in req.records.iter().enumerate() {
+        let what = format!("record {i}: ");
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(rec.data.trim())
+            .map_err(|e| Refusal::Malformed(format!("{what}data is not base64: {e}")))?;
+        let content = if raw.starts_with(&[0x1f, 0x8b]) {
+            gunzip_limited(&raw, limit.saturating_sub(total))?
+        } else {
+            raw
+        };
+        total += content.len();
+        if total > limit {
+            return Err(Refusal::TooLarge(format!(
+                "records decode to more than {limit} bytes"
+            )));
+        }
+        utf8(&what, &content)?;
+        let text = std::str::from_utf8(&content).unwrap_or("");
+        let mut stream = serde_json::Deserializer::from_str(text).into_iter::<&RawValue>();
+        let mut any = false;
+        loop {
+            match stream.next() {
+                None => break,
+                Some(Ok(v)) => {
+                    any = true;
+                    prepare_doc(v.get(), max_event, &what, &mut out)?;
+                }
+                Some(Err(e)) => return Err(malformed(&what, &e)),
+            }
+        }
+        if !any {
+            return Err(Refusal::Malformed(format!("{what}no JSON in the record")));
+        }
+    }
+    Ok((req.request_id, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn ev(n: usize) -> String {
+        format!(
+            r#"{{"kind":"Event","verb":"get","auditID":"{}","pad":"{}"}}"#,
+            n,
+            "x".repeat(n)
+        )
+    }
+
+    #[test]
+    fn eventlist_kept_whole() {
+        let body = format!(
+            r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{},{}]}}"#,
+            ev(1),
+            ev(2)
+        );
+        let p = prepare_body(body.as_bytes(), 1000).unwrap();
+        assert_eq!((p.received, p.accepted, p.too_large), (2, 2, 0));
+        assert_eq!(p.docs, vec![body.into_bytes()]);
+    }
+
+    #[test]
+    fn oversized_event_dropped_rest_kept() {
+        let body = format!(
+            r#"{{"kind":"EventList","items":[{},{},{}]}}"#,
+            ev(1),
+            ev(500),
+            ev(3)
+        );
+        let p = prepare_body(body.as_bytes(), 200).unwrap();
+        assert_eq!((p.received, p.accepted, p.too_large), (3, 2, 1));
+        let v: serde_json::Value = serde_json::from_slice(&p.docs[0]).unwrap();
+        assert_eq!(v["kind"], "EventList");
+        assert_eq!(v["items"].as_array().unwrap().len(), 2);
+        assert_eq!(v["items"][1]["auditID"], "3");
+    }
+
+    #[test]
+    fn malformed_says_where() {
+        let e = prepare_body(b"{\"items\": [\n  {\"a\": 1},\n  {\"b\" 2}\n]}", 100).unwrap_err();
+        match e {
+            Refusal::Malformed(m) => assert!(m.contains("line 3, column 8"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            prepare_body(b"42", 100),
+            Err(Refusal::Malformed(_))
+        ));
+        assert!(matches!(
+            prepare_body(b"{\"a\":1} {}", 100),
+            Err(Refusal::Malformed(_))
+        ));
+        assert!(matches!(
+            prepare_body(b"{\"a\":\"\xff\"}", 100),
+            Err(Refusal::Malformed(_))
+        ));
+        let deep = "[".repeat(100_000);
+        assert!(matches!(
+            prepare_body(deep.as_bytes(), 1 << 20),
+            Err(Refusal::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn firehose_records() {
+        let payload = format!(
+            r#"{{"messageType":"DATA_MESSAGE","logGroup":"/aws/eks/c/cluster","logEvents":[{{"id":"1","timestamp":1,"message":{}}}]}}"#,
+            serde_json::to_string(&ev(1)).unwrap()
+        );
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(payload.as_bytes()).unwrap();
+        let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+        let body =
+            format!(r#"{{"requestId":"r-1","timestamp":5,"records":[{{"data":"{data}"}}]}}"#);
+        let (id, p) = prepare_firehose(body.as_bytes(), 1000, 1 << 20).unwrap();
+        assert_eq!(id, "r-1");
+        assert_eq!((p.received, p.accepted), (1, 1));
+        assert_eq!(p.docs, vec![payload.into_bytes()]);
+        assert!(matches!(
+            prepare_firehose(br#"{"requestId":"x","records":[{"data":"!!"}]}"#, 10, 10),
+            Err(Refusal::Malformed(_))
+        ));
+        // A gzip bomb is cut at the limit.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&vec![b' '; 1 << 20]).unwrap();
+        let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+        let body = format!(r#"{{"requestId":"r","records":[{{"data":"{data}"}}]}}"#);
+        assert!(matches!(
+            prepare_firehose(body.as_bytes(), 10, 1000),
+            Err(Refusal::TooLarge(_))
+        ));
+    }
+}
