@@ -84,21 +84,47 @@ fn prefilter(c: &mut Criterion) {
     for (name, rules) in [("seed rule", &seed[..]), ("built-in pack", &pack.rules[..])] {
         let pf = kadet_rules::Prefilter::build(rules);
         g.bench_with_input(
-            BenchmarkId::new("whole-chunk anchor search", name),
+            BenchmarkId::new("whole-chunk line search", name),
             &pf,
             |b, pf| {
                 let mut out = Vec::new();
-                b.iter(|| black_box(pf.interesting_offsets(&data, &mut out)))
+                b.iter(|| black_box(pf.search_lines(&data, &mut out)))
             },
         );
         g.bench_with_input(
-            BenchmarkId::new("per-record candidates", name),
+            BenchmarkId::new("line search and verdicts", name),
+            &pf,
+            |b, pf| {
+                let mut hits = Vec::new();
+                let mut mask = RuleMask::default();
+                b.iter(|| {
+                    pf.search_lines(&data, &mut hits);
+                    let (mut next, mut start, mut admitted) = (0, 0, 0usize);
+                    for l in data.split(|&b| b == b'\n') {
+                        let end = start + l.len();
+                        let from = next;
+                        while next < hits.len() && hits[next].0 < end {
+                            next += 1;
+                        }
+                        if pf.line_verdict(l, start, &hits[from..next], &mut mask)
+                            != kadet_rules::LineVerdict::Reject
+                        {
+                            admitted += 1;
+                        }
+                        start = end + 1;
+                    }
+                    black_box(admitted)
+                })
+            },
+        );
+        g.bench_with_input(
+            BenchmarkId::new("per-event candidates (containers)", name),
             &pf,
             |b, pf| {
                 let mut mask = RuleMask::default();
                 b.iter(|| {
                     for l in &ls {
-                        pf.candidates(l, &mut mask);
+                        pf.candidates(l, kadet_event::LogType::KubernetesAudit, &mut mask);
                         black_box(mask.any());
                     }
                 })

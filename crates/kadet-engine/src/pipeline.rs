@@ -10,10 +10,10 @@
 use crate::matches::Match;
 use kadet_event::input::{open_input, ByteCounter, InputFile};
 use kadet_event::{
-    Chunk, ChunkReader, DecodeOptions, DecodeSink, Decoder, IgnoreReason, Location, LogType,
-    RawEvent, ReadOptions, Skip, SkipReason,
+    BodyShape, Chunk, ChunkReader, DecodeOptions, DecodeSink, Decoder, IgnoreReason, InputFormat,
+    Location, LogType, RawEvent, ReadOptions, Skip, SkipReason, SourceMeta,
 };
-use kadet_rules::{Prefilter, Rule, RuleMask};
+use kadet_rules::{LineHit, LineVerdict, Prefilter, Rule, RuleMask};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -114,9 +114,9 @@ pub struct Evaluator<'r> {
 
 struct WorkerSink<'p, 'a> {
     prefilter: &'p Prefilter,
-    /// False when the anchor search found nothing in the record: only the
-    /// rules that run on every record are candidates.
-    anchored: bool,
+    /// The line's verdict: the candidate rules for its events of the
+    /// presumed log type, and the line's length.
+    line: Option<(&'p RuleMask, usize)>,
     mask: RuleMask,
     events: Vec<(RawEvent<'a>, RuleMask)>,
     skips: &'p mut Vec<Skip>,
@@ -124,11 +124,15 @@ struct WorkerSink<'p, 'a> {
 }
 
 impl<'a> DecodeSink<'a> for WorkerSink<'_, 'a> {
-    fn admit(&mut self, bytes: &[u8]) -> bool {
-        if self.anchored {
-            self.prefilter.candidates(bytes, &mut self.mask);
-        } else {
-            self.prefilter.always_candidates(&mut self.mask);
+    fn admit(&mut self, bytes: &[u8], log_type: LogType) -> bool {
+        match self.line {
+            // The line is (about) this one event: its verdict holds.
+            Some((mask, len))
+                if Some(log_type) == self.prefilter.presumed_type() && bytes.len() * 2 >= len =>
+            {
+                self.mask.clone_from(mask)
+            }
+            _ => self.prefilter.candidates(bytes, log_type, &mut self.mask),
         }
         if !self.mask.any() {
             self.stats.events_prefiltered += 1;
@@ -151,7 +155,13 @@ impl<'r> Evaluator<'r> {
     /// An evaluator for `rules`.
     pub fn new(rules: &'r [Rule], opts: &ScanOptions) -> Self {
         let prefilter = if opts.prefilter {
-            Prefilter::build(rules)
+            // What a plain audit-event line decodes to.
+            let presumed = match opts.decode.format {
+                InputFormat::Auto | InputFormat::K8s => Some(LogType::KubernetesAudit),
+                InputFormat::EksCloudwatch => Some(LogType::EksAudit),
+                InputFormat::Aks | InputFormat::Gke | InputFormat::Panther => None,
+            };
+            Prefilter::build_for(rules, presumed)
         } else {
             Prefilter::disabled(rules.len())
         };
@@ -179,7 +189,7 @@ impl<'r> Evaluator<'r> {
             Chunk::Document { file, line, data } => {
                 res.stats.bytes += data.len() as u64;
                 res.stats.records += 1;
-                self.record(&data, &Location::line(file, line), true, &mut res);
+                self.record(&data, &Location::line(file, line), None, &mut res);
             }
             Chunk::Lines {
                 file,
@@ -187,15 +197,11 @@ impl<'r> Evaluator<'r> {
                 data,
             } => {
                 res.stats.bytes += data.len() as u64;
-                let mut scratch = RuleMask::default();
+                let mut mask = RuleMask::default();
                 // One search over the whole chunk finds where matches may be;
-                // lines with no such offset are passed over unparsed.
-                let mut offsets = Vec::new();
-                let filtered = self.prefilter.interesting_offsets(&data, &mut offsets);
-                let always = {
-                    self.prefilter.always_candidates(&mut scratch);
-                    scratch.any()
-                };
+                // lines with no such hit are passed over unparsed.
+                let mut hits: Vec<LineHit> = Vec::new();
+                let searched = self.prefilter.search_lines(&data, &mut hits);
                 let mut next = 0usize;
                 let mut line_no = first_line;
                 let mut start = 0;
@@ -210,26 +216,35 @@ impl<'r> Evaluator<'r> {
                         continue;
                     };
                     res.stats.records += 1;
-                    let mut anchored = true;
-                    if filtered && matches!(line[first], b'{' | b'[') {
-                        while next < offsets.len() && offsets[next] < line_start {
+                    let mut verdict = LineVerdict::Decode;
+                    if searched {
+                        let from = next;
+                        while next < hits.len() && hits[next].0 < end {
                             next += 1;
                         }
-                        anchored = next < offsets.len() && offsets[next] < end;
-                        let admitted = if anchored {
-                            self.prefilter.admit(line, &mut scratch)
-                        } else {
-                            always
-                        };
-                        if !admitted {
+                        // Lines that do not start an object or array are
+                        // other shapes (base64 CloudWatch payloads).
+                        if matches!(line[first], b'{' | b'[') {
+                            verdict = self.prefilter.line_verdict(
+                                line,
+                                line_start,
+                                &hits[from..next],
+                                &mut mask,
+                            );
+                        }
+                    }
+                    let line_mask = match verdict {
+                        LineVerdict::Reject => {
                             res.stats.records_prefiltered += 1;
                             continue;
                         }
-                    }
+                        LineVerdict::Admit => Some((&mask, line.len())),
+                        LineVerdict::Decode => None,
+                    };
                     self.record(
                         line,
                         &Location::line(file.clone(), this),
-                        anchored,
+                        line_mask,
                         &mut res,
                     );
                 }
@@ -238,76 +253,126 @@ impl<'r> Evaluator<'r> {
         res
     }
 
-    fn record(&self, bytes: &[u8], loc: &Location, anchored: bool, res: &mut ChunkResult) {
+    fn record(
+        &self,
+        bytes: &[u8],
+        loc: &Location,
+        line: Option<(&RuleMask, usize)>,
+        res: &mut ChunkResult,
+    ) {
+        // An admitted line is almost always one plain event of the presumed
+        // log type: parse it in one pass, without the decoder's.
+        if let (Some((mask, _)), Some(log_type)) = (line, self.prefilter.presumed_type()) {
+            let raw = RawEvent {
+                meta: SourceMeta {
+                    log_type,
+                    cluster: None,
+                    source_time: None,
+                    location: loc.clone(),
+                },
+                body: std::borrow::Cow::Borrowed(bytes.trim_ascii()),
+                shape: BodyShape::Audit,
+                record: None,
+            };
+            if self.evaluate(&raw, mask, true, res) {
+                return;
+            }
+        }
         let mut sink = WorkerSink {
             prefilter: &self.prefilter,
-            anchored,
+            line,
             mask: RuleMask::default(),
             events: Vec::new(),
             skips: &mut res.skips,
             stats: &mut res.stats,
         };
         self.decoder.decode(bytes, loc, &mut sink);
-        let events = std::mem::take(&mut sink.events);
+        for (raw, mask) in std::mem::take(&mut sink.events) {
+            self.evaluate(&raw, &mask, false, res);
+        }
+    }
+
+    /// Evaluates the candidate rules in `mask` on one event. With `plain`,
+    /// the event's record has not been through the decoder: returns `false`
+    /// (having done nothing) when the decoder would not read it as one plain
+    /// audit event.
+    fn evaluate(
+        &self,
+        raw: &RawEvent<'_>,
+        mask: &RuleMask,
+        plain: bool,
+        res: &mut ChunkResult,
+    ) -> bool {
+        // Phase 1: parse only the top-level members the candidate rules
+        // read, and decide which rules match.
         let mut keys: Vec<&str> = Vec::new();
-        let mut hits: Vec<usize> = Vec::new();
-        for (raw, mask) in events {
-            // Phase 1: parse only the top-level members the candidate rules
-            // read, and decide which rules match.
-            keys.clear();
-            let mut whole = false;
-            for i in mask.iter() {
-                match &self.rules[i].detection_keys {
-                    Some(ks) => {
-                        for k in ks {
-                            if !keys.contains(&k.as_str()) {
-                                keys.push(k);
-                            }
+        let mut whole = false;
+        for i in mask.iter() {
+            match &self.rules[i].detection_keys {
+                Some(ks) => {
+                    for k in ks {
+                        if !keys.contains(&k.as_str()) {
+                            keys.push(k);
                         }
                     }
-                    None => whole = true,
                 }
-            }
-            keys.extend_from_slice(&kadet_event::event::TIME_KEYS);
-            let ev = match raw.parse_keys(if whole { None } else { Some(&keys) }) {
-                Ok(ev) => ev,
-                Err(e) => {
-                    *res.stats.skipped.entry(e.reason).or_default() += 1;
-                    res.skips.push(e.at(raw.meta.location.clone()));
-                    continue;
-                }
-            };
-            *res.stats
-                .events_by_type
-                .entry(ev.meta.log_type)
-                .or_default() += 1;
-            if let Some(t) = ev.time {
-                if res.max_time.is_none_or(|m| t > m) {
-                    res.max_time = Some(t);
-                }
-            }
-            hits.clear();
-            hits.extend(mask.iter().filter(|&i| self.rules[i].matches(&ev)));
-            drop(ev);
-            if hits.is_empty() {
-                continue;
-            }
-            // Phase 2 (rare): the whole event, redacted, for titles and context.
-            let mut ev = match raw.parse() {
-                Ok(ev) => ev,
-                Err(e) => {
-                    res.skips.push(e.at(raw.meta.location.clone()));
-                    continue;
-                }
-            };
-            if self.redact {
-                kadet_event::redact::redact_event(&mut ev.audit);
-            }
-            for &i in &hits {
-                res.stats.matches += 1;
-                res.matches.push(Match::new(i, &self.rules[i], &ev));
+                None => whole = true,
             }
         }
+        keys.extend_from_slice(&kadet_event::event::TIME_KEYS);
+        let parsed = if plain {
+            if whole {
+                return false;
+            }
+            match raw.parse_plain_keys(&keys, self.decoder.options().max_event_bytes) {
+                Some(ev) => Ok(ev),
+                None => return false,
+            }
+        } else {
+            raw.parse_keys(if whole { None } else { Some(&keys) })
+        };
+        let ev = match parsed {
+            Ok(ev) => ev,
+            Err(e) => {
+                *res.stats.skipped.entry(e.reason).or_default() += 1;
+                res.skips.push(e.at(raw.meta.location.clone()));
+                return true;
+            }
+        };
+        *res.stats
+            .events_by_type
+            .entry(ev.meta.log_type)
+            .or_default() += 1;
+        if let Some(t) = ev.time {
+            if res.max_time.is_none_or(|m| t > m) {
+                res.max_time = Some(t);
+            }
+        }
+        let hits: Vec<usize> = mask
+            .iter()
+            .filter(|&i| self.rules[i].matches(&ev))
+            .collect();
+        drop(ev);
+        if hits.is_empty() {
+            return true;
+        }
+        // Phase 2 (rare): the whole event, redacted, for titles and context.
+        let mut ev = match raw.parse() {
+            Ok(ev) => ev,
+            Err(e) => {
+                *res.stats.skipped.entry(e.reason).or_default() += 1;
+                res.skips.push(e.at(raw.meta.location.clone()));
+                return true;
+            }
+        };
+        if self.redact {
+            kadet_event::redact::redact_event(&mut ev.audit);
+        }
+        for &i in &hits {
+            res.stats.matches += 1;
+            res.matches.push(Match::new(i, &self.rules[i], &ev));
+        }
+        true
     }
 }
 

@@ -146,6 +146,34 @@ impl<'a> RawEvent<'a> {
         self.parse_keys(None)
     }
 
+    /// For a record read whole as a plain audit Event of `meta`'s log type
+    /// (a line the prefilter admitted): parses the members in `keys` (plus
+    /// the timestamps) in one pass and checks the decoder would agree.
+    /// `None` when it would not (another shape, a bad `kind`, malformed
+    /// JSON, too large): decode the record the usual way instead.
+    pub fn parse_plain_keys(
+        &self,
+        keys: &[&str],
+        max_event_bytes: usize,
+    ) -> Option<CanonicalEvent<'_>> {
+        if self.shape != BodyShape::Audit || self.body.len() > max_event_bytes {
+            return None;
+        }
+        let (audit, plain) = Value::from_slice_keys_plain(&self.body, keys).ok()?;
+        if !plain.is_plain() {
+            return None;
+        }
+        let time = event_time_of(&audit).or(self.meta.source_time);
+        Some(CanonicalEvent {
+            meta: &self.meta,
+            shape: self.shape,
+            time,
+            audit,
+            record_bytes: self.record.as_deref(),
+            record: OnceCell::new(),
+        })
+    }
+
     /// Parses the body, keeping only the top-level Event members in `keys`
     /// (plus the timestamps) when given. GKE and foreign records are always
     /// parsed whole, since their canonical form is built from many fields.

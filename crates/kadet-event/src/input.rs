@@ -256,16 +256,18 @@ impl ChunkReader {
         while self.buf.len() < want && !self.eof {
             let old = self.buf.len();
             let grow = want - old;
-            self.buf.resize(old + grow, 0);
-            match self.reader.read(&mut self.buf[old..]) {
-                Ok(0) => {
-                    self.buf.truncate(old);
-                    self.eof = true;
-                }
-                Ok(n) => self.buf.truncate(old + n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => self.buf.truncate(old),
+            self.buf.reserve(grow);
+            // `read_to_end` through `take` reads into the spare capacity
+            // without zeroing it first.
+            match (&mut self.reader)
+                .take(grow as u64)
+                .read_to_end(&mut self.buf)
+            {
+                Ok(0) => self.eof = true,
+                Ok(_) => {}
+                // What was read before an error stays in the buffer.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    self.buf.truncate(old);
                     self.eof = true;
                     self.failed = true;
                     let line =

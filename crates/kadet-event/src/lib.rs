@@ -29,7 +29,7 @@ pub use decode::{
 pub use event::{BodyShape, CanonicalEvent, Location, LogType, RawEvent, SourceMeta};
 pub use input::{Chunk, ChunkReader, InputFile, ReadOptions};
 pub use time::EventTime;
-pub use value::{Map, Value};
+pub use value::{Map, PlainEvent, Value};
 
 /// Collects everything a decoder produces; handy for tests and small inputs.
 #[derive(Debug, Default)]
@@ -43,7 +43,7 @@ pub struct CollectSink<'a> {
 }
 
 impl<'a> DecodeSink<'a> for CollectSink<'a> {
-    fn admit(&mut self, _bytes: &[u8]) -> bool {
+    fn admit(&mut self, _bytes: &[u8], _log_type: LogType) -> bool {
         true
     }
     fn event(&mut self, event: RawEvent<'a>) {

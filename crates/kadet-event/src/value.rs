@@ -89,9 +89,27 @@ impl<'a> Value<'a> {
     /// parse only what the candidate rules read.
     pub fn from_slice_keys(bytes: &'a [u8], keys: &[&str]) -> Result<Value<'a>, serde_json::Error> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
-        let v = TopLevelSeed { keys }.deserialize(&mut de)?;
+        let v = TopLevelSeed { keys, plain: None }.deserialize(&mut de)?;
         de.end()?;
         Ok(v)
+    }
+
+    /// Like [`Value::from_slice_keys`], and also tells whether the object is
+    /// a plain audit Event as the decoder would see it (see [`PlainEvent`]),
+    /// so a record known to be one line needs a single pass.
+    pub fn from_slice_keys_plain(
+        bytes: &'a [u8],
+        keys: &[&str],
+    ) -> Result<(Value<'a>, PlainEvent), serde_json::Error> {
+        let mut plain = PlainEvent::default();
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let v = TopLevelSeed {
+            keys,
+            plain: Some(&mut plain),
+        }
+        .deserialize(&mut de)?;
+        de.end()?;
+        Ok((v, plain))
     }
 
     /// Parses JSON text held in a `str`.
@@ -276,27 +294,76 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 }
 
-struct TopLevelSeed<'k> {
-    keys: &'k [&'k str],
+/// What the top-level keys of an object say about its shape.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PlainEvent {
+    /// A key of a container or of another source (`items`, `records`,
+    /// `logEvents`, `messageType`, `protoPayload`, `p_log_type`, or
+    /// `category` with `properties`).
+    pub other_shape: bool,
+    category: bool,
+    properties: bool,
+    /// A key only audit events have (`verb`, `auditID`, `objectRef`,
+    /// `requestURI`, `stage`).
+    pub audit_key: bool,
+    /// `kind` is present; `kind_is_event` when it is the string `"Event"`.
+    pub has_kind: bool,
+    /// See `has_kind`.
+    pub kind_is_event: bool,
 }
 
-impl<'de> DeserializeSeed<'de> for TopLevelSeed<'_> {
+impl PlainEvent {
+    /// True when the decoder would take the object for one audit Event.
+    pub fn is_plain(&self) -> bool {
+        let foreign = self.other_shape || (self.category && self.properties);
+        let bad_kind = self.has_kind && !self.kind_is_event;
+        !foreign && !bad_kind && (self.audit_key || self.kind_is_event)
+    }
+}
+
+struct TopLevelSeed<'k, 'p> {
+    keys: &'k [&'k str],
+    plain: Option<&'p mut PlainEvent>,
+}
+
+impl<'de> DeserializeSeed<'de> for TopLevelSeed<'_, '_> {
     type Value = Value<'de>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for TopLevelSeed<'_> {
+impl<'de> Visitor<'de> for TopLevelSeed<'_, '_> {
     type Value = Value<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value<'de>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Value<'de>, A::Error> {
         let mut out = Vec::with_capacity(self.keys.len());
         while let Some(key) = map.next_key_seed(KeySeed)? {
+            if let Some(plain) = self.plain.as_deref_mut() {
+                match key.as_ref() {
+                    "items" | "records" | "logEvents" | "messageType" | "protoPayload"
+                    | "p_log_type" => plain.other_shape = true,
+                    "category" => plain.category = true,
+                    "properties" => plain.properties = true,
+                    "verb" | "auditID" | "objectRef" | "requestURI" | "stage" => {
+                        plain.audit_key = true
+                    }
+                    "kind" => {
+                        plain.has_kind = true;
+                        let v: Value<'de> = map.next_value()?;
+                        plain.kind_is_event = v.as_str() == Some("Event");
+                        if self.keys.contains(&"kind") {
+                            out.push((key, v));
+                        }
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
             if self.keys.iter().any(|k| *k == key) {
                 let v: Value<'de> = map.next_value()?;
                 out.push((key, v));

@@ -482,16 +482,23 @@ pub fn is_private(ip: IpAddr) -> bool {
         "2001:db8::/32",
         "64:ff9b:1::/48",
     ];
+    // Parsed once: this runs for every event a source-address rule reads.
+    static NETS: std::sync::OnceLock<(Vec<IpNet>, Vec<IpNet>)> = std::sync::OnceLock::new();
+    let (v4_nets, v6_nets) = NETS.get_or_init(|| {
+        let parse = |list: &[&str]| {
+            list.iter()
+                .filter_map(|n| n.parse::<IpNet>().ok())
+                .collect()
+        };
+        (parse(V4), parse(V6))
+    });
     match ip {
-        IpAddr::V4(_) => V4
-            .iter()
-            .any(|n| n.parse::<IpNet>().is_ok_and(|n| n.contains(&ip))),
+        IpAddr::V4(_) => v4_nets.iter().any(|n| n.contains(&ip)),
         IpAddr::V6(v6) => {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_private(IpAddr::V4(v4));
             }
-            V6.iter()
-                .any(|n| n.parse::<IpNet>().is_ok_and(|n| n.contains(&ip)))
+            v6_nets.iter().any(|n| n.contains(&ip))
         }
     }
 }

@@ -26,5 +26,5 @@ pub mod testing;
 
 pub use expr::Expr;
 pub use loader::{load_builtin, load_paths, LoadError, RuleSet};
-pub use prefilter::{Prefilter, RuleMask};
+pub use prefilter::{LineHit, LineVerdict, Prefilter, RuleMask};
 pub use rule::{Outcome, Rule, Severity};

@@ -1,46 +1,105 @@
 //! The literal prefilter: rejects records before they are parsed.
 //!
-//! For each rule kadet computes a set of byte strings of which any record the
-//! rule can match must contain at least one (for the seed rule:
-//! `serviceaccounts`). All sets go into one Aho-Corasick automaton, matched
-//! ASCII-case-insensitively. A record containing none of them cannot match
-//! and is dropped unparsed; for the others, only the rules whose literals were
-//! found are evaluated.
+//! For each rule, and for each log type it applies to, kadet computes
+//! *clauses*: sets of byte strings of which any record the rule can match
+//! must contain at least one (for the seed rule: `token`, `serviceaccounts`,
+//! `create`). A record that fails a clause of every rule is dropped unparsed;
+//! for the others, only the rules whose clauses all hold are evaluated.
+//!
+//! Scanning a file of JSON lines works in two steps:
+//! 1. one search over the whole chunk for each rule's most selective clause
+//!    (its *anchor*), plus the keys that mark a record of another shape
+//!    (`protoPayload`, `logEvents`, ...) and the escapes that could hide a
+//!    literal. It is a leftmost-longest Aho-Corasick search (SIMD "Teddy"
+//!    for case-sensitive literals), restarted one byte after each match so
+//!    overlapping literals are all seen;
+//! 2. for each line with an anchor, the rules anchored there have their
+//!    other clauses checked with a substring search on that line only.
+//!
+//! Lines with no anchor are passed over unless some rule must see every
+//! record of the log type such lines decode to (the *presumed* type: plain
+//! audit events are `Kubernetes.Audit`, or `Amazon.EKS.Audit` under
+//! `--input-format eks-cloudwatch`). Records of other shapes and containers
+//! are decoded, and each event is checked against the clauses of its own log
+//! type ([`Prefilter::candidates`]).
 //!
 //! The prefilter is **sound**: it never drops a record that full evaluation
 //! would match. How:
-//! - only positive string conditions give literals; negations, numeric,
-//!   IP, regex and existence tests give none ("anything may match");
-//! - `All` takes the most selective child, `Any` the union of all children
+//! - only positive conditions give literals; negations, numeric ranges, IP,
+//!   regex and existence tests give none ("anything may match");
+//! - `All` keeps its most selective children, `Any` the union of all children
 //!   (and gives nothing if one child has none);
+//! - conditions on `p_log_type` are decided per log type, and a rule gives no
+//!   clauses for a log type it does not apply to;
 //! - fields kadet derives rather than copies from the source record
 //!   (`p_*`, `kind`, `apiVersion`, `requestURI`, `objectRef.apiGroup`,
 //!   `objectRef.apiVersion`, `responseStatus`) give no literals, because for
-//!   some sources (GKE) their text is not in the record;
-//! - literals that parse as numbers give none (`1.0` equals `1`);
+//!   some sources (GKE) their text is not in the record; the one exception is
+//!   `responseStatus.code` compared to a non-zero integer, which every decoder
+//!   copies as written;
+//! - an integer compared for equality gives its significant digits, with and
+//!   without a decimal point inside them (`403`, `4.03`, `40.3`: every JSON or
+//!   string spelling of 403 contains one of them), and a record with a run of
+//!   nines (`402.99999999999999`, which rounds to 403) passes to every rule;
 //! - a literal is cut at every character a JSON encoder may escape (`"`, `\`,
 //!   `/`, `<`, `>`, `&`, `'`, control and non-ASCII characters) and the longest
 //!   piece is used;
 //! - a record with a `\u00XX` escape of a character that occurs in any
-//!   literal (or of a backslash, for JSON inside a JSON string) is passed to
-//!   every rule.
+//!   literal or marker (or of a backslash, for JSON inside a JSON string) is
+//!   passed to every rule.
 
-use crate::expr::{ElementMode, Expr, Literal, Test};
+use crate::expr::{is_private, ElementMode, Expr, IpTest, Literal, StrOp, Test};
 use crate::path::{FieldPath, Segment};
 use crate::rule::Rule;
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
+use kadet_event::LogType;
 
 /// Root paths whose text kadet may derive rather than copy from the record.
 const DERIVED_ROOTS: &[&str] = &["kind", "apiVersion", "requestURI", "responseStatus"];
+
+/// Top-level keys that make the decoder read a record as something other
+/// than a plain audit event (Panther, CloudWatch, Azure, GKE). A line holding
+/// one is decoded and its events checked against their own log type.
+const SHAPE_MARKERS: &[&str] = &[
+    "p_log_type",
+    "logEvents",
+    "messageType",
+    "records",
+    "category",
+    "protoPayload",
+];
+
+/// The start of a JSON `\u00XX` escape.
+const ESCAPE: &str = "\\u00";
+
+/// A run of nines: a decimal that rounds to an integer literal without
+/// containing its digits (`402.99999999999999` is 403 as a double).
+const NINES: &str = "999999999";
+
+/// The pseudo-literal of an IP address test: the record holds the text of
+/// an IP address that is not private (found by a scan, not a substring).
+const IP_LITERAL: &str = "<non-private IP address>";
+
+/// Bytes of IP address text (for the escape check).
+const IP_BYTES: &str = "0123456789abcdefABCDEF.:";
+
+/// Integer literals at or above this many digits give no clause (the run of
+/// nines above only covers rounding for smaller ones).
+const MAX_INTEGER_LITERAL: f64 = 1e6;
 
 /// Which rules to evaluate for a record; also the scratch space the
 /// prefilter uses, so a worker reuses one and allocates nothing per record.
 #[derive(Debug, Clone, Default)]
 pub struct RuleMask {
     bits: Vec<bool>,
-    found: Vec<bool>,
+    /// Per literal: 0 not looked for yet, 1 present, 2 absent.
+    found: Vec<u8>,
     any: bool,
 }
+
+const UNKNOWN: u8 = 0;
+const PRESENT: u8 = 1;
+const ABSENT: u8 = 2;
 
 impl RuleMask {
     /// True when rule `i` must be evaluated.
@@ -61,168 +120,470 @@ impl RuleMask {
             .filter(|(_, b)| **b)
             .map(|(i, _)| i)
     }
+
+    fn reset(&mut self, n_rules: usize, n_literals: usize) {
+        self.bits.clear();
+        self.bits.resize(n_rules, false);
+        self.found.clear();
+        self.found.resize(n_literals, UNKNOWN);
+        self.any = false;
+    }
+
+    fn set(&mut self, i: usize) {
+        self.bits[i] = true;
+        self.any = true;
+    }
+
+    fn set_all(&mut self) {
+        self.bits.iter_mut().for_each(|b| *b = true);
+        self.any = !self.bits.is_empty();
+    }
 }
 
 /// A rule's requirement: every clause must have one of its literals present.
 type Clauses = Vec<Vec<usize>>;
 
-/// Values so frequent in audit logs that a clause made only of them makes a
-/// poor first test. Used only to pick which clause to search for first; the
-/// result is the same whichever is picked.
-const COMMON: &[&str] = &[
-    "create",
-    "get",
-    "list",
-    "watch",
-    "update",
-    "patch",
-    "delete",
-    "system:",
-    "serviceaccount",
-    "serviceaccounts",
-    "kube-system",
-    "default",
-    "pods",
-    "v1",
-    "apps",
-    "namespaces",
-    "configmaps",
-    "leases",
-    "endpoints",
-    "endpointslices",
-    "events",
-    "nodes",
-    "authenticated",
-    "responsecomplete",
-    "requestreceived",
-    "metadata",
-    "request",
-    "true",
-    "false",
-    "kubernetes",
-    "kube-",
-    "node",
-    "system:node",
-    "system:nodes",
-    "kubelet",
-    "event",
-    "allow",
-    "panic",
-    "200",
-    "201",
+/// What a rule needs of a record of one log type.
+#[derive(Debug, Clone, PartialEq)]
+enum Requirement {
+    /// The rule cannot match records of this type.
+    Never,
+    /// Nothing can be said: every record is evaluated.
+    Always,
+    /// Every clause must have one of its literals in the record.
+    Clauses(Clauses),
+}
+
+/// How often literals occur in audit records (the fraction of records
+/// holding them, lower-cased), measured on the benchmark corpus's mix of
+/// controller, kubelet, node and human traffic. Used only to choose which
+/// clause to search for first and to order the others: the result is the
+/// same whichever is picked. Literals not listed count as rare.
+const FREQUENCY: &[(&str, f32)] = &[
+    ("verb", 1.0),
+    ("v1", 1.0),
+    ("user", 1.0),
+    ("username", 1.0),
+    ("system:", 1.0),
+    ("stage", 1.0),
+    ("requestreceived", 1.0),
+    ("request", 1.0),
+    ("name", 1.0),
+    ("kubernetes", 1.0),
+    ("groups", 1.0),
+    ("get", 1.0),
+    ("event", 1.0),
+    ("authenticated", 1.0),
+    ("metadata", 1.0),
+    ("status", 1.0),
+    ("responsecomplete", 1.0),
+    ("code", 1.0),
+    ("annotations", 1.0),
+    ("allow", 1.0),
+    ("resource", 1.0),
+    ("200", 0.9),
+    ("kube-", 0.8),
+    ("uid", 0.7),
+    ("namespaces", 0.65),
+    ("namespace", 0.65),
+    ("node", 0.6),
+    ("nodes", 0.45),
+    ("kube-system", 0.45),
+    ("kubelet", 0.4),
+    ("system:node", 0.4),
+    ("system:nodes", 0.4),
+    ("system:node:", 0.4),
+    ("leases", 0.35),
+    ("update", 0.35),
+    ("serviceaccount", 0.35),
+    ("serviceaccounts", 0.35),
+    ("system:serviceaccount:", 0.35),
+    ("true", 0.25),
+    ("watch", 0.25),
+    ("kube-node-lease", 0.2),
+    ("pods", 0.15),
+    ("list", 0.1),
+    ("201", 0.1),
+    ("create", 0.08),
+    ("configmaps", 0.07),
+    ("endpoints", 0.07),
+    ("spec", 0.07),
+    ("apps", 0.07),
+    ("patch", 0.05),
+    ("endpointslices", 0.04),
+    ("services", 0.04),
+    ("events", 0.04),
+    ("secrets", 0.03),
+    ("default", 0.03),
+    ("eks:", 0.03),
+    ("type", 0.03),
+    ("false", 0.02),
+    ("resources", 0.02),
+    ("exec", 0.02),
+    ("delete", 0.01),
+    ("token", 0.01),
+    ("add", 0.01),
 ];
 
-/// The first test: a search for the anchor literals, one clause per rule.
-#[derive(Debug, Clone)]
-enum Anchor {
-    /// No literal: every record goes to the full test.
-    None,
-    /// One case-sensitive literal: a SIMD substring search.
-    One(Box<memchr::memmem::Finder<'static>>),
-    /// Several: Aho-Corasick, ASCII case-insensitive.
-    Many(Box<AhoCorasick>),
+/// A rule may be anchored on a clause this rare (or its rarest) when the
+/// same clause anchors other rules: one literal searched for instead of many.
+const SHARED_ANCHOR_FREQUENCY: f32 = 0.1;
+
+/// Above this estimated frequency a clause is *weak*: a poor first test.
+const WEAK_FREQUENCY: f32 = 0.2;
+
+/// The estimated fraction of records holding `literal`.
+fn literal_frequency(literal: &str) -> f32 {
+    if literal == IP_LITERAL {
+        return 0.0;
+    }
+    let text = pattern_text(literal)
+        .trim_start_matches('"')
+        .to_ascii_lowercase();
+    match FREQUENCY.iter().find(|(l, _)| *l == text) {
+        Some((_, f)) => *f,
+        // Very short literals hide in other words; others are rare.
+        None if text.len() < 3 => 1.0,
+        None if text.len() < 5 => 0.02,
+        None => 0.005,
+    }
 }
+
+/// The estimated fraction of records satisfying a clause (one of its
+/// literals present).
+fn clause_frequency<'a>(literals: impl IntoIterator<Item = &'a str>) -> f32 {
+    literals
+        .into_iter()
+        .map(literal_frequency)
+        .sum::<f32>()
+        .min(1.0)
+}
+
+/// How a record's bytes are searched for one literal.
+#[derive(Debug, Clone)]
+enum LiteralFinder {
+    /// Case-sensitive: SIMD substring search.
+    Exact(Box<memchr::memmem::Finder<'static>>),
+    /// ASCII case-insensitive.
+    Folded(Box<AhoCorasick>),
+    /// The text of a non-private IP address.
+    NonPrivateIp,
+}
+
+impl LiteralFinder {
+    fn new(literal: &str) -> Option<LiteralFinder> {
+        if literal == IP_LITERAL {
+            return Some(LiteralFinder::NonPrivateIp);
+        }
+        match literal.strip_prefix(CI_MARK) {
+            None => Some(LiteralFinder::Exact(Box::new(
+                memchr::memmem::Finder::new(literal.as_bytes()).into_owned(),
+            ))),
+            Some(text) => AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .build([text])
+                .ok()
+                .map(|ac| LiteralFinder::Folded(Box::new(ac))),
+        }
+    }
+
+    fn is_in(&self, bytes: &[u8]) -> bool {
+        match self {
+            LiteralFinder::Exact(f) => f.find(bytes).is_some(),
+            LiteralFinder::Folded(ac) => ac.is_match(bytes),
+            LiteralFinder::NonPrivateIp => {
+                let mut any = false;
+                find_non_private_ips(bytes, |_| {
+                    any = true;
+                    false
+                });
+                any
+            }
+        }
+    }
+}
+
+/// Calls `found` with the offset of each IP address text in `text` that is
+/// not private, until it returns `false`. A superset of what the evaluator
+/// sees: every string value that parses (trimmed) as such an address is
+/// written in the record as a maximal run of address characters, perhaps
+/// with the hex digits of a `\uXXXX` escape (trimmed whitespace) glued
+/// before it. Runs of IPv6 characters need two colons.
+fn find_non_private_ips(text: &[u8], mut found: impl FnMut(usize) -> bool) {
+    fn scan(
+        text: &[u8],
+        sep: u8,
+        min_seps: usize,
+        max_len: usize,
+        in_run: fn(u8) -> bool,
+        parse: fn(&[u8]) -> Option<std::net::IpAddr>,
+        found: &mut dyn FnMut(usize) -> bool,
+    ) -> bool {
+        let mut done = 0;
+        for at in memchr::memchr_iter(sep, text) {
+            // A separator with no address character on either side (the
+            // `":"` between keys and values, `k8s.io`) starts no address.
+            if at < done
+                || !(at > 0 && in_run(text[at - 1])
+                    || text.get(at + 1).copied().is_some_and(in_run))
+            {
+                continue;
+            }
+            let mut s = at;
+            while s > 0 && in_run(text[s - 1]) {
+                s -= 1;
+            }
+            let mut e = at + 1;
+            while e < text.len() && in_run(text[e]) {
+                e += 1;
+            }
+            done = e;
+            let run = &text[s..e];
+            if run.len() > max_len + 4 || run.iter().filter(|&&b| b == sep).count() < min_seps {
+                continue;
+            }
+            // The hex digits of a `\uXXXX` escape just before the run are
+            // glued to it: try the run without them too.
+            let glued = (0..4)
+                .find(|&j| {
+                    s >= j + 2
+                        && text[s - j - 2] == b'\\'
+                        && text[s - j - 1] == b'u'
+                        && text.len() >= s - j + 4
+                        && text[s - j..s - j + 4].iter().all(u8::is_ascii_hexdigit)
+                })
+                .map_or(0, |j| 4 - j);
+            let public = [0, glued]
+                .into_iter()
+                .filter(|&k| k <= run.len())
+                .any(|k| parse(&run[k..]).is_some_and(|ip| !is_private(ip)));
+            if public && !found(s) {
+                return false;
+            }
+        }
+        true
+    }
+    let v4 = |b: u8| b.is_ascii_digit() || b == b'.';
+    let v6 = |b: u8| b.is_ascii_hexdigit() || b == b':' || b == b'.';
+    let parse_v6 = |run: &[u8]| {
+        std::str::from_utf8(run)
+            .ok()
+            .and_then(|s| s.parse::<std::net::IpAddr>().ok())
+    };
+    if scan(text, b'.', 3, 15, v4, parse_dotted_quad, &mut found) {
+        scan(text, b':', 2, 45, v6, parse_v6, &mut found);
+    }
+}
+
+/// Parses `a.b.c.d` (each part 1 to 3 digits, at most 255). Accepts at
+/// least what the standard library accepts, with the same value.
+fn parse_dotted_quad(run: &[u8]) -> Option<std::net::IpAddr> {
+    let mut octets = [0u8; 4];
+    let mut parts = run.split(|&b| b == b'.');
+    for o in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 {
+            return None;
+        }
+        let mut v = 0u16;
+        for &b in part {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + u16::from(b - b'0');
+        }
+        *o = u8::try_from(v).ok()?;
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(std::net::IpAddr::from(octets))
+}
+
+/// What a pattern of the line search stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PatternKind {
+    /// A rule's anchor literal (its id).
+    Literal(usize),
+    /// A key that marks a record of another shape.
+    Marker,
+    /// A `\u00` escape.
+    Escape,
+    /// A run of nines.
+    Nines,
+}
+
+/// One search of the line plan.
+#[derive(Debug, Clone)]
+enum AnchorSearch {
+    /// A single case-sensitive literal: SIMD substring search.
+    One(Box<memchr::memmem::Finder<'static>>),
+    /// Leftmost-longest Aho-Corasick (Teddy when case-sensitive and few).
+    Many(AhoCorasick),
+}
+
+/// The whole-chunk search for records presumed to be of one log type.
+#[derive(Debug, Clone)]
+struct LinePlan {
+    presumed: LogType,
+    /// Case-sensitive patterns.
+    exact: Option<AnchorSearch>,
+    /// ASCII-case-insensitive patterns; their ids follow those of `exact`.
+    folded: Option<AnchorSearch>,
+    n_exact: usize,
+    /// The pattern id given to hits of the IP address scan, when a rule is
+    /// anchored on it.
+    ip_pattern: Option<u32>,
+    /// The escape and nines searches, with their pattern ids.
+    hazards: Vec<(memchr::memmem::Finder<'static>, u32)>,
+    /// Per pattern: what it is.
+    kinds: Vec<PatternKind>,
+    /// Per pattern: the patterns of the same search that occur inside it
+    /// (itself included), so a match stands for all of them.
+    contained: Vec<Vec<usize>>,
+    /// Per literal id: the rules anchored on it.
+    anchor_rules: Vec<Vec<usize>>,
+    /// Rules evaluated on every record of the presumed type.
+    always: Vec<usize>,
+}
+
+/// What to do with one line, after the line search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineVerdict {
+    /// No rule can match: pass over it unparsed.
+    Reject,
+    /// Decode it; its events of the presumed log type are evaluated against
+    /// the rules in the mask.
+    Admit,
+    /// Decode it and check each event against its own log type (another
+    /// shape, or an escape that could hide a literal).
+    Decode,
+}
+
+/// One match of the line search: byte offset in the chunk and pattern id.
+pub type LineHit = (usize, u32);
 
 /// The compiled prefilter for a set of rules.
 #[derive(Debug, Clone)]
 pub struct Prefilter {
+    /// Overlapping search over all literals, the escape and the nines (for
+    /// [`Prefilter::candidates`]).
     ac: Option<AhoCorasick>,
-    anchor: Anchor,
-    escape_finder: memchr::memmem::Finder<'static>,
-    /// Per rule: `None` = always evaluate; else clauses of literal ids.
-    requirements: Vec<Option<Clauses>>,
-    /// Pattern id of the `\u00` escape marker.
-    escape_pattern: usize,
-    /// Bytes that occur in literals (for the escape check).
+    /// Per rule, per log type (in [`LogType::ALL`] order).
+    requirements: Vec<[Requirement; 4]>,
+    /// Per pattern of `ac`: what it stands for.
+    ac_kinds: Vec<PatternKind>,
+    /// Bytes that occur in literals and markers (for the escape check).
     literal_bytes: [bool; 128],
-    /// True when some rule cannot be prefiltered.
-    has_always: bool,
+    finders: Vec<LiteralFinder>,
+    line_plan: Option<LinePlan>,
     n_rules: usize,
-    /// The literals (lower-cased), indexed by pattern id.
+    /// The literals (case-insensitive ones lower-cased and marked `(?i)`),
+    /// indexed by id.
     pub literals: Vec<String>,
-    /// Per rule: its clauses as text, or `None` when it cannot be prefiltered.
+    /// Per rule: its clauses as text for the log type it is shown under
+    /// (`Kubernetes.Audit` if it applies, else its first), or `None` when it
+    /// cannot be prefiltered.
     pub rule_literals: Vec<Option<Vec<Vec<String>>>>,
     disabled: bool,
 }
 
-/// At most this many clauses per rule: the most selective ones.
-const MAX_CLAUSES: usize = 3;
+/// At most this many clauses per rule and log type: the most selective ones.
+const MAX_CLAUSES: usize = 4;
+
+fn type_index(t: LogType) -> usize {
+    LogType::ALL.iter().position(|x| *x == t).unwrap_or(0)
+}
 
 impl Prefilter {
-    /// Builds the prefilter for `rules`.
+    /// Builds the prefilter for `rules`, for plain audit-event lines read as
+    /// `Kubernetes.Audit` (auto-detection).
     pub fn build(rules: &[Rule]) -> Prefilter {
-        let sets: Vec<Option<Vec<Vec<String>>>> = rules
+        Self::build_for(rules, Some(LogType::KubernetesAudit))
+    }
+
+    /// Builds the prefilter for `rules`. `presumed` is the log type a plain
+    /// audit-event line decodes to (`None` when the input format is one whose
+    /// lines are never plain events: every record is then decoded first).
+    pub fn build_for(rules: &[Rule], presumed: Option<LogType>) -> Prefilter {
+        let per_type: Vec<[RuleClauses; 4]> = rules
             .iter()
-            .map(|r| {
-                required(&r.detection, true).and_then(|mut cnf| {
-                    // Clauses made of very common or very short literals cost
-                    // more to search for than they save: drop them when the
-                    // rule has a better one.
-                    if cnf.iter().any(|c| !is_weak(c)) {
-                        cnf.retain(|c| !is_weak(c));
-                    }
-                    cnf.sort_by_key(|c| std::cmp::Reverse(score(c)));
-                    cnf.truncate(MAX_CLAUSES);
-                    (!cnf.is_empty()).then(|| {
-                        cnf.into_iter()
-                            .map(|c| c.into_iter().map(|(s, _)| s).collect())
-                            .collect()
-                    })
-                })
-            })
+            .map(|r| LogType::ALL.map(|t| rule_clauses(r, t)))
             .collect();
-        Self::from_sets(sets)
-    }
-
-    /// A prefilter that passes everything (for `--no-prefilter`).
-    pub fn disabled(n_rules: usize) -> Prefilter {
-        let mut p = Self::from_sets(vec![None; n_rules]);
-        p.disabled = true;
-        p
-    }
-
-    fn from_sets(rule_literals: Vec<Option<Vec<Vec<String>>>>) -> Prefilter {
         let mut literals: Vec<String> = Vec::new();
         let mut literal_bytes = [false; 128];
-        let mut requirements = Vec::with_capacity(rule_literals.len());
-        for set in &rule_literals {
-            requirements.push(set.as_ref().map(|clauses| {
-                clauses
-                    .iter()
-                    .map(|clause| {
-                        clause
+        let mut mark_bytes = |text: &str| {
+            for b in text.bytes() {
+                literal_bytes[usize::from(b.to_ascii_lowercase() & 0x7f)] = true;
+                literal_bytes[usize::from(b.to_ascii_uppercase() & 0x7f)] = true;
+            }
+        };
+        for m in SHAPE_MARKERS {
+            mark_bytes(m);
+        }
+        let mut requirements = Vec::with_capacity(rules.len());
+        for types in &per_type {
+            requirements.push(types.clone().map(|t| {
+                match t {
+                    None => Requirement::Never,
+                    Some(None) => Requirement::Always,
+                    Some(Some(clauses)) => Requirement::Clauses(
+                        clauses
                             .iter()
-                            .map(|l| {
-                                let text = l.strip_prefix(CI_MARK).unwrap_or(l);
-                                for b in text.bytes() {
-                                    literal_bytes[usize::from(b.to_ascii_lowercase() & 0x7f)] =
-                                        true;
-                                    literal_bytes[usize::from(b.to_ascii_uppercase() & 0x7f)] =
-                                        true;
-                                }
-                                match literals.iter().position(|x| x == l) {
-                                    Some(p) => p,
-                                    None => {
-                                        literals.push(l.clone());
-                                        literals.len() - 1
-                                    }
-                                }
+                            .map(|clause| {
+                                clause
+                                    .iter()
+                                    .map(|l| {
+                                        mark_bytes(if l == IP_LITERAL {
+                                            IP_BYTES
+                                        } else {
+                                            pattern_text(l)
+                                        });
+                                        literals.iter().position(|x| x == l).unwrap_or_else(|| {
+                                            literals.push(l.clone());
+                                            literals.len() - 1
+                                        })
+                                    })
+                                    .collect()
                             })
-                            .collect()
-                    })
-                    .collect()
+                            .collect(),
+                    ),
+                }
             }));
         }
-        let escape_pattern = literals.len();
-        let mut patterns: Vec<String> = literals
+        let rule_literals = rules
             .iter()
-            .map(|l| pattern_text(l).to_string())
+            .zip(&per_type)
+            .map(|(r, types)| {
+                let shown = if r.applies_to(LogType::KubernetesAudit) {
+                    0
+                } else {
+                    (0..4).find(|&i| types[i].is_some()).unwrap_or(0)
+                };
+                types[shown].clone().flatten()
+            })
             .collect();
-        patterns.push("\\u00".to_string());
-        let ac = if literals.is_empty() {
+        let has_numbers = literals
+            .iter()
+            .any(|l| l != IP_LITERAL && pattern_text(l).bytes().any(|b| b.is_ascii_digit()));
+        let mut patterns: Vec<&str> = Vec::new();
+        let mut ac_kinds = Vec::new();
+        for (i, l) in literals.iter().enumerate() {
+            if l != IP_LITERAL {
+                patterns.push(pattern_text(l));
+                ac_kinds.push(PatternKind::Literal(i));
+            }
+        }
+        patterns.push(ESCAPE);
+        ac_kinds.push(PatternKind::Escape);
+        if has_numbers {
+            patterns.push(NINES);
+            ac_kinds.push(PatternKind::Nines);
+        }
+        let ac = if ac_kinds.len() <= 2 && literals.is_empty() {
             None
         } else {
-            // A DFA: the overlapping search over candidate records is the hot part.
+            // A DFA: the overlapping search over container events is the hot part.
             AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
@@ -236,170 +597,375 @@ impl Prefilter {
                 })
                 .ok()
         };
-        let n_rules = rule_literals.len();
-        let has_always = requirements.iter().any(Option::is_none);
-        let disabled = ac.is_none() && !literals.is_empty();
-        let anchor = Self::anchor(&requirements, &literals);
-        let escape_finder = memchr::memmem::Finder::new(b"\\u00").into_owned();
-        Prefilter {
+        let finders: Option<Vec<LiteralFinder>> =
+            literals.iter().map(|l| LiteralFinder::new(l)).collect();
+        let disabled = (ac.is_none() && !literals.is_empty()) || finders.is_none();
+        let mut p = Prefilter {
             ac,
-            anchor,
-            escape_finder,
             requirements,
-            escape_pattern,
+            ac_kinds,
             literal_bytes,
-            has_always,
-            n_rules,
+            finders: finders.unwrap_or_default(),
+            line_plan: None,
+            n_rules: rules.len(),
             literals,
             rule_literals,
             disabled,
+        };
+        if !p.disabled {
+            p.line_plan = presumed.and_then(|t| p.plan_lines(t, has_numbers));
+        }
+        p
+    }
+
+    /// A prefilter that passes everything (for `--no-prefilter`).
+    pub fn disabled(n_rules: usize) -> Prefilter {
+        Prefilter {
+            ac: None,
+            requirements: vec![[const { Requirement::Always }; 4]; n_rules],
+            ac_kinds: Vec::new(),
+            literal_bytes: [false; 128],
+            finders: Vec::new(),
+            line_plan: None,
+            n_rules,
+            literals: Vec::new(),
+            rule_literals: vec![None; n_rules],
+            disabled: true,
         }
     }
 
-    /// Picks each rule's most selective clause and builds the search for them.
-    fn anchor(requirements: &[Option<Clauses>], literals: &[String]) -> Anchor {
+    /// Picks each rule's anchor for records of type `presumed` and builds the
+    /// line search. `None` when a line search cannot help (no anchor at all).
+    fn plan_lines(&self, presumed: LogType, has_numbers: bool) -> Option<LinePlan> {
+        let ti = type_index(presumed);
+        // The clause the fewest records satisfy.
         let rank = |clause: &Vec<usize>| {
-            let common = clause.iter().all(|&l| {
-                COMMON.contains(&pattern_text(&literals[l]).to_ascii_lowercase().as_str())
-            });
-            let shortest = clause
-                .iter()
-                .map(|&l| pattern_text(&literals[l]).len())
-                .min()
-                .unwrap_or(0);
-            (!common, shortest.min(12), std::cmp::Reverse(clause.len()))
+            std::cmp::Reverse(
+                (clause_frequency(clause.iter().map(|&l| self.literals[l].as_str())) * 1e6) as u64,
+            )
         };
+        let freq = |clause: &Vec<usize>| {
+            clause_frequency(clause.iter().map(|&l| self.literals[l].as_str()))
+        };
+        let mut always = Vec::new();
+        // Per rule: the clauses good enough to search for (rare, or its best).
+        let mut eligible: Vec<(usize, Vec<&Vec<usize>>)> = Vec::new();
+        for (r, req) in self.requirements.iter().enumerate() {
+            match &req[ti] {
+                Requirement::Never => {}
+                Requirement::Always => always.push(r),
+                Requirement::Clauses(clauses) => {
+                    let Some(best) = clauses.iter().max_by_key(|c| rank(c)) else {
+                        continue;
+                    };
+                    let bar = freq(best).max(SHARED_ANCHOR_FREQUENCY);
+                    eligible.push((r, clauses.iter().filter(|c| freq(c) <= bar).collect()));
+                }
+            }
+        }
+        // Fewer anchor literals make a faster search: greedily pick the
+        // clause that serves the most rules (the rarer on ties), until every
+        // rule has one.
+        let mut anchor_rules: Vec<Vec<usize>> = vec![Vec::new(); self.literals.len()];
         let mut anchors: Vec<usize> = Vec::new();
-        for clauses in requirements.iter().flatten() {
-            if let Some(best) = clauses.iter().max_by_key(|c| rank(c)) {
-                for &l in best {
+        while !eligible.is_empty() {
+            let mut best: Option<(&Vec<usize>, usize)> = None;
+            for (_, cs) in &eligible {
+                for &c in cs {
+                    let n = eligible.iter().filter(|(_, o)| o.contains(&c)).count();
+                    let better = match best {
+                        None => true,
+                        Some((b, bn)) => n > bn || (n == bn && rank(c) > rank(b)),
+                    };
+                    if better {
+                        best = Some((c, n));
+                    }
+                }
+            }
+            let Some((chosen, _)) = best else { break };
+            let chosen = chosen.clone();
+            eligible.retain(|(r, cs)| {
+                if !cs.contains(&&chosen) {
+                    return true;
+                }
+                for &l in &chosen {
+                    anchor_rules[l].push(*r);
                     if !anchors.contains(&l) {
                         anchors.push(l);
                     }
                 }
+                false
+            });
+        }
+        if anchors.is_empty() && !always.is_empty() {
+            return None;
+        }
+        let mut exact: Vec<(String, PatternKind)> = Vec::new();
+        let mut folded: Vec<(String, PatternKind)> = Vec::new();
+        let mut ip_anchor = None;
+        for &l in &anchors {
+            let lit = &self.literals[l];
+            if lit == IP_LITERAL {
+                ip_anchor = Some(l);
+                continue;
+            }
+            match lit.strip_prefix(CI_MARK) {
+                Some(text) => folded.push((text.to_string(), PatternKind::Literal(l))),
+                None => exact.push((lit.clone(), PatternKind::Literal(l))),
             }
         }
-        match anchors.as_slice() {
-            [] => Anchor::None,
-            [one] if !literals[*one].starts_with(CI_MARK) => Anchor::One(Box::new(
-                memchr::memmem::Finder::new(literals[*one].as_bytes()).into_owned(),
-            )),
-            many => match AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
-                .build(many.iter().map(|&l| pattern_text(&literals[l])))
-            {
-                Ok(ac) => Anchor::Many(Box::new(ac)),
-                Err(_) => Anchor::None,
-            },
+        // A line of another shape needs its own log type's clauses, unless
+        // every rule asks the same of every log type it applies to.
+        let needs_markers = self.requirements.iter().any(|req| {
+            req.iter()
+                .any(|r| !matches!(r, Requirement::Never) && *r != req[ti])
+        });
+        if needs_markers {
+            exact.extend(
+                SHAPE_MARKERS
+                    .iter()
+                    .map(|m| (m.to_string(), PatternKind::Marker)),
+            );
         }
+        let build = |pats: &[(String, PatternKind)], fold: bool| -> Option<Option<AnchorSearch>> {
+            match pats {
+                [] => return Some(None),
+                [(one, _)] if !fold => {
+                    return Some(Some(AnchorSearch::One(Box::new(
+                        memchr::memmem::Finder::new(one.as_bytes()).into_owned(),
+                    ))))
+                }
+                _ => {}
+            }
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(fold)
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(pats.iter().map(|(t, _)| t.as_str()))
+                .ok()
+                .map(|ac| Some(AnchorSearch::Many(ac)))
+        };
+        let exact_ac = build(&exact, false)?;
+        let folded_ac = build(&folded, true)?;
+        let closure = |pats: &[(String, PatternKind)], fold: bool, base: usize| {
+            pats.iter()
+                .map(|(outer, _)| {
+                    let outer = if fold {
+                        outer.to_ascii_lowercase()
+                    } else {
+                        outer.clone()
+                    };
+                    pats.iter()
+                        .enumerate()
+                        .filter(|(_, (inner, _))| {
+                            let inner = if fold {
+                                inner.to_ascii_lowercase()
+                            } else {
+                                inner.clone()
+                            };
+                            outer.contains(&inner)
+                        })
+                        .map(|(j, _)| base + j)
+                        .collect::<Vec<usize>>()
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut contained = closure(&exact, false, 0);
+        contained.extend(closure(&folded, true, exact.len()));
+        let mut kinds: Vec<PatternKind> = exact.iter().chain(&folded).map(|(_, k)| *k).collect();
+        // Then the IP scan's and the hazards' hits, each its own search.
+        let mut own = |kind: PatternKind| {
+            kinds.push(kind);
+            contained.push(vec![kinds.len() - 1]);
+            (kinds.len() - 1) as u32
+        };
+        let ip_pattern = ip_anchor.map(|l| own(PatternKind::Literal(l)));
+        let mut hazards = vec![(
+            memchr::memmem::Finder::new(ESCAPE.as_bytes()).into_owned(),
+            own(PatternKind::Escape),
+        )];
+        if has_numbers {
+            hazards.push((
+                memchr::memmem::Finder::new(NINES.as_bytes()).into_owned(),
+                own(PatternKind::Nines),
+            ));
+        }
+        Some(LinePlan {
+            presumed,
+            exact: exact_ac,
+            folded: folded_ac,
+            n_exact: exact.len(),
+            ip_pattern,
+            hazards,
+            kinds,
+            contained,
+            anchor_rules,
+            always,
+        })
     }
 
-    /// True when the anchor search finds something, or cannot rule it out.
-    fn anchor_hit(&self, bytes: &[u8]) -> bool {
-        match &self.anchor {
-            Anchor::None => true,
-            Anchor::One(finder) => finder.find(bytes).is_some(),
-            Anchor::Many(ac) => ac.is_match(bytes),
-        }
+    /// The log type plain audit-event lines are presumed to decode to, when
+    /// the line search is in use.
+    pub fn presumed_type(&self) -> Option<LogType> {
+        self.line_plan.as_ref().map(|p| p.presumed)
     }
 
-    /// For a whole buffer of records: the offsets where a record may hold a
-    /// match (anchor hits, and escapes that could hide a literal), sorted.
-    /// Returns `false` when no offset can be ruled out (every record must be
-    /// looked at). Records with no offset inside them cannot match.
-    pub fn interesting_offsets(&self, data: &[u8], out: &mut Vec<usize>) -> bool {
-        out.clear();
-        if self.disabled {
+    /// Searches a whole buffer of lines at once: every anchor literal, shape
+    /// marker and escape, with its offset, sorted by offset. Returns `false`
+    /// when there is no line search (every record must be decoded).
+    pub fn search_lines(&self, data: &[u8], hits: &mut Vec<LineHit>) -> bool {
+        hits.clear();
+        let Some(plan) = &self.line_plan else {
             return false;
+        };
+        let run = |search: &AnchorSearch, base: usize, hits: &mut Vec<LineHit>| match search {
+            AnchorSearch::One(f) => hits.extend(f.find_iter(data).map(|at| (at, base as u32))),
+            AnchorSearch::Many(ac) => {
+                let mut at = 0;
+                while at < data.len() {
+                    let Some(m) = ac.find(Input::new(data).span(at..data.len())) else {
+                        break;
+                    };
+                    hits.push((m.start(), (base + m.pattern().as_usize()) as u32));
+                    // Restart one byte on: every start position with a match
+                    // is reported, with its longest pattern (the shorter
+                    // ones that start there are its prefixes, covered by
+                    // `contained`).
+                    at = m.start() + 1;
+                }
+            }
+        };
+        let mut sorted = true;
+        let mut then = |hits: &mut Vec<LineHit>, before: usize| {
+            sorted = sorted && (before == 0 || hits.len() == before);
+        };
+        if let Some(s) = &plan.exact {
+            run(s, 0, hits);
         }
-        match &self.anchor {
-            Anchor::None => return false,
-            Anchor::One(f) => out.extend(f.find_iter(data)),
-            Anchor::Many(ac) => out.extend(ac.find_iter(data).map(|m| m.start())),
+        if let Some(s) = &plan.folded {
+            let before = hits.len();
+            run(s, plan.n_exact, hits);
+            then(hits, before);
         }
-        let before = out.len();
-        out.extend(
-            self.escape_finder
-                .find_iter(data)
-                .filter(|&at| self.escape_hides_literal(&data[at..])),
-        );
-        if out.len() > before {
-            out.sort_unstable();
+        if let Some(ip) = plan.ip_pattern {
+            let before = hits.len();
+            find_non_private_ips(data, |at| {
+                hits.push((at, ip));
+                true
+            });
+            then(hits, before);
+        }
+        for (finder, id) in &plan.hazards {
+            let before = hits.len();
+            hits.extend(finder.find_iter(data).map(|at| (at, *id)));
+            then(hits, before);
+        }
+        if !sorted {
+            hits.sort_unstable();
         }
         true
     }
 
-    /// True when a `\u00XX` escape in `bytes` could hide a literal.
-    fn has_hiding_escape(&self, bytes: &[u8]) -> bool {
-        self.escape_finder
-            .find_iter(bytes)
-            .any(|at| self.escape_hides_literal(&bytes[at..]))
-    }
-
-    /// True when every record passes (some rule cannot be prefiltered, or it was turned off).
-    pub fn passes_everything(&self) -> bool {
-        self.disabled || self.has_always
-    }
-
-    /// May any rule match this record? (`mask` is scratch space.)
-    pub fn admit(&self, bytes: &[u8], mask: &mut RuleMask) -> bool {
-        if self.passes_everything() {
-            return true;
-        }
-        if !self.anchor_hit(bytes) && !self.has_hiding_escape(bytes) {
-            return false;
-        }
-        self.candidates(bytes, mask);
-        mask.any
-    }
-
-    /// Fills `mask` with the rules evaluated on every record (those the
-    /// prefilter can say nothing about): the candidates of a record where the
-    /// anchor search found nothing.
-    pub fn always_candidates(&self, mask: &mut RuleMask) {
-        mask.bits.clear();
-        mask.bits.extend(
-            self.requirements
-                .iter()
-                .map(|r| r.is_none() || self.disabled),
-        );
-        mask.any = mask.bits.iter().any(|b| *b);
-    }
-
-    /// Fills `mask` with the rules to evaluate for this record.
-    pub fn candidates(&self, bytes: &[u8], mask: &mut RuleMask) {
-        mask.bits.clear();
-        mask.bits.resize(self.n_rules, false);
-        mask.any = false;
-        let all = |mask: &mut RuleMask| {
-            mask.bits.iter_mut().for_each(|b| *b = true);
-            mask.any = self.n_rules > 0;
+    /// Decides one line from its hits (those of [`Prefilter::search_lines`]
+    /// that fall inside it; `line_start` is the line's offset in the
+    /// buffer). On [`LineVerdict::Admit`], `mask` holds the rules to
+    /// evaluate on the line's events of the presumed type.
+    pub fn line_verdict(
+        &self,
+        line: &[u8],
+        line_start: usize,
+        hits: &[LineHit],
+        mask: &mut RuleMask,
+    ) -> LineVerdict {
+        let Some(plan) = &self.line_plan else {
+            return LineVerdict::Decode;
         };
-        if self.disabled {
-            return all(mask);
-        }
-        mask.found.clear();
-        mask.found.resize(self.literals.len(), false);
-        if let Some(ac) = &self.ac {
-            for m in ac.find_overlapping_iter(bytes) {
-                let p = m.pattern().as_usize();
-                if p == self.escape_pattern {
-                    if self.escape_hides_literal(&bytes[m.start()..]) {
-                        return all(mask);
+        mask.reset(self.n_rules, self.literals.len());
+        for &(at, p) in hits {
+            for &q in &plan.contained[p as usize] {
+                match plan.kinds[q] {
+                    PatternKind::Literal(l) => mask.found[l] = PRESENT,
+                    PatternKind::Marker | PatternKind::Nines => return LineVerdict::Decode,
+                    PatternKind::Escape => {
+                        if self.escape_hides_literal(&line[at.saturating_sub(line_start)..]) {
+                            return LineVerdict::Decode;
+                        }
                     }
-                } else {
-                    mask.found[p] = true;
                 }
             }
         }
-        for (i, req) in self.requirements.iter().enumerate() {
-            let hit = match req {
-                None => true,
-                Some(clauses) => clauses.iter().all(|c| c.iter().any(|&l| mask.found[l])),
-            };
-            if hit {
-                mask.bits[i] = true;
-                mask.any = true;
+        for &r in &plan.always {
+            mask.set(r);
+        }
+        let ti = type_index(plan.presumed);
+        for &(_, p) in hits {
+            for &q in &plan.contained[p as usize] {
+                let PatternKind::Literal(l) = plan.kinds[q] else {
+                    continue;
+                };
+                for &r in &plan.anchor_rules[l] {
+                    if !mask.bits[r] && self.verify(&self.requirements[r][ti], line, mask) {
+                        mask.set(r);
+                    }
+                }
+            }
+        }
+        if mask.any {
+            LineVerdict::Admit
+        } else {
+            LineVerdict::Reject
+        }
+    }
+
+    /// True when `line` satisfies every clause (looking literals up once).
+    fn verify(&self, req: &Requirement, line: &[u8], mask: &mut RuleMask) -> bool {
+        let clauses = match req {
+            Requirement::Never => return false,
+            Requirement::Always => return true,
+            Requirement::Clauses(c) => c,
+        };
+        clauses.iter().all(|clause| {
+            clause.iter().any(|&l| {
+                if mask.found[l] == UNKNOWN {
+                    mask.found[l] = if self.finders[l].is_in(line) {
+                        PRESENT
+                    } else {
+                        ABSENT
+                    };
+                }
+                mask.found[l] == PRESENT
+            })
+        })
+    }
+
+    /// Fills `mask` with the rules to evaluate for one event of `log_type`
+    /// (`bytes`: the record or event text holding it).
+    pub fn candidates(&self, bytes: &[u8], log_type: LogType, mask: &mut RuleMask) {
+        mask.reset(self.n_rules, self.literals.len());
+        if self.disabled {
+            return mask.set_all();
+        }
+        // What the search finds is present, the rest absent; the IP
+        // pseudo-literal is looked for only if a clause needs it.
+        for (f, l) in mask.found.iter_mut().zip(&self.literals) {
+            *f = if l == IP_LITERAL { UNKNOWN } else { ABSENT };
+        }
+        if let Some(ac) = &self.ac {
+            for m in ac.find_overlapping_iter(bytes) {
+                match self.ac_kinds[m.pattern().as_usize()] {
+                    PatternKind::Escape => {
+                        if self.escape_hides_literal(&bytes[m.start()..]) {
+                            return mask.set_all();
+                        }
+                    }
+                    PatternKind::Nines | PatternKind::Marker => return mask.set_all(),
+                    PatternKind::Literal(l) => mask.found[l] = PRESENT,
+                }
+            }
+        }
+        let ti = type_index(log_type);
+        for r in 0..self.n_rules {
+            if self.verify(&self.requirements[r][ti], bytes, mask) {
+                mask.set(r);
             }
         }
     }
@@ -423,6 +989,36 @@ impl Prefilter {
     }
 }
 
+/// A rule's clauses for one log type, as text (see [`rule_clauses`]).
+type RuleClauses = Option<Option<Vec<Vec<String>>>>;
+
+/// A rule's clauses for records of one log type, as literal text: `None`
+/// when the rule does not apply to the type, `Some(None)` when nothing can
+/// be said (every record is evaluated).
+fn rule_clauses(rule: &Rule, t: LogType) -> RuleClauses {
+    if !rule.applies_to(t) {
+        return None;
+    }
+    let Some(mut cnf) = required(&rule.detection, t) else {
+        return Some(None);
+    };
+    if cnf.iter().any(|c| c.is_empty()) {
+        // A clause no record can satisfy: the rule never matches this type.
+        return None;
+    }
+    // Strong clauses first (the most selective first), then the weak ones,
+    // which still narrow down which rules run.
+    cnf.sort_by_key(|c| (!is_weak(c), score(c)));
+    cnf.reverse();
+    cnf.dedup();
+    cnf.truncate(MAX_CLAUSES);
+    Some(Some(
+        cnf.into_iter()
+            .map(|c| c.into_iter().map(|(s, _)| s).collect())
+            .collect(),
+    ))
+}
+
 /// A literal set: each entry with its length (the shortest drives
 /// selectivity). Case-insensitive literals are stored lower-cased with a
 /// `(?i)` prefix so they never merge with a case-sensitive one.
@@ -431,26 +1027,23 @@ type LitSet = Vec<(String, usize)>;
 /// Marks a literal that must be matched ignoring ASCII case.
 const CI_MARK: &str = "(?i)";
 
-fn score(set: &LitSet) -> (usize, std::cmp::Reverse<usize>) {
+/// Higher is more selective: rarer, then longer literals. An empty clause
+/// (no record can satisfy it) is the most selective of all.
+fn score(set: &LitSet) -> (std::cmp::Reverse<u64>, usize) {
+    if set.is_empty() {
+        return (std::cmp::Reverse(0), usize::MAX);
+    }
     (
-        set.iter().map(|(_, n)| *n).min().unwrap_or(usize::MAX),
-        std::cmp::Reverse(set.len()),
+        std::cmp::Reverse((clause_frequency(set.iter().map(|(l, _)| l.as_str())) * 1e6) as u64),
+        set.iter().map(|(_, n)| *n).min().unwrap_or(0),
     )
 }
 
-/// Clauses any record matching `e` satisfies (each clause: one of its
-/// literals is in the record), or `None` when nothing can be said.
-fn required(e: &Expr, at_root: bool) -> Option<Vec<LitSet>> {
-    required_in(
-        e,
-        if at_root {
-            Scope::Root
-        } else {
-            Scope::Element {
-                keys_verbatim: false,
-            }
-        },
-    )
+/// Clauses any record of log type `t` matching `e` satisfies (each clause:
+/// one of its literals is in the record), or `None` when nothing can be
+/// said. An empty clause means no record can match.
+fn required(e: &Expr, t: LogType) -> Option<Vec<LitSet>> {
+    required_in(e, Scope::Root, t)
 }
 
 /// Where an expression's paths start.
@@ -462,14 +1055,17 @@ enum Scope {
     Element { keys_verbatim: bool },
 }
 
-fn required_in(e: &Expr, scope: Scope) -> Option<Vec<LitSet>> {
+fn required_in(e: &Expr, scope: Scope, t: LogType) -> Option<Vec<LitSet>> {
     match e {
         Expr::All(xs) => {
             let mut out = Vec::new();
             for x in xs {
-                if let Some(cnf) = required_in(x, scope) {
+                if let Some(cnf) = required_in(x, scope, t) {
                     out.extend(cnf);
                 }
+            }
+            if is_non_private_ip_test(xs, scope) {
+                out.push(vec![(IP_LITERAL.to_string(), 8)]);
             }
             (!out.is_empty()).then_some(out)
         }
@@ -477,7 +1073,7 @@ fn required_in(e: &Expr, scope: Scope) -> Option<Vec<LitSet>> {
             // Each alternative implies its own most selective clause.
             let mut union: LitSet = Vec::new();
             for x in xs {
-                let best = required_in(x, scope)?.into_iter().max_by_key(score)?;
+                let best = required_in(x, scope, t)?.into_iter().max_by_key(score)?;
                 for l in best {
                     if !union.contains(&l) {
                         union.push(l);
@@ -489,27 +1085,45 @@ fn required_in(e: &Expr, scope: Scope) -> Option<Vec<LitSet>> {
         Expr::None(_) | Expr::Compare { .. } => None,
         Expr::Const(true) => None,
         Expr::Const(false) => Some(vec![Vec::new()]),
-        Expr::Named { expr, .. } => required_in(expr, scope),
+        Expr::Named { expr, .. } => required_in(expr, scope, t),
         Expr::Elements { mode, exprs, path } => match (mode, scope) {
             (ElementMode::Any | ElementMode::OnlyOne, Scope::Root) if path_is_copied(path) => {
                 let keys_verbatim = keys_are_verbatim(path);
-                required_in(&Expr::All(exprs.clone()), Scope::Element { keys_verbatim })
+                required_in(
+                    &Expr::All(exprs.clone()),
+                    Scope::Element { keys_verbatim },
+                    t,
+                )
             }
             (ElementMode::Any | ElementMode::OnlyOne, Scope::Element { keys_verbatim }) => {
-                required_in(&Expr::All(exprs.clone()), Scope::Element { keys_verbatim })
+                required_in(
+                    &Expr::All(exprs.clone()),
+                    Scope::Element { keys_verbatim },
+                    t,
+                )
             }
             _ => None,
         },
         Expr::Leaf {
             path, test, negate, ..
         } => {
+            if matches!(scope, Scope::Root) {
+                if let Some(holds) = log_type_test(path, test, t) {
+                    // Decided by the log type alone.
+                    return (holds == *negate).then(|| vec![Vec::new()]);
+                }
+            }
+            let status_code = matches!(scope, Scope::Root) && is_status_code(path);
             let copied = match scope {
-                Scope::Root => path_is_copied(path),
+                Scope::Root => path_is_copied(path) || status_code,
                 Scope::Element { .. } => true,
             };
             let mut clauses = Vec::new();
             if copied && !*negate {
-                if let Some(c) = value_clause(test) {
+                // Outside GKE (whose objectRef and verb come from paths and
+                // method names) a string value is written as a JSON string.
+                let quoted = t != LogType::GcpAudit;
+                if let Some(c) = value_clause(test, status_code, quoted) {
                     clauses.push(c);
                 }
             }
@@ -530,9 +1144,108 @@ fn required_in(e: &Expr, scope: Scope) -> Option<Vec<LitSet>> {
     }
 }
 
+/// True for `All` children that say "this field is an IP address, and not a
+/// private one" (`IsIPAddress` beside `None: [IsIPAddressPrivate]` on the
+/// same copied field): the record then holds a non-private address's text.
+fn is_non_private_ip_test(xs: &[Expr], scope: Scope) -> bool {
+    let copied = |p: &FieldPath| match scope {
+        Scope::Root => path_is_copied(p),
+        Scope::Element { .. } => true,
+    };
+    xs.iter().any(|x| {
+        let Expr::Leaf {
+            path,
+            test: Test::Ip(IpTest::Any | IpTest::V4 | IpTest::V6),
+            negate: false,
+            ..
+        } = x
+        else {
+            return false;
+        };
+        copied(path)
+            && xs.iter().any(|y| match y {
+                Expr::None(inner) => inner.iter().any(|z| {
+                    matches!(z, Expr::Leaf { path: q, test: Test::Ip(IpTest::Private), negate: false, .. } if q == path)
+                }),
+                Expr::Leaf {
+                    path: q,
+                    test: Test::Ip(IpTest::Private),
+                    negate: true,
+                    ..
+                } => q == path,
+                _ => false,
+            })
+    })
+}
+
+/// For a condition on `p_log_type`: whether it holds for log type `t`
+/// (`None` for conditions other than equality).
+fn log_type_test(path: &FieldPath, test: &Test, t: LogType) -> Option<bool> {
+    if !matches!(path.segments.as_slice(), [Segment::Key(k)] if k == "p_log_type") {
+        return None;
+    }
+    let Test::Str {
+        op: StrOp::Equals,
+        ci,
+        values,
+    } = test
+    else {
+        return None;
+    };
+    let name = if *ci {
+        t.name().to_lowercase()
+    } else {
+        t.name().to_string()
+    };
+    Some(
+        values
+            .iter()
+            .any(|v| matches!(v, Literal::Str(s) if *s == name)),
+    )
+}
+
+/// `responseStatus.code`: derived, but copied as written by every decoder
+/// when it is not zero (GKE writes 0 for a status without a code).
+fn is_status_code(path: &FieldPath) -> bool {
+    matches!(path.segments.as_slice(), [Segment::Key(a), Segment::Key(b)] if a == "responseStatus" && b == "code")
+}
+
+/// Every decimal spelling of the integer `x` (JSON number, or a string that
+/// parses as one, in any notation) contains its significant digits, with at
+/// most one decimal point among them: `403` → `403`, `4.03`, `40.3`. `None`
+/// for non-integers, zero, and integers too large for the rounding check.
+fn integer_spellings(x: f64) -> Option<Vec<String>> {
+    if x.fract() != 0.0 || x == 0.0 || x.abs() >= MAX_INTEGER_LITERAL {
+        return None;
+    }
+    let digits = format!("{}", x.abs() as u64);
+    let sig = digits.trim_end_matches('0');
+    let mut out = vec![sig.to_string()];
+    for i in 1..sig.len() {
+        out.push(format!("{}.{}", &sig[..i], &sig[i..]));
+    }
+    Some(out)
+}
+
 /// The literal clause of a positive string condition (or of a list of
-/// single IPv4 addresses, whose dotted text is written as is).
-fn value_clause(test: &Test) -> Option<LitSet> {
+/// single IPv4 addresses, whose dotted text is written as is). Integers
+/// compared for equality give their spellings; with `numbers_only` (a
+/// derived field copied only for non-zero numbers) nothing else does.
+fn value_clause(test: &Test, numbers_only: bool, quoted: bool) -> Option<LitSet> {
+    if numbers_only
+        && !matches!(
+            test,
+            Test::Str {
+                op: StrOp::Equals,
+                ..
+            }
+        )
+    {
+        return None;
+    }
+    if let Test::Ip(IpTest::Public) = test {
+        return Some(vec![(IP_LITERAL.to_string(), 8)]);
+    }
     if let Test::Cidr(nets) = test {
         let all_v4_hosts = nets
             .iter()
@@ -543,17 +1256,44 @@ fn value_clause(test: &Test) -> Option<LitSet> {
                 .collect()
         });
     }
-    let Test::Str { values, ci, .. } = test else {
+    let Test::Str { values, ci, op } = test else {
         return None;
     };
-    let mut out = Vec::new();
+    let mut out: LitSet = Vec::new();
     for v in values {
-        let Literal::Str(s) = v else { return None };
-        if s.trim().parse::<f64>().is_ok() {
+        let number = match v {
+            Literal::Num(n) => Some(*n),
+            Literal::Str(s) => s.trim().parse::<f64>().ok(),
+            _ => return None,
+        };
+        if let Some(n) = number {
+            if *op != StrOp::Equals {
+                return None;
+            }
+            for s in integer_spellings(n)? {
+                let len = s.len();
+                if !out.iter().any(|(x, _)| *x == s) {
+                    out.push((s, len));
+                }
+            }
+            continue;
+        }
+        if numbers_only {
             return None;
         }
-        let piece = longest_safe_piece(s)?;
+        let Literal::Str(s) = v else { return None };
+        let mut piece = longest_safe_piece(s)?;
         let n = piece.len();
+        // A value that starts with the piece follows a quote (`"x`, or `\"x`
+        // inside a JSON string) unless it is a bool spelled as a string.
+        if quoted
+            && matches!(op, StrOp::Equals | StrOp::StartsWith)
+            && s.starts_with(piece.as_str())
+            && !s.eq_ignore_ascii_case("true")
+            && !s.eq_ignore_ascii_case("false")
+        {
+            piece.insert(0, '"');
+        }
         out.push((
             if *ci {
                 format!("{CI_MARK}{}", piece.to_ascii_lowercase())
@@ -628,14 +1368,9 @@ fn path_is_copied(path: &FieldPath) -> bool {
     true
 }
 
-/// True for a clause that filters almost nothing: one of its literals is
-/// shorter than 3 bytes, or all of them are values found in most audit events.
+/// True for a clause that filters little: its literals are in many records.
 fn is_weak(clause: &LitSet) -> bool {
-    !clause.is_empty()
-        && (clause.iter().any(|(_, n)| *n < 3)
-            || clause
-                .iter()
-                .all(|(l, _)| COMMON.contains(&pattern_text(l).to_ascii_lowercase().as_str())))
+    !clause.is_empty() && clause_frequency(clause.iter().map(|(l, _)| l.as_str())) >= WEAK_FREQUENCY
 }
 
 /// A stored literal without its case-insensitivity mark.
@@ -672,5 +1407,64 @@ mod tests {
         );
         assert_eq!(longest_safe_piece("a&bcd").as_deref(), Some("bcd"));
         assert_eq!(longest_safe_piece("/"), None);
+    }
+
+    #[test]
+    fn integer_spellings_cover_every_notation() {
+        let s = integer_spellings(403.0).expect("an integer");
+        assert_eq!(s, vec!["403", "4.03", "40.3"]);
+        for text in [
+            "403", "403.0", "4.03e2", "40.3E1", "4030e-1", "0.403e3", "+403",
+        ] {
+            assert_eq!(text.parse::<f64>().ok(), Some(403.0), "{text}");
+            assert!(s.iter().any(|l| text.contains(l.as_str())), "{text}");
+        }
+        // Trailing zeros are not significant: 400 is "4", "4e2", "400".
+        assert_eq!(integer_spellings(400.0), Some(vec!["4".to_string()]));
+        assert_eq!(integer_spellings(0.0), None);
+        assert_eq!(integer_spellings(1.5), None);
+        assert_eq!(integer_spellings(1e7), None);
+    }
+
+    fn ips(text: &str) -> Vec<usize> {
+        let mut out = Vec::new();
+        find_non_private_ips(text.as_bytes(), |at| {
+            out.push(at);
+            true
+        });
+        out
+    }
+
+    #[test]
+    fn non_private_addresses_are_found_in_the_text() {
+        assert_eq!(ips(r#"{"sourceIPs":["8.8.8.8"]}"#), vec![15]);
+        assert_eq!(
+            ips(r#"{"sourceIPs":["10.0.0.1","172.16.6.116"]}"#),
+            Vec::<usize>::new()
+        );
+        assert_eq!(ips(r#"{"ip":"2600:1f18::1"}"#).len(), 1);
+        assert!(!ips(r#"{"ip":"::ffff:8.8.8.8"}"#).is_empty());
+        assert!(
+            ips(r#"{"ip":"fd00::1","t":"10:00:00","arn":"arn:aws:iam::123456789012:role/x"}"#)
+                .is_empty()
+        );
+        // A trimmed escaped space glued before the address.
+        assert_eq!(ips(r#"{"ip":" 8.8.8.8"}"#).len(), 1);
+        // Stripping digits off a private address does not make a public one.
+        assert!(ips(r#"{"ip":"172.16.40.247"}"#).is_empty());
+    }
+
+    #[test]
+    fn parse_dotted_quad_accepts_what_std_accepts() {
+        for text in ["1.2.3.4", "255.255.255.255", "0.0.0.0", "10.0.0.1"] {
+            assert_eq!(
+                parse_dotted_quad(text.as_bytes()),
+                text.parse::<std::net::IpAddr>().ok(),
+                "{text}"
+            );
+        }
+        for text in ["1.2.3", "1.2.3.4.5", "256.1.1.1", "1..2.3", "1.2.3.4444"] {
+            assert_eq!(parse_dotted_quad(text.as_bytes()), None, "{text}");
+        }
     }
 }

@@ -363,3 +363,27 @@ fn single_ipv4_addresses_are_prefilter_literals() {
             .0
     );
 }
+
+#[test]
+fn log_type_conditions_are_decided_per_log_type_by_the_prefilter() {
+    let text = "AnalysisType: rule\nRuleID: T\nDetection:\n  - Any:\n      - KeyPath: responseStatus.code\n        Condition: Equals\n        Value: 403\n      - All:\n          - Key: p_log_type\n            Condition: Equals\n            Value: GCP.AuditLog\n          - KeyPath: responseStatus.code\n            Condition: Equals\n            Value: 7\n";
+    let set = load_sources(
+        Vec::new(),
+        vec![Source {
+            name: "t.yml".into(),
+            text: text.into(),
+        }],
+    )
+    .expect("loads");
+    // For Kubernetes.Audit records the GKE-only branch cannot hold, so the
+    // rule needs one spelling of 403 (and a 1-byte "7" does not weaken it).
+    let pf = kadet_rules::Prefilter::build(&set.rules);
+    assert_eq!(
+        pf.rule_literals[0],
+        Some(vec![vec![
+            "403".to_string(),
+            "4.03".to_string(),
+            "40.3".to_string()
+        ]])
+    );
+}

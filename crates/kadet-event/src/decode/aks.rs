@@ -107,7 +107,7 @@ pub(crate) fn decode_record<'a>(
             DecodeError::shape("kube-audit record has no \"properties.log\"").at(loc.clone()),
         );
     };
-    if !sink.admit(bytes) {
+    if !sink.admit(bytes, log_type) {
         return;
     }
     let body: Cow<'a, [u8]> = match log.get().as_bytes().first() {

@@ -63,7 +63,7 @@ pub(crate) fn decode_payload<'a>(
     for (i, raw) in events.into_iter().enumerate() {
         let item_loc = loc.with_record(i);
         let record = raw.get().as_bytes();
-        if !sink.admit(record) {
+        if !sink.admit(record, LogType::EksAudit) {
             continue;
         }
         let ev: LogEvent<'_> = match serde_json::from_slice(record) {
@@ -194,8 +194,8 @@ struct OwningSink<'s, 'a> {
 }
 
 impl<'b> DecodeSink<'b> for OwningSink<'_, '_> {
-    fn admit(&mut self, bytes: &[u8]) -> bool {
-        self.inner.admit(bytes)
+    fn admit(&mut self, bytes: &[u8], log_type: LogType) -> bool {
+        self.inner.admit(bytes, log_type)
     }
     fn event(&mut self, event: RawEvent<'b>) {
         self.inner.event(RawEvent {

@@ -209,8 +209,8 @@ impl std::error::Error for DecodeError {}
 /// Receives what a decoder finds in a record.
 pub trait DecodeSink<'a> {
     /// The prefilter: `false` drops the event before it is parsed. `bytes`
-    /// is the source record holding the event.
-    fn admit(&mut self, bytes: &[u8]) -> bool;
+    /// is the source record holding the event, `log_type` what it decodes to.
+    fn admit(&mut self, bytes: &[u8], log_type: crate::LogType) -> bool;
     /// An event.
     fn event(&mut self, event: RawEvent<'a>);
     /// A record or event that could not be decoded.
@@ -429,7 +429,7 @@ impl Decoder {
         shape: crate::event::BodyShape,
         sink: &mut dyn DecodeSink<'a>,
     ) {
-        if !self.check_size(bytes, &meta.location, sink) || !sink.admit(bytes) {
+        if !self.check_size(bytes, &meta.location, sink) || !sink.admit(bytes, meta.log_type) {
             return;
         }
         sink.event(RawEvent {
