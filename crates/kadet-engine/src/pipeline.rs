@@ -15,7 +15,6 @@ use kadet_event::{
 };
 use kadet_rules::{LineHit, LineVerdict, Prefilter, Rule, RuleMask};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
@@ -383,7 +382,7 @@ pub trait ResultHandler {
 }
 
 /// Runs the pipeline over `inputs`, handing results to `handler` in input
-/// order. `cancel` stops reading early. Returns the total counters.
+/// order. Returns the total counters.
 pub fn run(
     inputs: &[InputFile],
     eval: &Evaluator<'_>,
@@ -412,50 +411,27 @@ pub fn run(
         return total;
     }
     let threads = opts.threads;
-    let stop = AtomicBool::new(false);
+    // No reader thread: workers take turns cutting the next chunk (the read,
+    // its copy and the line cut are the serial part), then decode and
+    // evaluate it while another worker reads.
+    let source = Mutex::new(ChunkSource {
+        inputs: inputs.iter(),
+        reader: None,
+        seq: 0,
+        counter,
+        read: opts.read,
+    });
     std::thread::scope(|s| {
-        let (chunk_tx, chunk_rx) = mpsc::sync_channel::<(u64, Chunk)>(threads * 2);
-        let chunk_rx = Arc::new(Mutex::new(chunk_rx));
         let (res_tx, res_rx) = mpsc::sync_channel::<(u64, ChunkResult)>(threads * 4);
-        let stop = &stop;
-        let read = opts.read;
-        let counter = counter.clone();
-        s.spawn(move || {
-            let mut seq = 0u64;
-            for f in inputs {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let mut reader = match open_input(f, counter.clone()) {
-                    Ok(r) => ChunkReader::new(f.name.clone(), r, read),
-                    Err(e) => {
-                        if chunk_tx
-                            .send((seq, Chunk::Skipped(open_skip(f, e))))
-                            .is_err()
-                        {
-                            return;
-                        }
-                        seq += 1;
-                        continue;
-                    }
-                };
-                while let Some(chunk) = reader.next_chunk() {
-                    if chunk_tx.send((seq, chunk)).is_err() {
-                        return;
-                    }
-                    seq += 1;
-                }
-            }
-        });
         for _ in 0..threads {
-            let rx = chunk_rx.clone();
             let tx = res_tx.clone();
+            let source = &source;
             s.spawn(move || loop {
-                let next = match rx.lock() {
-                    Ok(guard) => guard.recv(),
+                let next = match source.lock() {
+                    Ok(mut src) => src.next(),
                     Err(_) => return,
                 };
-                let Ok((seq, chunk)) = next else { return };
+                let Some((seq, chunk)) = next else { return };
                 if tx.send((seq, eval.process(chunk))).is_err() {
                     return;
                 }
@@ -476,6 +452,36 @@ pub fn run(
         }
     });
     total
+}
+
+/// The inputs, cut into numbered chunks one at a time.
+struct ChunkSource<'i> {
+    inputs: std::slice::Iter<'i, InputFile>,
+    reader: Option<ChunkReader>,
+    seq: u64,
+    counter: Arc<ByteCounter>,
+    read: ReadOptions,
+}
+
+impl ChunkSource<'_> {
+    /// The next chunk and its sequence number.
+    fn next(&mut self) -> Option<(u64, Chunk)> {
+        let chunk = loop {
+            if let Some(r) = &mut self.reader {
+                if let Some(c) = r.next_chunk() {
+                    break c;
+                }
+                self.reader = None;
+            }
+            let f = self.inputs.next()?;
+            match open_input(f, self.counter.clone()) {
+                Ok(r) => self.reader = Some(ChunkReader::new(f.name.clone(), r, self.read)),
+                Err(e) => break Chunk::Skipped(open_skip(f, e)),
+            }
+        };
+        self.seq += 1;
+        Some((self.seq - 1, chunk))
+    }
 }
 
 fn open_skip(f: &InputFile, e: std::io::Error) -> Skip {

@@ -860,7 +860,8 @@ impl Prefilter {
             then(hits, before);
         }
         if !sorted {
-            hits.sort_unstable();
+            // A few sorted runs: the stable sort merges them in linear time.
+            hits.sort();
         }
         true
     }
