@@ -365,10 +365,17 @@ fn find_non_private_ips(text: &[u8], mut found: impl FnMut(usize) -> bool) {
     }
     let v4 = |b: u8| b.is_ascii_digit() || b == b'.';
     let v6 = |b: u8| b.is_ascii_hexdigit() || b == b':' || b == b'.';
+    // IPv6 text has a `::` or at least six colons (seven, or six and an
+    // IPv4 tail): times of day (`10:00:00.123`) are not parsed.
     let parse_v6 = |run: &[u8]| {
+        let colons = run.iter().filter(|&&b| b == b':').count();
+        if colons < 6 && !run.windows(2).any(|w| w == b"::") {
+            return None;
+        }
         std::str::from_utf8(run)
             .ok()
-            .and_then(|s| s.parse::<std::net::IpAddr>().ok())
+            .and_then(|s| s.parse::<std::net::Ipv6Addr>().ok())
+            .map(std::net::IpAddr::V6)
     };
     if scan(text, b'.', 3, 15, v4, parse_dotted_quad, &mut found) {
         scan(text, b':', 2, 45, v6, parse_v6, &mut found);
