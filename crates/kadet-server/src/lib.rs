@@ -93,7 +93,20 @@ pub fn run(opts: ServeOptions) -> Result<()> {
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("cannot create state dir {}", state_dir.display()))?;
     let store_path = state_dir.join("kadet.sqlite");
-    let conn = detector::open_store(&store_path)?;
+    let mut conn = detector::open_store(&store_path)?;
+    let (gone, orphans) = sinks::repair_outbox(&mut conn, cfg.sinks.len())?;
+    if gone > 0 {
+        tracing::warn!(
+            deliveries = gone,
+            "dropped deliveries owed to sinks that are no longer configured"
+        );
+    }
+    if orphans > 0 {
+        tracing::warn!(
+            alerts = orphans,
+            "dropped outbox entries that no sink was waiting for"
+        );
+    }
     let processed = detector::meta_get(&conn, "journal_offset")?
         .unwrap_or(0)
         .max(0) as u64;

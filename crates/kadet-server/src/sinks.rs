@@ -365,13 +365,32 @@ impl Worker {
 }
 
 /// Marks an alert delivered to `sink`; drops it from the outbox when no sink waits for it.
+/// Both deletes are one transaction: a crash between them would otherwise
+/// leave an outbox entry that no sink waits for, pending for ever.
 fn confirm(conn: &Connection, id: &str, sink: usize) -> Result<()> {
-    conn.execute(
+    let tx = conn.unchecked_transaction()?;
+    tx.execute(
         "DELETE FROM deliveries WHERE alert_id = ?1 AND sink = ?2",
         params![id, sink as i64],
     )?;
-    conn.execute("DELETE FROM outbox WHERE alert_id = ?1 AND NOT EXISTS (SELECT 1 FROM deliveries WHERE alert_id = ?1)", [id])?;
+    tx.execute("DELETE FROM outbox WHERE alert_id = ?1 AND NOT EXISTS (SELECT 1 FROM deliveries WHERE alert_id = ?1)", [id])?;
+    tx.commit()?;
     Ok(())
+}
+
+/// Brings the outbox in line with the configured sinks at startup:
+/// deliveries owed to sinks no longer configured (index `>= sinks`) are
+/// dropped, and so are outbox entries that no sink waits for (left by an
+/// older version that confirmed in two steps). Returns how many of each.
+pub fn repair_outbox(conn: &mut Connection, sinks: usize) -> Result<(usize, usize)> {
+    let tx = conn.transaction()?;
+    let gone = tx.execute("DELETE FROM deliveries WHERE sink >= ?1", [sinks as i64])?;
+    let orphans = tx.execute(
+        "DELETE FROM outbox WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = outbox.alert_id)",
+        [],
+    )?;
+    tx.commit()?;
+    Ok((gone, orphans))
 }
 
 /// Reads a token file: the first line, trimmed.
@@ -389,4 +408,56 @@ pub fn read_token(p: &Path) -> Result<String> {
 pub fn pending(conn: &Connection) -> i64 {
     conn.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))
         .unwrap_or(-1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_store(&dir.path().join("s.sqlite")).unwrap();
+        (dir, conn)
+    }
+
+    fn owe(conn: &Connection, id: &str, sinks: &[i64]) {
+        conn.execute(
+            "INSERT INTO outbox (alert_id, state, seq) VALUES (?1, '{}', 1)",
+            [id],
+        )
+        .unwrap();
+        for s in sinks {
+            conn.execute(
+                "INSERT INTO deliveries (alert_id, sink, attempts, next_at, seq) VALUES (?1, ?2, 0, 0, 1)",
+                params![id, s],
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn confirm_drops_the_outbox_entry_with_the_last_delivery() {
+        let (_d, conn) = store();
+        owe(&conn, "a", &[0, 1]);
+        confirm(&conn, "a", 0).unwrap();
+        assert_eq!(pending(&conn), 1, "sink 1 still waits");
+        confirm(&conn, "a", 1).unwrap();
+        assert_eq!(pending(&conn), 0);
+    }
+
+    #[test]
+    fn repair_drops_orphans_and_deliveries_for_removed_sinks() {
+        let (_d, mut conn) = store();
+        owe(&conn, "orphan", &[]);
+        owe(&conn, "removed-sink-only", &[2]);
+        owe(&conn, "kept", &[0, 2]);
+        let (gone, orphans) = repair_outbox(&mut conn, 1).unwrap();
+        assert_eq!((gone, orphans), (2, 2));
+        assert_eq!(pending(&conn), 1);
+        let left: String = conn
+            .query_row("SELECT alert_id FROM outbox", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, "kept");
+        assert_eq!(repair_outbox(&mut conn, 1).unwrap(), (0, 0));
+    }
 }

@@ -379,21 +379,28 @@ pub fn metric(text: &str, prefix: &str) -> Option<f64> {
 
 /// Polls `/metrics` until the journal and the outbox are empty.
 pub fn wait_idle(client: &reqwest::blocking::Client, s: &Server, token: Option<&str>) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let mut req = client.get(s.url("/metrics"));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        if let Ok(r) = req.send() {
-            let text = r.text().unwrap_or_default();
-            if metric(&text, "kadet_journal_backlog_bytes ") == Some(0.0)
-                && metric(&text, "kadet_outbox_pending_alerts ") == Some(0.0)
-            {
-                return text;
+        let last = match req.send() {
+            Ok(r) => {
+                let text = r.text().unwrap_or_default();
+                if metric(&text, "kadet_journal_backlog_bytes ") == Some(0.0)
+                    && metric(&text, "kadet_outbox_pending_alerts ") == Some(0.0)
+                {
+                    return text;
+                }
+                text
             }
-        }
-        assert!(Instant::now() < deadline, "server did not go idle");
+            Err(e) => format!("GET /metrics failed: {e}"),
+        };
+        assert!(
+            Instant::now() < deadline,
+            "server did not go idle; last /metrics:\n{last}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
