@@ -22,4 +22,4 @@ pub use alert::{Alert, AlertWindow, Alerter};
 pub use matches::Match;
 pub use pipeline::{Evaluator, ScanOptions, ScanStats};
 pub use scan::{scan, Alerting, Emit, ScanReport};
-pub use sink::{Format, JsonLinesSink, OcsfSink, Sink, TableSink};
+pub use sink::{JsonLinesSink, OcsfSink, Sink, TableSink};

@@ -1,8 +1,9 @@
 //! The scan pipeline: inputs → chunks → decode → prefilter → parse → rules →
 //! matches, in parallel, with output order identical to a single thread.
 //!
-//! One reader thread cuts the inputs into chunks of whole records. Worker
-//! threads decode and evaluate chunks independently. The caller's thread
+//! There is no reader thread: worker threads take turns cutting the next
+//! chunk of whole records from the inputs, then decode and evaluate it while
+//! another worker reads. The caller's thread
 //! receives the per-chunk results, puts them back in input order, and feeds
 //! them to the [`Alerter`](crate::alert::Alerter) and the sinks. With one
 //! thread everything runs inline.
@@ -167,7 +168,7 @@ impl<'r> Evaluator<'r> {
         Evaluator {
             rules,
             prefilter,
-            decoder: Decoder::new(opts.decode),
+            decoder: Decoder::new(opts.decode.clone()),
             redact: opts.redact,
         }
     }
@@ -265,7 +266,8 @@ impl<'r> Evaluator<'r> {
             let raw = RawEvent {
                 meta: SourceMeta {
                     log_type,
-                    cluster: None,
+                    // A plain event names no cluster: the default applies.
+                    cluster: self.decoder.options().cluster.clone(),
                     source_time: None,
                     location: loc.clone(),
                 },

@@ -6,17 +6,6 @@ use crate::matches::{Match, MatchRecord};
 use kadet_rules::{Rule, Severity};
 use std::io::{self, Write};
 
-/// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// One JSON object per line.
-    JsonLines,
-    /// A human table.
-    Table,
-    /// OCSF Detection Finding (class 2004), one per line.
-    Ocsf,
-}
-
 /// Receives alerts and matches.
 pub trait Sink {
     /// An alert.
@@ -108,8 +97,9 @@ impl<W: Write> TableSink<W> {
 }
 
 fn short_time(t: Option<&str>) -> String {
-    // 2024-05-01T10:00:00.000000Z -> 2024-05-01 10:00:00
-    t.map(|t| t.get(..19).unwrap_or(t).replace('T', " "))
+    // 2024-05-01T10:00:00.000000Z -> 2024-05-01 10:00 (to the minute: the
+    // exact times are in the JSON output; the table must fit 80 columns)
+    t.map(|t| t.get(..16).unwrap_or(t).replace('T', " "))
         .unwrap_or_else(|| "-".into())
 }
 
@@ -161,17 +151,17 @@ impl<W: Write> Sink for TableSink<W> {
             t.set_width(w);
         }
         let header: [&str; 5] = if self.matches_mode {
-            [
-                "Severity",
-                "Title",
-                "Location",
-                "Event time (UTC)",
-                "Cluster",
-            ]
+            ["Severity", "Title", "Location", "Time (UTC)", "Cluster"]
         } else {
             ["Severity", "Title", "Count", "Seen (UTC)", "Cluster"]
         };
-        t.set_header(header);
+        // The cluster column only when some row names a cluster.
+        let columns = if self.rows.iter().any(|r| r[4] != "-") {
+            5
+        } else {
+            4
+        };
+        t.set_header(&header[..columns]);
         for (row, sev) in self.rows.iter().zip(&self.severities) {
             let mut sev_cell = Cell::new(&row[0]);
             if self.color {
@@ -183,13 +173,9 @@ impl<W: Write> Sink for TableSink<W> {
                     Severity::Info => Color::Grey,
                 });
             }
-            t.add_row(vec![
-                sev_cell,
-                Cell::new(&row[1]),
-                Cell::new(&row[2]),
-                Cell::new(&row[3]),
-                Cell::new(&row[4]),
-            ]);
+            let mut cells = vec![sev_cell];
+            cells.extend(row[1..columns].iter().map(Cell::new));
+            t.add_row(cells);
         }
         writeln!(self.out, "{t}")?;
         self.out.flush()

@@ -1,52 +1,10 @@
 //! The canonical audit event and the source metadata that travels with it.
 
+pub use crate::location::Location;
 use crate::time::EventTime;
 use crate::value::Value;
 use std::cell::OnceCell;
 use std::fmt;
-use std::sync::Arc;
-
-/// Where a record came from, in the terms a user can act on.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Location {
-    /// The input file, or `-` for standard input.
-    pub file: Arc<str>,
-    /// 1-based line where the record starts.
-    pub line: u64,
-    /// 0-based index of the event inside a batch record (EventList item,
-    /// CloudWatch logEvent, Azure record), when the line held several.
-    pub record: Option<u32>,
-}
-
-impl Location {
-    /// A location for a whole line.
-    pub fn line(file: Arc<str>, line: u64) -> Self {
-        Location {
-            file,
-            line,
-            record: None,
-        }
-    }
-
-    /// The same line, pointing at the `index`th record inside it.
-    pub fn with_record(&self, index: usize) -> Self {
-        Location {
-            file: self.file.clone(),
-            line: self.line,
-            record: Some(u32::try_from(index).unwrap_or(u32::MAX)),
-        }
-    }
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.file, self.line)?;
-        if let Some(r) = self.record {
-            write!(f, "#{r}")?;
-        }
-        Ok(())
-    }
-}
 
 /// The kind of log an event came from, named as Panther names log types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -191,7 +149,7 @@ impl<'a> RawEvent<'a> {
         }
         let audit = match self.shape {
             BodyShape::Audit | BodyShape::Foreign => parsed,
-            BodyShape::GkeLogEntry => crate::decode::gke::to_audit_event(parsed)?,
+            BodyShape::GkeLogEntry => crate::gke_audit::to_audit_event(parsed)?,
         };
         let time = event_time_of(&audit).or(self.meta.source_time);
         Ok(CanonicalEvent {

@@ -32,12 +32,18 @@ pub struct InputFile {
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     /// A path that does not exist or cannot be read.
-    #[error("{path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         /// The path.
         path: String,
         /// The cause.
         source: io::Error,
+    },
+    /// A directory holding no file kadet reads.
+    #[error("{path}: no audit log files in this directory (kadet reads *.json, *.jsonl, *.ndjson, *.log, *.txt and *.audit, plain or .gz/.zst)")]
+    NoLogFiles {
+        /// The directory.
+        path: String,
     },
 }
 
@@ -60,7 +66,11 @@ pub fn expand_inputs(args: &[String]) -> Result<Vec<InputFile>, InputError> {
             source,
         })?;
         if meta.is_dir() {
+            let before = out.len();
             walk(&path, &mut out)?;
+            if out.len() == before {
+                return Err(InputError::NoLogFiles { path: arg.clone() });
+            }
         } else {
             out.push(InputFile {
                 name: Arc::from(arg.as_str()),
@@ -168,6 +178,14 @@ pub fn open_input(file: &InputFile, counter: Arc<ByteCounter>) -> io::Result<Box
     } else {
         Ok(Box::new(buffered))
     }
+}
+
+/// The UTF-8 byte-order mark.
+pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// `data` without a leading UTF-8 byte-order mark, or `None` when it has none.
+pub fn strip_bom(data: &[u8]) -> Option<&[u8]> {
+    data.strip_prefix(UTF8_BOM)
 }
 
 /// Limits for reading.
@@ -289,6 +307,13 @@ impl ChunkReader {
 
     fn decide_layout(&mut self) {
         self.fill(64 << 10);
+        // A UTF-8 byte-order mark (PowerShell and some Windows tools write
+        // one) is not part of the JSON: drop it. It sits on line 1, so line
+        // numbers are unchanged.
+        if let Some(rest) = strip_bom(&self.buf) {
+            let bom = self.buf.len() - rest.len();
+            self.buf.drain(..bom);
+        }
         let start = self.buf.iter().position(|b| !b.is_ascii_whitespace());
         self.layout = match start.map(|i| self.buf[i]) {
             Some(b'[') => Layout::Document,

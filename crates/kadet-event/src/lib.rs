@@ -17,15 +17,17 @@
 #![warn(missing_docs)]
 
 pub mod decode;
+pub mod error;
 pub mod event;
+pub mod gke_audit;
 pub mod input;
+pub mod location;
 pub mod redact;
 pub mod time;
 pub mod value;
 
-pub use decode::{
-    DecodeError, DecodeOptions, DecodeSink, Decoder, IgnoreReason, InputFormat, Skip, SkipReason,
-};
+pub use decode::{DecodeOptions, DecodeSink, Decoder, InputFormat};
+pub use error::{DecodeError, IgnoreReason, Skip, SkipReason};
 pub use event::{BodyShape, CanonicalEvent, Location, LogType, RawEvent, SourceMeta};
 pub use input::{Chunk, ChunkReader, InputFile, ReadOptions};
 pub use time::EventTime;

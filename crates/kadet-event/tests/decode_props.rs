@@ -21,6 +21,7 @@ fn decode_all(bytes: &[u8], format: InputFormat) {
     let decoder = Decoder::new(DecodeOptions {
         format,
         max_event_bytes: 1 << 16,
+        cluster: None,
     });
     let mut sink = CollectSink::default();
     decoder.decode(bytes, &Location::line(Arc::from("p"), 1), &mut sink);

@@ -25,6 +25,6 @@ pub mod template;
 pub mod testing;
 
 pub use expr::Expr;
-pub use loader::{load_builtin, load_paths, LoadError, RuleSet};
+pub use loader::{load_builtin, load_paths, load_rules, LoadError, LoadErrors, RuleSet};
 pub use prefilter::{LineHit, LineVerdict, Prefilter, RuleMask};
 pub use rule::{Outcome, Rule, Severity};

@@ -40,6 +40,35 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
+/// Every problem found while loading rules; nothing runs while there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadErrors(pub Vec<LoadError>);
+
+impl fmt::Display for LoadErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for e in &self.0 {
+            writeln!(f, "{e}")?;
+        }
+        write!(f, "{} problem(s) in the rules", self.0.len())
+    }
+}
+
+impl std::error::Error for LoadErrors {}
+
+/// Loads the rules a command runs: the files and directories in `paths`, or
+/// the built-in pack when `paths` is empty; rules with `Enabled: false` are
+/// dropped unless `include_disabled`.
+pub fn load_rules(paths: &[PathBuf], include_disabled: bool) -> Result<RuleSet, LoadErrors> {
+    let loaded = if paths.is_empty() {
+        load_builtin()
+    } else {
+        load_paths(paths)
+    };
+    let mut set = loaded.map_err(LoadErrors)?;
+    set.retain_enabled(include_disabled);
+    Ok(set)
+}
+
 /// Loaded, compiled rules with their library and prefilter.
 #[derive(Debug)]
 pub struct RuleSet {

@@ -172,6 +172,7 @@ fn to_bytes(items: &[&RawValue]) -> Vec<u8> {
 /// A body for `/v1/audit` (EventList, Event or array of events) or
 /// `/v1/aks` (`{"records": [...]}`): exactly one JSON value.
 pub fn prepare_body(body: &[u8], max_event: usize) -> Result<Prepared, Refusal> {
+    let body = kadet_event::input::strip_bom(body).unwrap_or(body);
     utf8("", body)?;
     let text = std::str::from_utf8(body).unwrap_or("");
     let mut out = Prepared::default();
@@ -226,6 +227,7 @@ pub fn prepare_firehose(
     max_event: usize,
     limit: usize,
 ) -> Result<(String, Prepared), Refusal> {
+    let body = kadet_event::input::strip_bom(body).unwrap_or(body);
     utf8("", body)?;
     let req: FirehoseRequest = serde_json::from_slice(body).map_err(|e| malformed("", &e))?;
     let mut out = Prepared::default();

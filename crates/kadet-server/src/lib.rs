@@ -55,23 +55,9 @@ fn init_logging() {
 }
 
 fn load_rules(cfg: &Config) -> Result<&'static [Rule]> {
-    let loaded = if cfg.rules.paths.is_empty() {
-        kadet_rules::load_builtin()
-    } else {
-        kadet_rules::load_paths(&cfg.rules.paths)
-    };
-    match loaded {
-        Ok(mut set) => {
-            set.retain_enabled(cfg.rules.include_disabled);
-            Ok(Box::leak(set.rules.into_boxed_slice()))
-        }
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("kadet: rule error: {e}");
-            }
-            anyhow::bail!("{} problem(s) in the rules; not starting", errors.len())
-        }
-    }
+    let set = kadet_rules::load_rules(&cfg.rules.paths, cfg.rules.include_disabled)
+        .context("not starting")?;
+    Ok(Box::leak(set.rules.into_boxed_slice()))
 }
 
 /// Runs the server until SIGTERM or Ctrl-C.
@@ -155,6 +141,7 @@ pub fn run(opts: ServeOptions) -> Result<()> {
         decode: DecodeOptions {
             format: InputFormat::Auto,
             max_event_bytes: cfg.limits.max_event_bytes,
+            cluster: None,
         },
         read: ReadOptions::default(),
         redact: true,

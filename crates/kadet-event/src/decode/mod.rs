@@ -14,11 +14,11 @@ pub mod gke;
 pub mod k8s;
 pub mod panther;
 
+pub use crate::error::{DecodeError, IgnoreReason, Skip, SkipReason};
 use crate::event::{Location, RawEvent};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
-use std::fmt;
 
 /// Which decoder to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -70,142 +70,6 @@ impl InputFormat {
     }
 }
 
-/// Why a record or event was skipped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum SkipReason {
-    /// Not valid JSON.
-    MalformedJson,
-    /// Bytes that are not UTF-8.
-    InvalidUtf8,
-    /// Nesting deeper than the parser's limit (128).
-    TooDeep,
-    /// Larger than the configured size limit.
-    TooLarge,
-    /// Valid JSON that is no audit record kadet knows.
-    UnknownShape,
-    /// A compressed or base64 payload that could not be decoded.
-    BadEncoding,
-    /// Reading the input failed (truncated gzip, I/O error).
-    ReadError,
-}
-
-impl SkipReason {
-    /// Kebab-case name used in summaries.
-    pub fn name(self) -> &'static str {
-        match self {
-            SkipReason::MalformedJson => "malformed-json",
-            SkipReason::InvalidUtf8 => "invalid-utf8",
-            SkipReason::TooDeep => "too-deep",
-            SkipReason::TooLarge => "too-large",
-            SkipReason::UnknownShape => "unknown-shape",
-            SkipReason::BadEncoding => "bad-encoding",
-            SkipReason::ReadError => "read-error",
-        }
-    }
-}
-
-impl fmt::Display for SkipReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Records deliberately passed over: not errors, but counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum IgnoreReason {
-    /// CloudWatch Logs `CONTROL_MESSAGE`.
-    ControlMessage,
-    /// Azure diagnostic record of a category other than kube-audit(-admin).
-    NonAuditCategory,
-    /// GKE entry of a service other than `k8s.io`.
-    NonKubernetesService,
-    /// An event discarded by the prefilter before parsing.
-    Prefiltered,
-}
-
-impl IgnoreReason {
-    /// Kebab-case name used in summaries.
-    pub fn name(self) -> &'static str {
-        match self {
-            IgnoreReason::ControlMessage => "control-message",
-            IgnoreReason::NonAuditCategory => "non-audit-category",
-            IgnoreReason::NonKubernetesService => "non-kubernetes-service",
-            IgnoreReason::Prefiltered => "prefiltered",
-        }
-    }
-}
-
-/// A diagnostic for a skipped record: where, why, and what exactly.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Skip {
-    /// Where the record is.
-    pub location: Location,
-    /// The category of the problem.
-    pub reason: SkipReason,
-    /// A one-line description.
-    pub message: String,
-}
-
-impl fmt::Display for Skip {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.location, self.reason, self.message)
-    }
-}
-
-/// An error while decoding one event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DecodeError {
-    /// The category.
-    pub reason: SkipReason,
-    /// A one-line description.
-    pub message: String,
-}
-
-impl DecodeError {
-    /// Classifies a JSON parser error.
-    pub fn from_json(e: serde_json::Error) -> DecodeError {
-        let text = e.to_string();
-        let reason = if text.contains("recursion limit") {
-            SkipReason::TooDeep
-        } else if text.contains("unicode") || text.contains("UTF-8") || text.contains("utf-8") {
-            SkipReason::InvalidUtf8
-        } else if e.is_data() {
-            SkipReason::UnknownShape
-        } else {
-            SkipReason::MalformedJson
-        };
-        DecodeError {
-            reason,
-            message: text,
-        }
-    }
-
-    /// A shape error.
-    pub fn shape(message: impl Into<String>) -> DecodeError {
-        DecodeError {
-            reason: SkipReason::UnknownShape,
-            message: message.into(),
-        }
-    }
-
-    /// Attaches a location.
-    pub fn at(self, location: Location) -> Skip {
-        Skip {
-            location,
-            reason: self.reason,
-            message: self.message,
-        }
-    }
-}
-
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.reason, self.message)
-    }
-}
-
-impl std::error::Error for DecodeError {}
-
 /// Receives what a decoder finds in a record.
 pub trait DecodeSink<'a> {
     /// The prefilter: `false` drops the event before it is parsed. `bytes`
@@ -220,12 +84,15 @@ pub trait DecodeSink<'a> {
 }
 
 /// Options shared by all decoders.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct DecodeOptions {
     /// The decoder to use, or auto-detection.
     pub format: InputFormat,
     /// The largest single event accepted, in bytes.
     pub max_event_bytes: usize,
+    /// The cluster name given to events whose record names none (a raw
+    /// kube-apiserver log carries no cluster name; EKS, AKS and GKE records do).
+    pub cluster: Option<String>,
 }
 
 impl Default for DecodeOptions {
@@ -233,7 +100,32 @@ impl Default for DecodeOptions {
         DecodeOptions {
             format: InputFormat::Auto,
             max_event_bytes: 4 << 20,
+            cluster: None,
         }
+    }
+}
+
+/// Passes events on, naming the cluster of those whose record names none.
+struct DefaultCluster<'s, 'a> {
+    name: &'s str,
+    inner: &'s mut dyn DecodeSink<'a>,
+}
+
+impl<'a> DecodeSink<'a> for DefaultCluster<'_, 'a> {
+    fn admit(&mut self, bytes: &[u8], log_type: crate::LogType) -> bool {
+        self.inner.admit(bytes, log_type)
+    }
+    fn event(&mut self, mut event: RawEvent<'a>) {
+        if event.meta.cluster.is_none() {
+            event.meta.cluster = Some(self.name.to_string());
+        }
+        self.inner.event(event)
+    }
+    fn skip(&mut self, skip: Skip) {
+        self.inner.skip(skip)
+    }
+    fn ignore(&mut self, reason: IgnoreReason) {
+        self.inner.ignore(reason)
     }
 }
 
@@ -300,12 +192,21 @@ impl Decoder {
     }
 
     /// The options in force.
-    pub fn options(&self) -> DecodeOptions {
-        self.opts
+    pub fn options(&self) -> &DecodeOptions {
+        &self.opts
     }
 
     /// Decodes one record (a line or a document).
     pub fn decode<'a>(&self, record: &'a [u8], loc: &Location, sink: &mut dyn DecodeSink<'a>) {
+        match &self.opts.cluster {
+            Some(name) => {
+                self.decode_record(record, loc, &mut DefaultCluster { name, inner: sink })
+            }
+            None => self.decode_record(record, loc, sink),
+        }
+    }
+
+    fn decode_record<'a>(&self, record: &'a [u8], loc: &Location, sink: &mut dyn DecodeSink<'a>) {
         let trimmed = trim_ascii(record);
         let Some(&first) = trimmed.first() else {
             return;

@@ -5,6 +5,7 @@ use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `kadet serve` arguments.
 #[derive(Args)]
 pub struct ServeArgs {
     /// Configuration file (TOML); without it: 127.0.0.1:9765, the built-in
@@ -16,7 +17,8 @@ pub struct ServeArgs {
     pub insecure_listen: bool,
 }
 
-pub fn serve(a: ServeArgs) -> Result<ExitCode> {
+/// Runs the server until SIGTERM or Ctrl-C.
+pub fn run(a: ServeArgs) -> Result<ExitCode> {
     kadet_server::run(kadet_server::ServeOptions {
         config: a.config,
         insecure_listen: a.insecure_listen,

@@ -1,0 +1,106 @@
+//! Argument groups several subcommands share: where rules come from and how
+//! inputs are decoded.
+
+use anyhow::{bail, Result};
+use clap::{Args, ValueEnum};
+use kadet_event::{DecodeOptions, InputFormat};
+use kadet_rules::RuleSet;
+use std::path::PathBuf;
+
+/// Where rules come from.
+#[derive(Args, Clone)]
+pub struct RuleSource {
+    /// Rule files or directories (default: the built-in pack).
+    #[arg(long = "rules", short = 'r', value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Also run rules with `Enabled: false`.
+    #[arg(long)]
+    pub include_disabled: bool,
+}
+
+impl RuleSource {
+    /// Loads the rules, printing every problem with its file and line; fails
+    /// before any event is read.
+    pub fn load(&self) -> Result<RuleSet> {
+        match kadet_rules::load_rules(&self.rules, self.include_disabled) {
+            Ok(set) => Ok(set),
+            Err(errors) => {
+                for e in &errors.0 {
+                    eprintln!("kadet: rule error: {e}");
+                }
+                bail!(
+                    "{} problem(s) in the rules; nothing was run",
+                    errors.0.len()
+                )
+            }
+        }
+    }
+
+    /// The same source with disabled rules included (for `test`, `rules`,
+    /// `explain`, which look at rules rather than run them).
+    pub fn with_disabled(&self) -> RuleSource {
+        RuleSource {
+            include_disabled: true,
+            ..self.clone()
+        }
+    }
+}
+
+/// How inputs are decoded.
+#[derive(Args, Clone)]
+pub struct DecodeArgs {
+    /// Input format: auto-detect per record, or force one decoder.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub input_format: InputFormatArg,
+    /// Largest single event accepted, in bytes.
+    #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
+    pub max_event_bytes: usize,
+    /// Print secrets (minted tokens, Secret data) instead of redacting them.
+    #[arg(long)]
+    pub no_redact: bool,
+    /// Cluster name for records that carry none (raw kube-apiserver logs);
+    /// EKS, AKS and GKE records name their cluster themselves.
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+}
+
+impl DecodeArgs {
+    /// The decoder's options.
+    pub fn options(&self) -> DecodeOptions {
+        DecodeOptions {
+            format: self.input_format.into(),
+            max_event_bytes: self.max_event_bytes.max(1),
+            cluster: self.cluster.clone().filter(|c| !c.is_empty()),
+        }
+    }
+}
+
+/// `--input-format`.
+#[derive(Copy, Clone, ValueEnum)]
+pub enum InputFormatArg {
+    /// Recognise each record's shape.
+    Auto,
+    /// kube-apiserver audit events (JSON lines, EventList, arrays).
+    K8s,
+    /// EKS control-plane logs from CloudWatch Logs.
+    EksCloudwatch,
+    /// AKS diagnostic records.
+    Aks,
+    /// GKE Cloud Audit Log entries.
+    Gke,
+    /// Panther-normalised records.
+    Panther,
+}
+
+impl From<InputFormatArg> for InputFormat {
+    fn from(f: InputFormatArg) -> InputFormat {
+        match f {
+            InputFormatArg::Auto => InputFormat::Auto,
+            InputFormatArg::K8s => InputFormat::K8s,
+            InputFormatArg::EksCloudwatch => InputFormat::EksCloudwatch,
+            InputFormatArg::Aks => InputFormat::Aks,
+            InputFormatArg::Gke => InputFormat::Gke,
+            InputFormatArg::Panther => InputFormat::Panther,
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! `kadet test`: runs rules' unit tests offline.
+
+use super::args::RuleSource;
+use super::EXIT_FINDINGS;
+use anyhow::Result;
+use clap::Args;
+use kadet_rules::testing::TestResult;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// `kadet test` arguments.
+#[derive(Args)]
+pub struct TestArgs {
+    /// Rule files or directories (default: the built-in pack).
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Only rules whose RuleID contains this, or that have this tag.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Print only failures and the summary.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+/// Runs the tests; exit status 1 when one fails.
+pub fn run(a: TestArgs) -> Result<ExitCode> {
+    let source = RuleSource {
+        rules: a.paths.clone(),
+        include_disabled: true,
+    };
+    let set = source.load()?;
+    let (mut passed, mut failed, mut rules) = (0usize, 0usize, 0usize);
+    let mut out = io::stdout().lock();
+    for rule in &set.rules {
+        if let Some(f) = &a.filter {
+            if !rule.id.contains(f.as_str()) && !rule.tags.iter().any(|t| t.eq_ignore_ascii_case(f))
+            {
+                continue;
+            }
+        }
+        rules += 1;
+        for r in kadet_rules::testing::run_rule_tests(rule) {
+            if r.passed {
+                passed += 1;
+                if !a.quiet {
+                    writeln!(out, "PASS  {} / {}", r.rule_id, r.name)?;
+                }
+            } else {
+                failed += 1;
+                print_failure(&mut out, &r, &rule.source)?;
+            }
+        }
+    }
+    writeln!(out, "{rules} rules tested")?;
+    writeln!(out, "{passed} passed, {failed} failed")?;
+    out.flush()?;
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FINDINGS)
+    })
+}
+
+fn print_failure(out: &mut impl Write, r: &TestResult, source: &str) -> io::Result<()> {
+    writeln!(out, "FAIL  {} / {}", r.rule_id, r.name)?;
+    for p in &r.problems {
+        writeln!(out, "      {p}")?;
+    }
+    if let Some(o) = &r.outcome {
+        writeln!(
+            out,
+            "      (rule gave: title {:?}, dedup {:?}, severity {})",
+            o.title, o.dedup, o.severity
+        )?;
+    }
+    writeln!(out, "      in {source}")
+}

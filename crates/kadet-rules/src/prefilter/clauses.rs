@@ -1,0 +1,446 @@
+//! Clause derivation: what literals a rule's detection requires of a record
+//! of one log type, with the soundness rules listed in the module docs.
+
+use super::literals::{clause_frequency, CI_MARK, WEAK_FREQUENCY};
+use super::{IP_LITERAL, MAX_CLAUSES};
+use crate::expr::{ElementMode, Expr, IpTest, Literal, StrOp, Test};
+use crate::path::{FieldPath, Segment};
+use crate::rule::Rule;
+use kadet_event::LogType;
+
+/// Root paths whose text kadet may derive rather than copy from the record.
+const DERIVED_ROOTS: &[&str] = &["kind", "apiVersion", "requestURI", "responseStatus"];
+
+/// Integer literals at or above this many digits give no clause (the run of
+/// nines above only covers rounding for smaller ones).
+const MAX_INTEGER_LITERAL: f64 = 1e6;
+
+/// A rule's clauses for one log type, as text (see [`rule_clauses`]).
+pub(super) type RuleClauses = Option<Option<Vec<Vec<String>>>>;
+
+/// A rule's clauses for records of one log type, as literal text: `None`
+/// when the rule does not apply to the type, `Some(None)` when nothing can
+/// be said (every record is evaluated).
+pub(super) fn rule_clauses(rule: &Rule, t: LogType) -> RuleClauses {
+    if !rule.applies_to(t) {
+        return None;
+    }
+    let Some(mut cnf) = required(&rule.detection, t) else {
+        return Some(None);
+    };
+    if cnf.iter().any(|c| c.is_empty()) {
+        // A clause no record can satisfy: the rule never matches this type.
+        return None;
+    }
+    // Strong clauses first (the most selective first), then the weak ones,
+    // which still narrow down which rules run.
+    cnf.sort_by_key(|c| (!is_weak(c), score(c)));
+    cnf.reverse();
+    cnf.dedup();
+    cnf.truncate(MAX_CLAUSES);
+    Some(Some(
+        cnf.into_iter()
+            .map(|c| c.into_iter().map(|(s, _)| s).collect())
+            .collect(),
+    ))
+}
+
+/// A literal set: each entry with its length (the shortest drives
+/// selectivity). Case-insensitive literals are stored lower-cased with a
+/// `(?i)` prefix so they never merge with a case-sensitive one.
+pub(super) type LitSet = Vec<(String, usize)>;
+
+/// Higher is more selective: rarer, then longer literals. An empty clause
+/// (no record can satisfy it) is the most selective of all.
+fn score(set: &LitSet) -> (std::cmp::Reverse<u64>, usize) {
+    if set.is_empty() {
+        return (std::cmp::Reverse(0), usize::MAX);
+    }
+    (
+        std::cmp::Reverse((clause_frequency(set.iter().map(|(l, _)| l.as_str())) * 1e6) as u64),
+        set.iter().map(|(_, n)| *n).min().unwrap_or(0),
+    )
+}
+
+/// Clauses any record of log type `t` matching `e` satisfies (each clause:
+/// one of its literals is in the record), or `None` when nothing can be
+/// said. An empty clause means no record can match.
+fn required(e: &Expr, t: LogType) -> Option<Vec<LitSet>> {
+    required_in(e, Scope::Root, t)
+}
+
+/// Where an expression's paths start.
+#[derive(Clone, Copy)]
+enum Scope {
+    /// The event.
+    Root,
+    /// A list element; `keys_verbatim` when its object keys are the source's own.
+    Element { keys_verbatim: bool },
+}
+
+fn required_in(e: &Expr, scope: Scope, t: LogType) -> Option<Vec<LitSet>> {
+    match e {
+        Expr::All(xs) => {
+            let mut out = Vec::new();
+            for x in xs {
+                if let Some(cnf) = required_in(x, scope, t) {
+                    out.extend(cnf);
+                }
+            }
+            if is_non_private_ip_test(xs, scope) {
+                out.push(vec![(IP_LITERAL.to_string(), 8)]);
+            }
+            (!out.is_empty()).then_some(out)
+        }
+        Expr::Any(xs) | Expr::OnlyOne(xs) => {
+            // Each alternative implies its own most selective clause.
+            let mut union: LitSet = Vec::new();
+            for x in xs {
+                let best = required_in(x, scope, t)?.into_iter().max_by_key(score)?;
+                for l in best {
+                    if !union.contains(&l) {
+                        union.push(l);
+                    }
+                }
+            }
+            Some(vec![union])
+        }
+        Expr::None(_) | Expr::Compare { .. } => None,
+        Expr::Const(true) => None,
+        Expr::Const(false) => Some(vec![Vec::new()]),
+        Expr::Named { expr, .. } => required_in(expr, scope, t),
+        Expr::Elements { mode, exprs, path } => match (mode, scope) {
+            (ElementMode::Any | ElementMode::OnlyOne, Scope::Root) if path_is_copied(path) => {
+                let keys_verbatim = keys_are_verbatim(path);
+                required_in(
+                    &Expr::All(exprs.clone()),
+                    Scope::Element { keys_verbatim },
+                    t,
+                )
+            }
+            (ElementMode::Any | ElementMode::OnlyOne, Scope::Element { keys_verbatim }) => {
+                required_in(
+                    &Expr::All(exprs.clone()),
+                    Scope::Element { keys_verbatim },
+                    t,
+                )
+            }
+            _ => None,
+        },
+        Expr::Leaf {
+            path, test, negate, ..
+        } => {
+            if matches!(scope, Scope::Root) {
+                if let Some(holds) = log_type_test(path, test, t) {
+                    // Decided by the log type alone.
+                    return (holds == *negate).then(|| vec![Vec::new()]);
+                }
+            }
+            let status_code = matches!(scope, Scope::Root) && is_status_code(path);
+            let copied = match scope {
+                Scope::Root => path_is_copied(path) || status_code,
+                Scope::Element { .. } => true,
+            };
+            let mut clauses = Vec::new();
+            if copied && !*negate {
+                // Outside GKE (whose objectRef and verb come from paths and
+                // method names) a string value is written as a JSON string.
+                let quoted = t != LogType::GcpAudit;
+                if let Some(c) = value_clause(test, status_code, quoted) {
+                    clauses.push(c);
+                }
+            }
+            let keys_verbatim = match scope {
+                Scope::Root => keys_are_verbatim(path),
+                Scope::Element { keys_verbatim } => keys_verbatim,
+            };
+            if keys_verbatim && implies_presence(test, *negate) {
+                if let Some(Segment::Key(k)) = path.segments.last() {
+                    if let Some(piece) = longest_safe_piece(k).filter(|p| p.len() == k.len()) {
+                        let n = piece.len();
+                        clauses.push(vec![(piece, n)]);
+                    }
+                }
+            }
+            (!clauses.is_empty()).then_some(clauses)
+        }
+    }
+}
+
+/// True for `All` children that say "this field is an IP address, and not a
+/// private one" (`IsIPAddress` beside `None: [IsIPAddressPrivate]` on the
+/// same copied field): the record then holds a non-private address's text.
+fn is_non_private_ip_test(xs: &[Expr], scope: Scope) -> bool {
+    let copied = |p: &FieldPath| match scope {
+        Scope::Root => path_is_copied(p),
+        Scope::Element { .. } => true,
+    };
+    xs.iter().any(|x| {
+        let Expr::Leaf {
+            path,
+            test: Test::Ip(IpTest::Any | IpTest::V4 | IpTest::V6),
+            negate: false,
+            ..
+        } = x
+        else {
+            return false;
+        };
+        copied(path)
+            && xs.iter().any(|y| match y {
+                Expr::None(inner) => inner.iter().any(|z| {
+                    matches!(z, Expr::Leaf { path: q, test: Test::Ip(IpTest::Private), negate: false, .. } if q == path)
+                }),
+                Expr::Leaf {
+                    path: q,
+                    test: Test::Ip(IpTest::Private),
+                    negate: true,
+                    ..
+                } => q == path,
+                _ => false,
+            })
+    })
+}
+
+/// For a condition on `p_log_type`: whether it holds for log type `t`
+/// (`None` for conditions other than equality).
+fn log_type_test(path: &FieldPath, test: &Test, t: LogType) -> Option<bool> {
+    if !matches!(path.segments.as_slice(), [Segment::Key(k)] if k == "p_log_type") {
+        return None;
+    }
+    let Test::Str {
+        op: StrOp::Equals,
+        ci,
+        values,
+    } = test
+    else {
+        return None;
+    };
+    let name = if *ci {
+        t.name().to_lowercase()
+    } else {
+        t.name().to_string()
+    };
+    Some(
+        values
+            .iter()
+            .any(|v| matches!(v, Literal::Str(s) if *s == name)),
+    )
+}
+
+/// `responseStatus.code`: derived, but copied as written by every decoder
+/// when it is not zero (GKE writes 0 for a status without a code).
+fn is_status_code(path: &FieldPath) -> bool {
+    matches!(path.segments.as_slice(), [Segment::Key(a), Segment::Key(b)] if a == "responseStatus" && b == "code")
+}
+
+/// Every decimal spelling of the integer `x` (JSON number, or a string that
+/// parses as one, in any notation) contains its significant digits, with at
+/// most one decimal point among them: `403` → `403`, `4.03`, `40.3`. `None`
+/// for non-integers, zero, and integers too large for the rounding check.
+fn integer_spellings(x: f64) -> Option<Vec<String>> {
+    if x.fract() != 0.0 || x == 0.0 || x.abs() >= MAX_INTEGER_LITERAL {
+        return None;
+    }
+    let digits = format!("{}", x.abs() as u64);
+    let sig = digits.trim_end_matches('0');
+    let mut out = vec![sig.to_string()];
+    for i in 1..sig.len() {
+        out.push(format!("{}.{}", &sig[..i], &sig[i..]));
+    }
+    Some(out)
+}
+
+/// The literal clause of a positive string condition (or of a list of
+/// single IPv4 addresses, whose dotted text is written as is). Integers
+/// compared for equality give their spellings; with `numbers_only` (a
+/// derived field copied only for non-zero numbers) nothing else does.
+fn value_clause(test: &Test, numbers_only: bool, quoted: bool) -> Option<LitSet> {
+    if numbers_only
+        && !matches!(
+            test,
+            Test::Str {
+                op: StrOp::Equals,
+                ..
+            }
+        )
+    {
+        return None;
+    }
+    if let Test::Ip(IpTest::Public) = test {
+        return Some(vec![(IP_LITERAL.to_string(), 8)]);
+    }
+    if let Test::Cidr(nets) = test {
+        let all_v4_hosts = nets
+            .iter()
+            .all(|n| matches!(n, ipnet::IpNet::V4(v4) if v4.prefix_len() == 32));
+        return all_v4_hosts.then(|| {
+            nets.iter()
+                .map(|n| (n.addr().to_string(), n.addr().to_string().len()))
+                .collect()
+        });
+    }
+    let Test::Str { values, ci, op } = test else {
+        return None;
+    };
+    let mut out: LitSet = Vec::new();
+    for v in values {
+        let number = match v {
+            Literal::Num(n) => Some(*n),
+            Literal::Str(s) => s.trim().parse::<f64>().ok(),
+            _ => return None,
+        };
+        if let Some(n) = number {
+            if *op != StrOp::Equals {
+                return None;
+            }
+            for s in integer_spellings(n)? {
+                let len = s.len();
+                if !out.iter().any(|(x, _)| *x == s) {
+                    out.push((s, len));
+                }
+            }
+            continue;
+        }
+        if numbers_only {
+            return None;
+        }
+        let Literal::Str(s) = v else { return None };
+        let mut piece = longest_safe_piece(s)?;
+        let n = piece.len();
+        // A value that starts with the piece follows a quote (`"x`, or `\"x`
+        // inside a JSON string) unless it is a bool spelled as a string.
+        if quoted
+            && matches!(op, StrOp::Equals | StrOp::StartsWith)
+            && s.starts_with(piece.as_str())
+            && !s.eq_ignore_ascii_case("true")
+            && !s.eq_ignore_ascii_case("false")
+        {
+            piece.insert(0, '"');
+        }
+        out.push((
+            if *ci {
+                format!("{CI_MARK}{}", piece.to_ascii_lowercase())
+            } else {
+                piece
+            },
+            n,
+        ));
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// True when the condition can only hold if the field is present (so its
+/// key is written in the record).
+fn implies_presence(test: &Test, negate: bool) -> bool {
+    match test {
+        Test::Exists => !negate,
+        Test::IsNull | Test::NullOrEmpty => negate,
+        Test::Str { .. } | Test::Num { .. } | Test::Ip(_) | Test::Cidr(_) | Test::Regex(_) => {
+            !negate
+        }
+    }
+}
+
+/// Roots whose key names kadet writes itself for some sources (GKE's mapping,
+/// kadet's `p_` fields); keys below `requestObject`/`responseObject` are the
+/// source's own.
+const SYNTHESISED_ROOTS: &[&str] = &[
+    "kind",
+    "apiVersion",
+    "auditID",
+    "verb",
+    "objectRef",
+    "requestURI",
+    "user",
+    "sourceIPs",
+    "userAgent",
+    "responseStatus",
+    "requestReceivedTimestamp",
+    "stageTimestamp",
+    "p_log_type",
+    "p_source_label",
+    "p_event_time",
+];
+
+/// True when the last key of a root path is written verbatim in the record.
+fn keys_are_verbatim(path: &FieldPath) -> bool {
+    let Some(Segment::Key(root)) = path.segments.first() else {
+        return false;
+    };
+    if root == "requestObject" || root == "responseObject" {
+        return path.segments.len() > 1;
+    }
+    !SYNTHESISED_ROOTS.contains(&root.as_str())
+}
+
+/// True when a root path's text is copied verbatim from the source record.
+fn path_is_copied(path: &FieldPath) -> bool {
+    let mut segs = path.segments.iter();
+    let Some(Segment::Key(root)) = segs.next() else {
+        return false;
+    };
+    if root.starts_with("p_") || DERIVED_ROOTS.contains(&root.as_str()) {
+        return false;
+    }
+    if root == "objectRef" {
+        if let Some(Segment::Key(k)) = segs.next() {
+            return k != "apiGroup" && k != "apiVersion";
+        }
+        return false;
+    }
+    true
+}
+
+/// True for a clause that filters little: its literals are in many records.
+pub(super) fn is_weak(clause: &LitSet) -> bool {
+    !clause.is_empty() && clause_frequency(clause.iter().map(|(l, _)| l.as_str())) >= WEAK_FREQUENCY
+}
+
+/// The longest run of characters no JSON encoder escapes.
+fn longest_safe_piece(s: &str) -> Option<String> {
+    let unsafe_char = |c: char| {
+        !c.is_ascii()
+            || c.is_ascii_control()
+            || matches!(c, '"' | '\\' | '/' | '<' | '>' | '&' | '\'')
+    };
+    s.split(unsafe_char)
+        .max_by_key(|p| p.len())
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_pieces() {
+        assert_eq!(
+            longest_safe_piece("serviceaccounts").as_deref(),
+            Some("serviceaccounts")
+        );
+        assert_eq!(
+            longest_safe_piece("/api/v1/secrets").as_deref(),
+            Some("secrets")
+        );
+        assert_eq!(longest_safe_piece("a&bcd").as_deref(), Some("bcd"));
+        assert_eq!(longest_safe_piece("/"), None);
+    }
+
+    #[test]
+    fn integer_spellings_cover_every_notation() {
+        let s = integer_spellings(403.0).expect("an integer");
+        assert_eq!(s, vec!["403", "4.03", "40.3"]);
+        for text in [
+            "403", "403.0", "4.03e2", "40.3E1", "4030e-1", "0.403e3", "+403",
+        ] {
+            assert_eq!(text.parse::<f64>().ok(), Some(403.0), "{text}");
+            assert!(s.iter().any(|l| text.contains(l.as_str())), "{text}");
+        }
+        // Trailing zeros are not significant: 400 is "4", "4e2", "400".
+        assert_eq!(integer_spellings(400.0), Some(vec!["4".to_string()]));
+        assert_eq!(integer_spellings(0.0), None);
+        assert_eq!(integer_spellings(1.5), None);
+        assert_eq!(integer_spellings(1e7), None);
+    }
+}

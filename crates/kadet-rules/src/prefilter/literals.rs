@@ -1,0 +1,163 @@
+//! Literals: how often each occurs in audit records (to choose what to
+//! search for first), and how one is searched for in a record.
+
+use super::ip_scan::find_non_private_ips;
+use super::IP_LITERAL;
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
+
+/// How often literals occur in audit records (the fraction of records
+/// holding them, lower-cased), measured on the benchmark corpus's mix of
+/// controller, kubelet, node and human traffic. Used only to choose which
+/// clause to search for first and to order the others: the result is the
+/// same whichever is picked. Literals not listed count as rare.
+const FREQUENCY: &[(&str, f32)] = &[
+    ("verb", 1.0),
+    ("v1", 1.0),
+    ("user", 1.0),
+    ("username", 1.0),
+    ("system:", 1.0),
+    ("stage", 1.0),
+    ("requestreceived", 1.0),
+    ("request", 1.0),
+    ("name", 1.0),
+    ("kubernetes", 1.0),
+    ("groups", 1.0),
+    ("get", 1.0),
+    ("event", 1.0),
+    ("authenticated", 1.0),
+    ("metadata", 1.0),
+    ("status", 1.0),
+    ("responsecomplete", 1.0),
+    ("code", 1.0),
+    ("annotations", 1.0),
+    ("allow", 1.0),
+    ("resource", 1.0),
+    ("200", 0.9),
+    ("kube-", 0.8),
+    ("uid", 0.7),
+    ("namespaces", 0.65),
+    ("namespace", 0.65),
+    ("node", 0.6),
+    ("nodes", 0.45),
+    ("kube-system", 0.45),
+    ("kubelet", 0.4),
+    ("system:node", 0.4),
+    ("system:nodes", 0.4),
+    ("system:node:", 0.4),
+    ("leases", 0.35),
+    ("update", 0.35),
+    ("serviceaccount", 0.35),
+    ("serviceaccounts", 0.35),
+    ("system:serviceaccount:", 0.35),
+    ("true", 0.25),
+    ("watch", 0.25),
+    ("kube-node-lease", 0.2),
+    ("pods", 0.15),
+    ("list", 0.1),
+    ("201", 0.1),
+    ("create", 0.08),
+    ("configmaps", 0.07),
+    ("endpoints", 0.07),
+    ("spec", 0.07),
+    ("apps", 0.07),
+    ("patch", 0.05),
+    ("endpointslices", 0.04),
+    ("services", 0.04),
+    ("events", 0.04),
+    ("secrets", 0.03),
+    ("default", 0.03),
+    ("eks:", 0.03),
+    ("type", 0.03),
+    ("false", 0.02),
+    ("resources", 0.02),
+    ("exec", 0.02),
+    ("delete", 0.01),
+    ("token", 0.01),
+    ("add", 0.01),
+];
+
+/// A rule may be anchored on a clause this rare (or its rarest) when the
+/// same clause anchors other rules: one literal searched for instead of many.
+pub(super) const SHARED_ANCHOR_FREQUENCY: f32 = 0.1;
+
+/// Above this estimated frequency a clause is *weak*: a poor first test.
+pub(super) const WEAK_FREQUENCY: f32 = 0.2;
+
+/// The estimated fraction of records holding `literal`.
+pub(super) fn literal_frequency(literal: &str) -> f32 {
+    if literal == IP_LITERAL {
+        return 0.0;
+    }
+    let text = pattern_text(literal)
+        .trim_start_matches('"')
+        .to_ascii_lowercase();
+    match FREQUENCY.iter().find(|(l, _)| *l == text) {
+        Some((_, f)) => *f,
+        // Very short literals hide in other words; others are rare.
+        None if text.len() < 3 => 1.0,
+        None if text.len() < 5 => 0.02,
+        None => 0.005,
+    }
+}
+
+/// The estimated fraction of records satisfying a clause (one of its
+/// literals present).
+pub(super) fn clause_frequency<'a>(literals: impl IntoIterator<Item = &'a str>) -> f32 {
+    literals
+        .into_iter()
+        .map(literal_frequency)
+        .sum::<f32>()
+        .min(1.0)
+}
+
+/// How a record's bytes are searched for one literal.
+#[derive(Debug, Clone)]
+pub(super) enum LiteralFinder {
+    /// Case-sensitive: SIMD substring search.
+    Exact(Box<memchr::memmem::Finder<'static>>),
+    /// ASCII case-insensitive.
+    Folded(Box<AhoCorasick>),
+    /// The text of a non-private IP address.
+    NonPrivateIp,
+}
+
+impl LiteralFinder {
+    pub(super) fn new(literal: &str) -> Option<LiteralFinder> {
+        if literal == IP_LITERAL {
+            return Some(LiteralFinder::NonPrivateIp);
+        }
+        match literal.strip_prefix(CI_MARK) {
+            None => Some(LiteralFinder::Exact(Box::new(
+                memchr::memmem::Finder::new(literal.as_bytes()).into_owned(),
+            ))),
+            Some(text) => AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .build([text])
+                .ok()
+                .map(|ac| LiteralFinder::Folded(Box::new(ac))),
+        }
+    }
+
+    pub(super) fn is_in(&self, bytes: &[u8]) -> bool {
+        match self {
+            LiteralFinder::Exact(f) => f.find(bytes).is_some(),
+            LiteralFinder::Folded(ac) => ac.is_match(bytes),
+            LiteralFinder::NonPrivateIp => {
+                let mut any = false;
+                find_non_private_ips(bytes, |_| {
+                    any = true;
+                    false
+                });
+                any
+            }
+        }
+    }
+}
+
+/// Marks a literal that must be matched ignoring ASCII case.
+pub(super) const CI_MARK: &str = "(?i)";
+
+/// A stored literal without its case-insensitivity mark.
+pub(super) fn pattern_text(l: &str) -> &str {
+    l.strip_prefix(CI_MARK).unwrap_or(l)
+}

@@ -1,0 +1,225 @@
+//! The line plan: each rule's anchor for records presumed to be of one log
+//! type, and the whole-chunk search built from them.
+
+use super::literals::{clause_frequency, CI_MARK, SHARED_ANCHOR_FREQUENCY};
+use super::{type_index, Prefilter, Requirement, ESCAPE, IP_LITERAL, NINES, SHAPE_MARKERS};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use kadet_event::LogType;
+
+/// What a pattern of the line search stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PatternKind {
+    /// A rule's anchor literal (its id).
+    Literal(usize),
+    /// A key that marks a record of another shape.
+    Marker,
+    /// A `\u00` escape.
+    Escape,
+    /// A run of nines.
+    Nines,
+}
+
+/// One search of the line plan.
+#[derive(Debug, Clone)]
+pub(super) enum AnchorSearch {
+    /// A single case-sensitive literal: SIMD substring search.
+    One(Box<memchr::memmem::Finder<'static>>),
+    /// Leftmost-longest Aho-Corasick (Teddy when case-sensitive and few).
+    Many(AhoCorasick),
+}
+
+/// The whole-chunk search for records presumed to be of one log type.
+#[derive(Debug, Clone)]
+pub(super) struct LinePlan {
+    pub(super) presumed: LogType,
+    /// Case-sensitive patterns.
+    pub(super) exact: Option<AnchorSearch>,
+    /// ASCII-case-insensitive patterns; their ids follow those of `exact`.
+    pub(super) folded: Option<AnchorSearch>,
+    pub(super) n_exact: usize,
+    /// The pattern id given to hits of the IP address scan, when a rule is
+    /// anchored on it.
+    pub(super) ip_pattern: Option<u32>,
+    /// The escape and nines searches, with their pattern ids.
+    pub(super) hazards: Vec<(memchr::memmem::Finder<'static>, u32)>,
+    /// Per pattern: what it is.
+    pub(super) kinds: Vec<PatternKind>,
+    /// Per pattern: the patterns of the same search that occur inside it
+    /// (itself included), so a match stands for all of them.
+    pub(super) contained: Vec<Vec<usize>>,
+    /// Per literal id: the rules anchored on it.
+    pub(super) anchor_rules: Vec<Vec<usize>>,
+    /// Rules evaluated on every record of the presumed type.
+    pub(super) always: Vec<usize>,
+}
+
+impl Prefilter {
+    /// Picks each rule's anchor for records of type `presumed` and builds the
+    /// line search. `None` when a line search cannot help (no anchor at all).
+    pub(super) fn plan_lines(&self, presumed: LogType, has_numbers: bool) -> Option<LinePlan> {
+        let ti = type_index(presumed);
+        // The clause the fewest records satisfy.
+        let rank = |clause: &Vec<usize>| {
+            std::cmp::Reverse(
+                (clause_frequency(clause.iter().map(|&l| self.literals[l].as_str())) * 1e6) as u64,
+            )
+        };
+        let freq = |clause: &Vec<usize>| {
+            clause_frequency(clause.iter().map(|&l| self.literals[l].as_str()))
+        };
+        let mut always = Vec::new();
+        // Per rule: the clauses good enough to search for (rare, or its best).
+        let mut eligible: Vec<(usize, Vec<&Vec<usize>>)> = Vec::new();
+        for (r, req) in self.requirements.iter().enumerate() {
+            match &req[ti] {
+                Requirement::Never => {}
+                Requirement::Always => always.push(r),
+                Requirement::Clauses(clauses) => {
+                    let Some(best) = clauses.iter().max_by_key(|c| rank(c)) else {
+                        continue;
+                    };
+                    let bar = freq(best).max(SHARED_ANCHOR_FREQUENCY);
+                    eligible.push((r, clauses.iter().filter(|c| freq(c) <= bar).collect()));
+                }
+            }
+        }
+        // Fewer anchor literals make a faster search: greedily pick the
+        // clause that serves the most rules (the rarer on ties), until every
+        // rule has one.
+        let mut anchor_rules: Vec<Vec<usize>> = vec![Vec::new(); self.literals.len()];
+        let mut anchors: Vec<usize> = Vec::new();
+        while !eligible.is_empty() {
+            let mut best: Option<(&Vec<usize>, usize)> = None;
+            for (_, cs) in &eligible {
+                for &c in cs {
+                    let n = eligible.iter().filter(|(_, o)| o.contains(&c)).count();
+                    let better = match best {
+                        None => true,
+                        Some((b, bn)) => n > bn || (n == bn && rank(c) > rank(b)),
+                    };
+                    if better {
+                        best = Some((c, n));
+                    }
+                }
+            }
+            let Some((chosen, _)) = best else { break };
+            let chosen = chosen.clone();
+            eligible.retain(|(r, cs)| {
+                if !cs.contains(&&chosen) {
+                    return true;
+                }
+                for &l in &chosen {
+                    anchor_rules[l].push(*r);
+                    if !anchors.contains(&l) {
+                        anchors.push(l);
+                    }
+                }
+                false
+            });
+        }
+        if anchors.is_empty() && !always.is_empty() {
+            return None;
+        }
+        let mut exact: Vec<(String, PatternKind)> = Vec::new();
+        let mut folded: Vec<(String, PatternKind)> = Vec::new();
+        let mut ip_anchor = None;
+        for &l in &anchors {
+            let lit = &self.literals[l];
+            if lit == IP_LITERAL {
+                ip_anchor = Some(l);
+                continue;
+            }
+            match lit.strip_prefix(CI_MARK) {
+                Some(text) => folded.push((text.to_string(), PatternKind::Literal(l))),
+                None => exact.push((lit.clone(), PatternKind::Literal(l))),
+            }
+        }
+        // A line of another shape needs its own log type's clauses, unless
+        // every rule asks the same of every log type it applies to.
+        let needs_markers = self.requirements.iter().any(|req| {
+            req.iter()
+                .any(|r| !matches!(r, Requirement::Never) && *r != req[ti])
+        });
+        if needs_markers {
+            exact.extend(
+                SHAPE_MARKERS
+                    .iter()
+                    .map(|m| (m.to_string(), PatternKind::Marker)),
+            );
+        }
+        let build = |pats: &[(String, PatternKind)], fold: bool| -> Option<Option<AnchorSearch>> {
+            match pats {
+                [] => return Some(None),
+                [(one, _)] if !fold => {
+                    return Some(Some(AnchorSearch::One(Box::new(
+                        memchr::memmem::Finder::new(one.as_bytes()).into_owned(),
+                    ))))
+                }
+                _ => {}
+            }
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(fold)
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(pats.iter().map(|(t, _)| t.as_str()))
+                .ok()
+                .map(|ac| Some(AnchorSearch::Many(ac)))
+        };
+        let exact_ac = build(&exact, false)?;
+        let folded_ac = build(&folded, true)?;
+        let closure = |pats: &[(String, PatternKind)], fold: bool, base: usize| {
+            pats.iter()
+                .map(|(outer, _)| {
+                    let outer = if fold {
+                        outer.to_ascii_lowercase()
+                    } else {
+                        outer.clone()
+                    };
+                    pats.iter()
+                        .enumerate()
+                        .filter(|(_, (inner, _))| {
+                            let inner = if fold {
+                                inner.to_ascii_lowercase()
+                            } else {
+                                inner.clone()
+                            };
+                            outer.contains(&inner)
+                        })
+                        .map(|(j, _)| base + j)
+                        .collect::<Vec<usize>>()
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut contained = closure(&exact, false, 0);
+        contained.extend(closure(&folded, true, exact.len()));
+        let mut kinds: Vec<PatternKind> = exact.iter().chain(&folded).map(|(_, k)| *k).collect();
+        // Then the IP scan's and the hazards' hits, each its own search.
+        let mut own = |kind: PatternKind| {
+            kinds.push(kind);
+            contained.push(vec![kinds.len() - 1]);
+            (kinds.len() - 1) as u32
+        };
+        let ip_pattern = ip_anchor.map(|l| own(PatternKind::Literal(l)));
+        let mut hazards = vec![(
+            memchr::memmem::Finder::new(ESCAPE.as_bytes()).into_owned(),
+            own(PatternKind::Escape),
+        )];
+        if has_numbers {
+            hazards.push((
+                memchr::memmem::Finder::new(NINES.as_bytes()).into_owned(),
+                own(PatternKind::Nines),
+            ));
+        }
+        Some(LinePlan {
+            presumed,
+            exact: exact_ac,
+            folded: folded_ac,
+            n_exact: exact.len(),
+            ip_pattern,
+            hazards,
+            kinds,
+            contained,
+            anchor_rules,
+            always,
+        })
+    }
+}
