@@ -4,8 +4,8 @@
 use rand::Rng;
 
 use crate::body::{a, arg, eo, n, o, ov, s, slot, J};
-use crate::model::builder::WorkloadDef;
 use crate::model::random::Rng64;
+use crate::model::spec::WorkloadSpec;
 
 const ENV_NAMES: &[&str] = &[
     "LOG_LEVEL",
@@ -99,18 +99,26 @@ fn env_value(rng: &mut Rng64, name: &str, ns: &str, app: &str) -> J {
     s(v)
 }
 
+/// A container of a workload's pods.
 pub struct ContainerDef {
     pub name: String,
     pub image: String,
     pub port: i64,
+    /// Environment variables, as in the pod spec.
     pub env: Vec<J>,
+    /// Their names, for `managedFields`.
     pub env_names: Vec<String>,
+    /// Volume mounts as (volume, path).
     pub mounts: Vec<(String, String)>,
+    /// CPU request (`250m`).
     pub cpu: String,
+    /// Memory request and limit (`256Mi`).
     pub mem: String,
 }
 
-pub fn containers(rng: &mut Rng64, d: &WorkloadDef, big: bool) -> Vec<ContainerDef> {
+/// The containers of workload `d`'s pods. Unless `big`, at most two
+/// containers and twelve variables in the first.
+pub fn containers(rng: &mut Rng64, d: &WorkloadSpec, big: bool) -> Vec<ContainerDef> {
     let count = if big {
         d.containers
     } else {
@@ -162,7 +170,7 @@ pub fn containers(rng: &mut Rng64, d: &WorkloadDef, big: bool) -> Vec<ContainerD
                     k / FEATURE_WORDS.len()
                 )
             };
-            let v = env_value(rng, &en, d.ns, d.name);
+            let v = env_value(rng, &en, &d.namespace, &d.name);
             env.push(o([("name", s(en.clone())), ("value", v)]));
             env_names.push(en);
         }
@@ -201,6 +209,8 @@ pub fn containers(rng: &mut Rng64, d: &WorkloadDef, big: bool) -> Vec<ContainerD
     out
 }
 
+/// A container in a pod spec; `full` adds the service account token mount
+/// that admission adds.
 pub fn container_json(c: &ContainerDef, full: bool) -> J {
     let mut j = o([("name", s(c.name.clone())), ("image", s(c.image.clone()))]);
     j.push(

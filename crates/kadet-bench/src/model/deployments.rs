@@ -2,10 +2,10 @@
 //! server returns.
 
 use crate::body::{a, arg, eo, n, o, s, slot, J};
-use crate::model::builder::WorkloadDef;
 use crate::model::containers::{container_json, ContainerDef};
+use crate::model::spec::WorkloadSpec;
 
-fn deployment_json(d: &WorkloadDef, cs: &[ContainerDef], sa: &str, replicas: i64) -> J {
+fn deployment_json(d: &WorkloadSpec, cs: &[ContainerDef], sa: &str, replicas: i64) -> J {
     // The object as kubectl apply sends it (kubectl writes sorted keys).
     let containers: Vec<J> = cs
         .iter()
@@ -38,20 +38,20 @@ fn deployment_json(d: &WorkloadDef, cs: &[ContainerDef], sa: &str, replicas: i64
             "metadata",
             o([
                 ("annotations", eo()),
-                ("labels", o([("app", s(d.name))])),
-                ("name", s(d.name)),
-                ("namespace", s(d.ns)),
+                ("labels", o([("app", s(&d.name))])),
+                ("name", s(&d.name)),
+                ("namespace", s(&d.namespace)),
             ]),
         ),
         (
             "spec",
             o([
                 ("replicas", n(replicas)),
-                ("selector", o([("matchLabels", o([("app", s(d.name))]))])),
+                ("selector", o([("matchLabels", o([("app", s(&d.name))]))])),
                 (
                     "template",
                     o([
-                        ("metadata", o([("labels", o([("app", s(d.name))]))])),
+                        ("metadata", o([("labels", o([("app", s(&d.name))]))])),
                         (
                             "spec",
                             o([("containers", a(containers)), ("serviceAccountName", s(sa))]),
@@ -63,7 +63,8 @@ fn deployment_json(d: &WorkloadDef, cs: &[ContainerDef], sa: &str, replicas: i64
     ])
 }
 
-pub fn deploy_patch(d: &WorkloadDef, cs: &[ContainerDef], sa: &str) -> J {
+/// The patch `kubectl apply` sends for workload `d`'s deployment.
+pub fn deploy_patch(d: &WorkloadSpec, cs: &[ContainerDef], sa: &str) -> J {
     let last = deployment_json(d, cs, sa, d.replicas as i64);
     let mut last_s = String::from_utf8(last.to_vec()).unwrap();
     last_s.push('\n');
@@ -105,7 +106,8 @@ pub fn deploy_patch(d: &WorkloadDef, cs: &[ContainerDef], sa: &str) -> J {
     ])
 }
 
-pub fn deploy_obj(d: &WorkloadDef, cs: &[ContainerDef], sa: &str) -> J {
+/// Workload `d`'s deployment as the API server returns it.
+pub fn deploy_obj(d: &WorkloadSpec, cs: &[ContainerDef], sa: &str) -> J {
     let last = deployment_json(d, cs, sa, d.replicas as i64);
     let mut last_s = String::from_utf8(last.to_vec()).unwrap();
     last_s.push('\n');
@@ -122,7 +124,7 @@ pub fn deploy_obj(d: &WorkloadDef, cs: &[ContainerDef], sa: &str) -> J {
                 ("resourceVersion", s(arg(slot::RV))),
                 ("generation", n(17)),
                 ("creationTimestamp", s("2026-09-14T08:31:07Z")),
-                ("labels", o([("app", s(d.name))])),
+                ("labels", o([("app", s(&d.name))])),
                 (
                     "annotations",
                     o([
@@ -139,7 +141,7 @@ pub fn deploy_obj(d: &WorkloadDef, cs: &[ContainerDef], sa: &str) -> J {
             "spec",
             o([
                 ("replicas", n(r)),
-                ("selector", o([("matchLabels", o([("app", s(d.name))]))])),
+                ("selector", o([("matchLabels", o([("app", s(&d.name))]))])),
                 (
                     "template",
                     o([
@@ -147,7 +149,7 @@ pub fn deploy_obj(d: &WorkloadDef, cs: &[ContainerDef], sa: &str) -> J {
                             "metadata",
                             o([
                                 ("creationTimestamp", J::Null),
-                                ("labels", o([("app", s(d.name))])),
+                                ("labels", o([("app", s(&d.name))])),
                             ]),
                         ),
                         (

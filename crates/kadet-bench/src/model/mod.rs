@@ -1,8 +1,10 @@
 //! The simulated cluster: its nodes, principals (kubelets, controllers,
-//! add-ons, humans), workloads and the object bodies they send. Everything
-//! is built once from the RNG at start-up and leaked to `'static` so the hot
-//! path only copies references.
+//! add-ons, humans), workloads and the object bodies they send. The cluster
+//! is described as data in `data/cluster.toml` ([`spec`]), and built from
+//! that description and the RNG once at start-up ([`builder`]); everything
+//! is leaked to `'static` so the hot path only copies references.
 
+mod actors;
 mod builder;
 mod containers;
 mod deployments;
@@ -11,6 +13,8 @@ mod pods;
 mod principals;
 mod random;
 mod resources;
+mod spec;
+mod template;
 
 pub use builder::build_cluster;
 pub use principals::{principal, user_json, Kind, Principal};
@@ -31,6 +35,7 @@ pub enum Flavor {
 #[derive(Debug)]
 pub struct Node {
     pub name: &'static str,
+    /// The node's (and its kubelet's) address.
     pub ip: &'static str,
     pub kubelet: &'static Principal,
 }
@@ -40,6 +45,7 @@ pub struct Node {
 pub enum NsSel {
     /// Cluster-wide list/watch of a namespaced resource, or a cluster-scoped resource.
     None,
+    /// This namespace.
     Fixed(&'static str),
     /// A random user namespace.
     User,
@@ -48,10 +54,15 @@ pub enum NsSel {
 /// Name selection for an access pattern.
 #[derive(Clone, Copy, Debug)]
 pub enum NameSel {
+    /// The collection.
     None,
+    /// This name.
     Fixed(&'static str),
+    /// A random node.
     Node,
+    /// A random user workload.
     Workload,
+    /// A random secret of the namespace.
     Secret,
 }
 
@@ -62,6 +73,7 @@ pub struct Access {
     pub res: &'static Res,
     pub ns: NsSel,
     pub name: NameSel,
+    /// Subresource; empty for none.
     pub sub: &'static str,
 }
 
@@ -79,15 +91,24 @@ pub struct Actor {
 pub struct Workload {
     pub ns: &'static str,
     pub name: &'static str,
+    /// The current replicaset (the daemonset's name for a daemonset).
     pub rs_name: &'static str,
     pub pods: Vec<&'static str>,
+    /// Index in `Cluster::nodes` of the node of each pod.
     pub pod_node: Vec<usize>,
+    /// The pods' service account.
     pub sa: &'static str,
+    /// Name of the pods' first container.
     pub container: &'static str,
+    /// A new pod as its controller sends it.
     pub pod_req: Template,
+    /// A new pod as the API server returns it.
     pub pod_resp: Template,
+    /// The patch `kubectl apply` sends for the deployment.
     pub deploy_patch: Template,
+    /// The deployment as the API server returns it.
     pub deploy_obj: Template,
+    /// Whether it belongs to the platform (kube-system) rather than a user.
     pub system: bool,
     pub daemonset: bool,
 }
@@ -125,22 +146,29 @@ pub struct Cluster {
     pub platform: Vec<Actor>,
     /// Applications with their own service accounts (argocd, prometheus, ...).
     pub apps: Vec<Actor>,
-    /// Humans using kubectl, with the namespaces they work in.
+    /// Developers using kubectl.
     pub humans: Vec<&'static Principal>,
     /// The cluster admin (member of system:masters or an admin policy).
     pub admin: &'static Principal,
     /// A CI/CD deploy identity.
     pub ci: &'static Principal,
+    /// User workloads first, then the system ones.
     pub workloads: Vec<Workload>,
     pub user_namespaces: Vec<&'static str>,
     pub configmaps: Vec<ConfigMap>,
+    /// Secrets of the user workloads, as (namespace, name).
     pub secrets: Vec<(&'static str, &'static str)>,
+    /// Leader-election leases in kube-system and their holders.
     pub leader_leases: Vec<(&'static str, &'static Principal)>,
+    /// TokenRequest of a kubelet for a pod's service account, and the response.
     pub token_kubelet: Template,
     pub token_kubelet_resp: Template,
+    /// TokenRequest of a kubelet for an IRSA token (audience sts.amazonaws.com).
     pub token_irsa: Template,
+    /// TokenRequest of kube-controller-manager for a controller, and the response.
     pub token_kcm: Template,
     pub token_kcm_resp: Template,
+    /// The long-lived TokenRequest the seed rule is about.
     pub token_longlived: Template,
     pub event_body: Template,
     pub lease_body: Template,

@@ -55,6 +55,7 @@ fn config_text(rng: &mut Rng64, lines: usize) -> String {
     t
 }
 
+/// A configmap of `app` whose configuration file has `lines` random lines.
 pub fn configmap_json(rng: &mut Rng64, app: &str, lines: usize) -> J {
     let data = o([
         (&format!("{app}.yaml") as &str, s(config_text(rng, lines))),
@@ -81,6 +82,9 @@ pub fn configmap_json(rng: &mut Rng64, app: &str, lines: usize) -> J {
     ])
 }
 
+/// A TokenRequest: `exp` seconds for `audiences` (none: the API server's),
+/// bound to a pod or not; `resp` gives the response with a token, and
+/// `minimal` the bare body of [`long_lived_token_request`].
 pub fn token_request(
     audiences: Option<&[&str]>,
     exp: i64,
@@ -142,6 +146,7 @@ pub fn long_lived_token_request() -> J {
     token_request(None, 946_080_000, false, false, true)
 }
 
+/// An event of the kubelet about a pod.
 pub fn event_json() -> J {
     o([
         ("kind", s("Event")),
@@ -184,6 +189,7 @@ pub fn event_json() -> J {
     ])
 }
 
+/// A lease, as renewed by its holder.
 pub fn lease_json() -> J {
     o([
         ("kind", s("Lease")),

@@ -2,15 +2,15 @@
 //! returns.
 
 use crate::body::{a, arg, eo, n, o, s, slot, J};
-use crate::model::builder::WorkloadDef;
 use crate::model::containers::{container_json, managed_fields, ContainerDef};
+use crate::model::spec::WorkloadSpec;
 
 /// A pod of workload `d`, created by its replicaset (or daemonset) with
 /// template hash `hash`. `full` gives the object as the API server returns
 /// it (name, uid, service account token volume, `managedFields`, status)
 /// rather than as the controller sends it.
 pub fn pod_json(
-    d: &WorkloadDef,
+    d: &WorkloadSpec,
     hash: &str,
     rs_uid: &str,
     cs: &[ContainerDef],
@@ -33,7 +33,7 @@ pub fn pod_json(
     ])
 }
 
-fn pod_metadata(d: &WorkloadDef, hash: &str, rs_uid: &str, cs: &[ContainerDef], full: bool) -> J {
+fn pod_metadata(d: &WorkloadSpec, hash: &str, rs_uid: &str, cs: &[ContainerDef], full: bool) -> J {
     let owner_kind = if d.daemonset {
         "DaemonSet"
     } else {
@@ -44,7 +44,7 @@ fn pod_metadata(d: &WorkloadDef, hash: &str, rs_uid: &str, cs: &[ContainerDef], 
     } else {
         format!("{}-{hash}", d.name)
     };
-    let mut labels = o([("app", s(d.name))]);
+    let mut labels = o([("app", s(&d.name))]);
     if d.daemonset {
         labels.push("controller-revision-hash", s(hash));
     } else {
@@ -95,7 +95,7 @@ fn pod_metadata(d: &WorkloadDef, hash: &str, rs_uid: &str, cs: &[ContainerDef], 
     meta
 }
 
-fn pod_spec(d: &WorkloadDef, cs: &[ContainerDef], sa: &str, full: bool) -> J {
+fn pod_spec(d: &WorkloadSpec, cs: &[ContainerDef], sa: &str, full: bool) -> J {
     let mut volumes = vec![
         o([
             ("name", s("config")),

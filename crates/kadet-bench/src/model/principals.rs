@@ -1,6 +1,8 @@
 //! Principals (who talks to the API server), their serialised `user`
 //! objects, user agents and the RBAC reasons the API server gives.
 
+use rand::Rng;
+
 use crate::body::{a, o, ov, s};
 use crate::model::random::{leak, uuid, Rng64};
 
@@ -28,6 +30,8 @@ pub struct Principal {
     pub kind: Kind,
 }
 
+/// A serialised `user` object: username, uid, groups and `extra` (each
+/// value a one-element list, as the API server writes them).
 pub fn user_json(
     username: &str,
     uid: Option<&str>,
@@ -51,6 +55,7 @@ pub fn user_json(
     leak(String::from_utf8(u.to_vec()).unwrap())
 }
 
+/// A leaked principal.
 pub fn principal(
     username: &str,
     user_json: &'static str,
@@ -69,9 +74,13 @@ pub fn principal(
     }))
 }
 
+/// Version of the simulated clusters' Kubernetes and of their components.
 pub const K8S_VERSION: &str = "v1.29.3";
+/// Commit of [`K8S_VERSION`] in the components' user agents.
 pub const K8S_COMMIT: &str = "6813625";
 
+/// User agent of a Kubernetes component, with an optional suffix (the
+/// client's name, such as `leader-election`).
 pub fn core_ua(component: &str, suffix: &str) -> String {
     if suffix.is_empty() {
         format!("{component}/{K8S_VERSION} (linux/amd64) kubernetes/{K8S_COMMIT}")
@@ -80,7 +89,8 @@ pub fn core_ua(component: &str, suffix: &str) -> String {
     }
 }
 
-/// A worker node and its kubelet.
+/// A service account `ns/sa` with a fresh token: its `user` has the token's
+/// credential id and, for a pod's token, the pod and its node.
 #[allow(clippy::too_many_arguments)]
 pub fn sa_principal(
     rng: &mut Rng64,
@@ -114,6 +124,18 @@ pub fn sa_principal(
     principal(&username, uj, ip, ua, reason, kind)
 }
 
+/// A random address in the control plane's network, where the controller
+/// manager, the scheduler and the cloud provider's principals call from.
+pub fn control_plane_ip(rng: &mut Rng64) -> String {
+    format!(
+        "172.16.{}.{}",
+        rng.random_range(0..64),
+        rng.random_range(2..250)
+    )
+}
+
+/// `authorization.k8s.io/reason` of a request allowed by a
+/// ClusterRoleBinding.
 pub fn rbac_reason(binding: &str, role: &str, subject: &str) -> String {
     format!(
         "RBAC: allowed by ClusterRoleBinding \"{binding}\" of ClusterRole \"{role}\" to {subject}"

@@ -24,10 +24,13 @@ pub fn uuid(rng: &mut Rng64) -> String {
 }
 
 const K8S_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+/// Characters of `{lower:N}` in templates, and of GKE node names.
 pub const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 const HEXCH: &[u8] = b"0123456789abcdef";
+/// Characters of `{upper:N}` in templates (the random part of access key ids).
 pub const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
+/// `len` random characters of `alphabet`.
 pub fn rand_from(rng: &mut Rng64, alphabet: &[u8], len: usize) -> String {
     (0..len)
         .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
@@ -39,6 +42,7 @@ pub fn k8s_suffix(rng: &mut Rng64, len: usize) -> String {
     rand_from(rng, K8S_ALPHABET, len)
 }
 
+/// `len` random lowercase hex digits.
 pub fn hexstr(rng: &mut Rng64, len: usize) -> String {
     rand_from(rng, HEXCH, len)
 }

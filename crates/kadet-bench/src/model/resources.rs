@@ -1,10 +1,13 @@
 //! The API resources the simulated clusters serve, as a table of statics
-//! that the model and the traffic scenarios refer to.
+//! that the traffic scenarios refer to by name, and that the access
+//! patterns of `data/cluster.toml` are looked up in.
 
 /// An API resource.
 #[derive(Debug)]
 pub struct Res {
+    /// Plural name (`pods`).
     pub resource: &'static str,
+    /// API group; empty for the core group.
     pub group: &'static str,
     pub version: &'static str,
     pub namespaced: bool,
@@ -12,8 +15,27 @@ pub struct Res {
 
 macro_rules! resources {
     ($($id:ident = $r:literal, $g:literal, $v:literal, $ns:literal;)*) => {
-        $(pub static $id: Res = Res { resource: $r, group: $g, version: $v, namespaced: $ns };)*
+        $(
+            #[doc = concat!("`", $r, "` in group `", $g, "` (", $v, ").")]
+            pub static $id: Res = Res { resource: $r, group: $g, version: $v, namespaced: $ns };
+        )*
+        /// Every resource of the table.
+        static ALL_RESOURCES: &[&Res] = &[$(&$id),*];
     };
+}
+
+/// The resource called `name`: a plural name (`pods`), or `plural.group`
+/// (`events.events.k8s.io`) where the plural alone is ambiguous.
+pub fn resource_named(name: &str) -> Result<&'static Res, String> {
+    let mut found = ALL_RESOURCES.iter().copied().filter(|r| {
+        r.resource == name
+            || (name.strip_prefix(r.resource)).and_then(|g| g.strip_prefix('.')) == Some(r.group)
+    });
+    match (found.next(), found.next()) {
+        (Some(r), None) => Ok(r),
+        (None, _) => Err(format!("no resource is called {name:?}")),
+        (Some(_), Some(_)) => Err(format!("{name:?} is ambiguous: write plural.group")),
+    }
 }
 
 resources! {
@@ -67,4 +89,25 @@ resources! {
     ENICONFIGS = "eniconfigs", "crd.k8s.amazonaws.com", "v1alpha1", false;
     APPLICATIONS = "applications", "argoproj.io", "v1alpha1", true;
     EXTERNALSECRETS = "externalsecrets", "external-secrets.io", "v1beta1", true;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_by_name() {
+        assert!(std::ptr::eq(resource_named("pods").unwrap(), &PODS));
+        assert!(std::ptr::eq(
+            resource_named("deployments.apps").unwrap(),
+            &DEPLOYMENTS
+        ));
+        assert!(std::ptr::eq(
+            resource_named("events.events.k8s.io").unwrap(),
+            &EVENTS_V1
+        ));
+        assert!(resource_named("events").is_err());
+        assert!(resource_named("pod").is_err());
+        assert!(resource_named("pods.apps").is_err());
+    }
 }
