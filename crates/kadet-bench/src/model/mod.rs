@@ -12,14 +12,14 @@ mod objects;
 mod pods;
 mod principals;
 mod random;
-mod resources;
+pub mod resources;
 mod spec;
 mod template;
 
 pub use builder::build_cluster;
 pub use principals::{principal, user_json, Kind, Principal};
 pub use random::{hexstr, k8s_suffix, Rng64};
-pub use resources::*;
+pub use resources::Res;
 
 use crate::body::Template;
 
