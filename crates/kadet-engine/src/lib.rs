@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod alert;
+pub mod attack;
 pub mod matches;
 pub mod ocsf;
 pub mod pipeline;

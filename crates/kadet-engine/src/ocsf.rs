@@ -1,6 +1,7 @@
 //! Alerts as OCSF Detection Findings (class_uid 2004).
 
 use crate::alert::Alert;
+use crate::attack::AttackRef;
 use kadet_event::EventTime;
 use kadet_rules::{Rule, Severity};
 use serde_json::{json, Map, Value};
@@ -23,27 +24,29 @@ fn millis(t: Option<&str>) -> Option<i64> {
     t.and_then(EventTime::parse).map(EventTime::unix_millis)
 }
 
-/// MITRE ATT&CK entries from `Reports` (`TA0003:T1098`).
+/// MITRE ATT&CK entries from `Reports` (`TA0003:T1098`), with their names.
 fn attacks(rule: Option<&Rule>) -> Vec<Value> {
     let Some(rule) = rule else { return Vec::new() };
+    let named = |uid: &str| match crate::attack::name(uid) {
+        Some(name) => json!({ "uid": uid, "name": name }),
+        None => json!({ "uid": uid }),
+    };
     rule.report_ids("mitre")
         .into_iter()
-        .filter_map(|id| {
-            let id = id.split('#').next().unwrap_or(id).trim();
-            let (tactic, technique) = id.split_once(':')?;
+        .filter_map(AttackRef::parse)
+        .map(|r| {
             let mut a = Map::new();
-            a.insert("tactic".into(), json!({ "uid": tactic.trim() }));
-            let tech = technique.trim();
-            let (base, sub) = match tech.split_once('.') {
-                Some((b, _)) => (b, Some(tech)),
-                None => (tech, None),
-            };
-            a.insert("technique".into(), json!({ "uid": base }));
-            if let Some(sub) = sub {
-                a.insert("sub_technique".into(), json!({ "uid": sub }));
+            if let Some(t) = &r.tactic {
+                a.insert("tactic".into(), named(t));
             }
-            a.insert("version".into(), json!("14"));
-            Some(Value::Object(a))
+            if let Some(t) = &r.technique {
+                a.insert("technique".into(), named(t));
+            }
+            if let Some(t) = &r.sub_technique {
+                a.insert("sub_technique".into(), named(t));
+            }
+            a.insert("version".into(), json!(crate::attack::ATTACK_VERSION));
+            Value::Object(a)
         })
         .collect()
 }
