@@ -235,3 +235,24 @@ fn cluster_names_raw_records_and_never_overrides_the_source() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("\"cluster\":\"prod-eu-1\""), "{text}");
 }
+
+#[test]
+fn a_record_kadet_fails_on_is_skipped_as_internal_error_and_the_rest_scanned() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let lines = std::fs::read_to_string(data("seed_tests.jsonl")).expect("seed tests");
+    let poisoned = lines.replacen("attacker@example.com", "POISON-PILL@example.com", 1);
+    let p = dir.path().join("poisoned.jsonl");
+    std::fs::write(&p, poisoned).expect("write");
+    let out = kadet()
+        .env("KADET_FAULT_INJECT_PANIC", "POISON-PILL")
+        .args(["scan", "--emit", "matches", "--format", "jsonl", "-j", "1"])
+        .arg(&p)
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("poisoned.jsonl:1: internal-error"), "{err}");
+    assert!(err.contains("skipped: internal-error 1"), "{err}");
+    let matches = String::from_utf8_lossy(&out.stdout).lines().count();
+    assert_eq!(matches, 4, "the other four token requests still match");
+}

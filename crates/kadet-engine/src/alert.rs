@@ -1,41 +1,38 @@
-//! Deduplication into alerts, on event time, with Panther's semantics.
+//! Deduplication into alerts, on event time, with Panther's semantics: the
+//! [`Alerter`], shared by `scan` and `serve`.
 //!
-//! Matches with the same (RuleID, dedup string) share an [`AlertWindow`]. A
-//! window opens at its first match and lasts `DedupPeriodMinutes`; a match
-//! after it closes opens a new window. A window becomes an alert once its
-//! match count (or, with `DistinctBy`, its number of distinct values)
-//! reaches `Threshold`.
+//! Matches with the same (RuleID, dedup string) share an
+//! [`AlertWindow`](crate::window::AlertWindow), which opens at its first
+//! match and lasts `DedupPeriodMinutes`; a match after it closes opens a new
+//! window.
 //!
 //! Out-of-order input: matches wait in a small reorder buffer until the
 //! event-time watermark (the latest event time seen) has moved `lateness`
 //! past them, and are then applied in time order. So any disorder up to
-//! `lateness` (default 10 minutes) gives exactly the alerts a sorted input
-//! gives. A match later than that is still counted, in the window that is
-//! open for its key, and reported in the `late_matches` statistic. Windows
-//! are emitted and freed once the watermark has passed their end plus
+//! `lateness` gives exactly the windows a sorted input gives, and the same
+//! alert ids in every mode. A match later than that is still counted, in
+//! the window that is open for its key, and reported in the `late_matches`
+//! statistic. Windows are freed once the watermark has passed their end plus
 //! `lateness`, so memory follows the number of open windows, not the input.
+//!
+//! When an alert is raised ([`EmitAt`]): `scan` raises it when its window
+//! closes, with the window's final count; `serve` raises it as soon as the
+//! window reaches its threshold (the count at that moment), once.
+//!
+//! For `serve`, the alerter records what changed since the last
+//! [`Alerter::take_changes`] (windows written or closed, matches buffered or
+//! applied), so the store can commit exactly that with the journal offset,
+//! and [`Alerter::restore`] rebuilds it after a restart.
 
 use crate::matches::{Actor, Match, Target};
-use kadet_event::{EventTime, LogType};
+use crate::window::{AlertWindow, EventRef};
+use kadet_event::EventTime;
 use kadet_rules::{Rule, Severity};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 
-/// How many event references an alert keeps.
-pub const EVENTS_CAP: usize = 10;
-/// How many distinct values per summary attribute an alert keeps.
-pub const SUMMARY_CAP: usize = 20;
-
-/// A reference to a matching event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EventRef {
-    /// `file:line` or `file:line#record`.
-    pub location: String,
-    /// auditID.
-    pub audit_id: Option<String>,
-}
+pub use crate::window::{alert_id, EVENTS_CAP, SUMMARY_CAP};
 
 /// A finished alert (or signal).
 #[derive(Debug, Clone, Serialize)]
@@ -92,32 +89,13 @@ pub struct Alert {
     pub window_start: EventTime,
 }
 
-/// An open dedup window.
-#[derive(Debug)]
-pub struct AlertWindow {
-    rule: usize,
-    start: EventTime,
-    end: EventTime,
-    first: Match,
-    last_time: EventTime,
-    count: u64,
-    distinct: BTreeSet<String>,
-    severity: Severity,
-    events: Vec<crate::alert::EventRef>,
-    log_types: BTreeSet<LogType>,
-    summary: Vec<Vec<serde_json::Value>>,
-    any_time: bool,
-}
-
-impl AlertWindow {
-    fn reached(&self, rule: &Rule) -> bool {
-        let n = if rule.distinct_by.is_some() {
-            self.distinct.len() as u64
-        } else {
-            self.count
-        };
-        n >= u64::from(rule.threshold)
-    }
+/// When a window becomes an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmitAt {
+    /// When the window closes, with its final count (`scan`).
+    Close,
+    /// As soon as the window reaches its threshold, once (`serve`).
+    Threshold,
 }
 
 /// Counters the alerter keeps.
@@ -131,28 +109,70 @@ pub struct AlertStats {
     pub below_threshold: u64,
 }
 
+/// A match waiting in the reorder buffer, as stored: (sequence, RuleID, match).
+pub type Buffered = (u64, String, Match);
+
+/// A window's key: rule index and dedup string.
+type Key = (usize, String);
+
+/// What changed since the last [`Alerter::take_changes`].
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Windows opened or updated, as they are now.
+    pub windows: Vec<AlertWindow>,
+    /// Windows closed and dropped: (RuleID, dedup string).
+    pub closed: Vec<(String, String)>,
+    /// Matches now waiting in the reorder buffer: (sequence, RuleID, match).
+    pub buffered: Vec<Buffered>,
+    /// Sequences of buffered matches that were applied since.
+    pub released: Vec<u64>,
+}
+
 /// Turns matches into alerts.
 pub struct Alerter<'r> {
     rules: &'r [Rule],
     lateness_us: i64,
+    emit: EmitAt,
     watermark: Option<EventTime>,
     applied_up_to: Option<EventTime>,
     seq: u64,
     pending: BinaryHeap<Reverse<(EventTime, u64)>>,
     pending_matches: HashMap<u64, Match>,
-    open: HashMap<(usize, String), AlertWindow>,
+    open: HashMap<Key, AlertWindow>,
     closing: BinaryHeap<Reverse<(EventTime, usize, String)>>,
-    ready: Vec<Alert>,
+    ready: Vec<(Alert, AlertWindow)>,
+    /// Change tracking (serve only).
+    tracking: Option<Tracking>,
     /// Counters.
     pub stats: AlertStats,
 }
 
+#[derive(Default)]
+struct Tracking {
+    dirty: HashSet<Key>,
+    closed: Vec<(String, String)>,
+    buffered: Vec<u64>,
+    released: Vec<u64>,
+}
+
 impl<'r> Alerter<'r> {
-    /// An alerter for `rules`, tolerating `lateness_minutes` of disorder.
+    /// An alerter for `scan`: `lateness_minutes` of disorder, alerts when
+    /// windows close.
     pub fn new(rules: &'r [Rule], lateness_minutes: u32) -> Self {
+        Self::with(
+            rules,
+            i64::from(lateness_minutes) * 60_000_000,
+            EmitAt::Close,
+        )
+    }
+
+    /// An alerter with the lateness bound in microseconds and the moment
+    /// alerts are raised.
+    pub fn with(rules: &'r [Rule], lateness_us: i64, emit: EmitAt) -> Self {
         Alerter {
             rules,
-            lateness_us: i64::from(lateness_minutes) * 60_000_000,
+            lateness_us: lateness_us.max(0),
+            emit,
             watermark: None,
             applied_up_to: None,
             seq: 0,
@@ -161,8 +181,61 @@ impl<'r> Alerter<'r> {
             open: HashMap::new(),
             closing: BinaryHeap::new(),
             ready: Vec::new(),
+            tracking: None,
             stats: AlertStats::default(),
         }
+    }
+
+    /// Rebuilds an alerter from stored state, recording changes from now on
+    /// (see [`Alerter::take_changes`]). Windows and matches of rules that
+    /// are no longer loaded are dropped (and reported as closed/released).
+    pub fn restore(
+        mut self,
+        watermark: Option<EventTime>,
+        windows: Vec<AlertWindow>,
+        buffered: Vec<Buffered>,
+    ) -> Self {
+        let mut tracking = Tracking::default();
+        let index: HashMap<&str, usize> = self
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.as_str(), i))
+            .collect();
+        self.watermark = watermark;
+        for w in windows {
+            match index.get(w.rule_id.as_str()) {
+                Some(&i) => {
+                    self.closing.push(Reverse((w.end, i, w.dedup.clone())));
+                    self.open.insert((i, w.dedup.clone()), w);
+                }
+                None => tracking.closed.push((w.rule_id, w.dedup)),
+            }
+        }
+        for (seq, rule_id, mut m) in buffered {
+            self.seq = self.seq.max(seq);
+            match index.get(rule_id.as_str()) {
+                Some(&i) => {
+                    m.rule = i;
+                    let t = m.time.or(self.watermark).unwrap_or(EventTime(0));
+                    self.pending.push(Reverse((t, seq)));
+                    self.pending_matches.insert(seq, m);
+                }
+                None => tracking.released.push(seq),
+            }
+        }
+        self.tracking = Some(tracking);
+        self
+    }
+
+    /// The event-time watermark: the latest event time seen.
+    pub fn watermark(&self) -> Option<EventTime> {
+        self.watermark
+    }
+
+    /// Matches waiting in the reorder buffer.
+    pub fn buffered(&self) -> usize {
+        self.pending_matches.len()
     }
 
     /// Advances the watermark with an event time seen in the input (matching or not).
@@ -184,6 +257,9 @@ impl<'r> Alerter<'r> {
         self.seq += 1;
         self.pending.push(Reverse((t, self.seq)));
         self.pending_matches.insert(self.seq, m);
+        if let Some(tr) = &mut self.tracking {
+            tr.buffered.push(self.seq);
+        }
         self.release(false);
     }
 
@@ -201,6 +277,9 @@ impl<'r> Alerter<'r> {
             }
             self.pending.pop();
             if let Some(m) = self.pending_matches.remove(&seq) {
+                if let Some(tr) = &mut self.tracking {
+                    tr.released.push(seq);
+                }
                 self.apply(t, m);
             }
         }
@@ -211,9 +290,7 @@ impl<'r> Alerter<'r> {
             self.closing.pop();
             let key = (rule, dedup);
             if self.open.get(&key).is_some_and(|w| w.end == end) {
-                if let Some(w) = self.open.remove(&key) {
-                    self.finish(w);
-                }
+                self.close(&key);
             }
         }
     }
@@ -228,63 +305,97 @@ impl<'r> Alerter<'r> {
         }
         let rule = &self.rules[m.rule];
         let key = (m.rule, m.outcome.dedup.clone());
-        if let Some(w) = self.open.get(&key) {
-            if t >= w.end {
-                if let Some(w) = self.open.remove(&key) {
-                    self.finish(w);
-                }
-            }
+        if self.open.get(&key).is_some_and(|w| !w.covers(t)) {
+            self.close(&key);
         }
-        match self.open.get_mut(&key) {
-            Some(w) => add_to(w, t, &m, rule),
-            None => {
-                let end = t.plus_minutes(i64::from(rule.dedup_period_minutes));
-                let mut w = AlertWindow {
-                    rule: m.rule,
-                    start: t,
-                    end,
-                    last_time: t,
-                    count: 0,
-                    distinct: BTreeSet::new(),
-                    severity: m.outcome.severity,
-                    events: Vec::new(),
-                    log_types: BTreeSet::new(),
-                    summary: vec![Vec::new(); rule.summary_attributes.len()],
-                    any_time: false,
-                    first: m.clone(),
-                };
-                add_to(&mut w, t, &m, rule);
-                self.closing.push(Reverse((end, key.0, key.1.clone())));
-                self.open.insert(key, w);
-            }
+        let w = self.open.entry(key.clone()).or_insert_with(|| {
+            let w = AlertWindow::open(rule, t, &m);
+            self.closing.push(Reverse((w.end, key.0, key.1.clone())));
+            w
+        });
+        w.add(rule, t, &m);
+        if self.emit == EmitAt::Threshold && !w.notified && w.reached(rule) {
+            w.notified = true;
+            self.ready.push((w.to_alert(Some(rule)), w.clone()));
+        }
+        if let Some(tr) = &mut self.tracking {
+            tr.dirty.insert(key);
         }
     }
 
-    fn finish(&mut self, w: AlertWindow) {
-        let rule = &self.rules[w.rule];
+    /// Drops a window, raising its alert when it closes the `scan` way.
+    fn close(&mut self, key: &Key) {
+        let Some(w) = self.open.remove(key) else {
+            return;
+        };
+        let rule = &self.rules[key.0];
         if !w.reached(rule) {
             self.stats.below_threshold += 1;
-            return;
+        } else if self.emit == EmitAt::Close {
+            self.ready.push((w.to_alert(Some(rule)), w.clone()));
         }
-        self.ready.push(build_alert(rule, w));
+        if let Some(tr) = &mut self.tracking {
+            tr.dirty.remove(key);
+            tr.closed.push((w.rule_id, w.dedup));
+        }
     }
 
-    /// Alerts whose windows have closed so far.
+    /// Alerts raised so far and not yet taken.
     pub fn drain_ready(&mut self) -> Vec<Alert> {
+        self.ready.drain(..).map(|(a, _)| a).collect()
+    }
+
+    /// Alerts raised so far and not yet taken, each with its window as it
+    /// was when the alert was raised (what `serve` stores in its outbox).
+    pub fn drain_raised(&mut self) -> Vec<(Alert, AlertWindow)> {
         std::mem::take(&mut self.ready)
+    }
+
+    /// The input is idle: event time moves on by the lateness bound, so
+    /// every buffered match is applied and windows that ended are closed.
+    /// (`serve` calls it when no record has arrived for a while.)
+    pub fn release_idle(&mut self) {
+        if let Some(w) = self.watermark {
+            self.observe_time(EventTime(w.0.saturating_add(self.lateness_us)));
+        }
+    }
+
+    /// What changed since the last call (empty unless built by
+    /// [`Alerter::restore`]).
+    pub fn take_changes(&mut self) -> Changes {
+        let Some(tr) = &mut self.tracking else {
+            return Changes::default();
+        };
+        let tr = std::mem::take(tr);
+        let rules = self.rules;
+        Changes {
+            windows: tr
+                .dirty
+                .iter()
+                .filter_map(|k| self.open.get(k).cloned())
+                .collect(),
+            closed: tr.closed,
+            buffered: tr
+                .buffered
+                .into_iter()
+                .filter_map(|seq| {
+                    let m = self.pending_matches.get(&seq)?;
+                    Some((seq, rules[m.rule].id.clone(), m.clone()))
+                })
+                .collect(),
+            released: tr.released,
+        }
     }
 
     /// End of input: applies everything and closes every window. Alerts come
     /// out ordered by window start, then rule id and dedup string.
     pub fn finish_all(&mut self) -> Vec<Alert> {
         self.release(true);
-        let keys: Vec<(usize, String)> = self.open.keys().cloned().collect();
+        let keys: Vec<Key> = self.open.keys().cloned().collect();
         for k in keys {
-            if let Some(w) = self.open.remove(&k) {
-                self.finish(w);
-            }
+            self.close(&k);
         }
-        let mut out = std::mem::take(&mut self.ready);
+        let mut out = self.drain_ready();
         out.sort_by(|a, b| {
             (a.window_start, &a.rule_id, &a.dedup).cmp(&(b.window_start, &b.rule_id, &b.dedup))
         });
@@ -294,82 +405,5 @@ impl<'r> Alerter<'r> {
     /// Number of open windows (bounded-state checks).
     pub fn open_windows(&self) -> usize {
         self.open.len()
-    }
-}
-
-fn add_to(w: &mut AlertWindow, t: EventTime, m: &Match, rule: &Rule) {
-    w.count += 1;
-    if t > w.last_time {
-        w.last_time = t;
-    }
-    w.any_time |= m.time.is_some();
-    if m.outcome.severity > w.severity {
-        w.severity = m.outcome.severity;
-    }
-    if let Some(d) = &m.outcome.distinct {
-        if w.distinct.len() < 100_000 {
-            w.distinct.insert(d.clone());
-        }
-    }
-    if w.events.len() < EVENTS_CAP {
-        w.events.push(EventRef {
-            location: m.location.to_string(),
-            audit_id: m.audit_id.clone(),
-        });
-    }
-    w.log_types.insert(m.log_type);
-    for (i, v) in m.summary.iter().enumerate() {
-        if let Some(slot) = w.summary.get_mut(i) {
-            if !v.is_null() && slot.len() < SUMMARY_CAP && !slot.contains(v) {
-                slot.push(v.clone());
-            }
-        }
-    }
-    let _ = rule;
-}
-
-/// A stable alert id.
-pub fn alert_id(rule_id: &str, dedup: &str, start: EventTime) -> String {
-    let mut h = Sha256::new();
-    h.update(rule_id.as_bytes());
-    h.update([0]);
-    h.update(dedup.as_bytes());
-    h.update([0]);
-    h.update(start.0.to_be_bytes());
-    let digest = h.finalize();
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn build_alert(rule: &Rule, w: AlertWindow) -> Alert {
-    let summary = rule
-        .summary_attributes
-        .iter()
-        .cloned()
-        .zip(w.summary)
-        .collect();
-    Alert {
-        alert_id: alert_id(&rule.id, &w.first.outcome.dedup, w.start),
-        rule_id: rule.id.clone(),
-        rule_name: rule.display_name.clone().unwrap_or_else(|| rule.id.clone()),
-        severity: w.severity,
-        title: w.first.outcome.title.clone(),
-        dedup: w.first.outcome.dedup.clone(),
-        event_count: w.count,
-        first_seen: w.any_time.then(|| w.start.to_rfc3339()),
-        last_seen: w.any_time.then(|| w.last_time.to_rfc3339()),
-        log_types: w.log_types.iter().map(|l| l.name()).collect(),
-        cluster: w.first.cluster.clone(),
-        context: w.first.outcome.context.clone(),
-        summary,
-        reports: rule.reports.clone(),
-        reference: rule.reference.clone(),
-        runbook: rule.runbook.clone(),
-        events_truncated: w.count > w.events.len() as u64,
-        events: w.events,
-        events_cap: EVENTS_CAP,
-        signal: !rule.create_alert,
-        actor: w.first.actor.clone(),
-        target: w.first.target.clone(),
-        window_start: w.start,
     }
 }

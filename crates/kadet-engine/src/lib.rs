@@ -5,7 +5,8 @@
 //! → [`Match`] → [`Alerter`] (dedup windows, thresholds) → [`Sink`]s.
 //!
 //! - [`pipeline`]: parallel decoding and evaluation in input order;
-//! - [`alert`]: dedup windows on event time;
+//! - [`window`]: one dedup window, the unit of alerting in every mode;
+//! - [`alert`]: the [`Alerter`]: windows on event time, in event-time order;
 //! - [`sink`] and [`ocsf`]: JSON lines, tables and OCSF Detection Findings;
 //! - [`scan`]: the whole `kadet scan` job as one call.
 
@@ -18,9 +19,11 @@ pub mod ocsf;
 pub mod pipeline;
 pub mod scan;
 pub mod sink;
+pub mod window;
 
-pub use alert::{Alert, AlertWindow, Alerter};
+pub use alert::{Alert, Alerter, EmitAt};
 pub use matches::Match;
 pub use pipeline::{Evaluator, ScanOptions, ScanStats};
 pub use scan::{scan, Alerting, Emit, ScanReport};
 pub use sink::{JsonLinesSink, OcsfSink, Sink, TableSink};
+pub use window::AlertWindow;

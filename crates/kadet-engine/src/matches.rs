@@ -2,10 +2,10 @@
 
 use kadet_event::{CanonicalEvent, EventTime, Location, LogType, Value};
 use kadet_rules::{Outcome, Rule, Severity};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Who did it and to what, taken from the event for OCSF and tables.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Actor {
     /// `user.username`.
     pub user: Option<String>,
@@ -16,7 +16,7 @@ pub struct Actor {
 }
 
 /// The object a request touched.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Target {
     /// `verb`.
     pub verb: Option<String>,
@@ -30,10 +30,13 @@ pub struct Target {
     pub name: Option<String>,
 }
 
-/// One (event, rule) match.
-#[derive(Debug, Clone)]
+/// One (event, rule) match. Its stored form (serde) leaves out the rule
+/// index, which only means something in one loaded rule set: whoever
+/// stores a match stores its rule id beside it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Match {
     /// Index of the rule in the rule set.
+    #[serde(skip)]
     pub rule: usize,
     /// Title, dedup, severity, context.
     pub outcome: Outcome,

@@ -189,7 +189,7 @@ impl<'r> Evaluator<'r> {
             Chunk::Document { file, line, data } => {
                 res.stats.bytes += data.len() as u64;
                 res.stats.records += 1;
-                self.record(&data, &Location::line(file, line), None, &mut res);
+                self.record_isolated(&data, &Location::line(file, line), None, &mut res);
             }
             Chunk::Lines {
                 file,
@@ -241,7 +241,7 @@ impl<'r> Evaluator<'r> {
                         LineVerdict::Admit => Some((&mask, line.len())),
                         LineVerdict::Decode => None,
                     };
-                    self.record(
+                    self.record_isolated(
                         line,
                         &Location::line(file.clone(), this),
                         line_mask,
@@ -251,6 +251,40 @@ impl<'r> Evaluator<'r> {
             }
         }
         res
+    }
+
+    /// Decodes and evaluates one record, so that a failure inside kadet
+    /// (a panic in a decoder, the evaluator or a template) costs that record
+    /// only: what it produced is dropped, and it is reported as skipped with
+    /// the reason `internal-error`.
+    fn record_isolated(
+        &self,
+        bytes: &[u8],
+        loc: &Location,
+        line: Option<(&RuleMask, usize)>,
+        res: &mut ChunkResult,
+    ) {
+        let (matches, skips) = (res.matches.len(), res.skips.len());
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            fault_injection::check(bytes);
+            self.record(bytes, loc, line, res)
+        }));
+        if let Err(panic) = outcome {
+            res.matches.truncate(matches);
+            res.skips.truncate(skips);
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            let skip = Skip {
+                location: loc.clone(),
+                reason: SkipReason::InternalError,
+                message: format!("kadet failed on this record ({what}); please report it"),
+            };
+            *res.stats.skipped.entry(skip.reason).or_default() += 1;
+            res.skips.push(skip);
+        }
     }
 
     fn record(
@@ -491,5 +525,29 @@ fn open_skip(f: &InputFile, e: std::io::Error) -> Skip {
         location: Location::line(f.name.clone(), 0),
         reason: SkipReason::ReadError,
         message: format!("cannot open: {e}"),
+    }
+}
+
+/// A fault-injection point for tests of the isolation above: when the
+/// environment variable `KADET_FAULT_INJECT_PANIC` is set, a record that
+/// contains its value panics as a bug would. Unset (always, in production),
+/// it costs one check of a flag per record.
+mod fault_injection {
+    use std::sync::OnceLock;
+
+    static MARKER: OnceLock<Option<memchr::memmem::Finder<'static>>> = OnceLock::new();
+
+    pub(super) fn check(record: &[u8]) {
+        let marker = MARKER.get_or_init(|| {
+            std::env::var("KADET_FAULT_INJECT_PANIC")
+                .ok()
+                .filter(|m| !m.is_empty())
+                .map(|m| memchr::memmem::Finder::new(m.as_bytes()).into_owned())
+        });
+        if let Some(f) = marker {
+            if f.find(record).is_some() {
+                panic!("fault injected (KADET_FAULT_INJECT_PANIC)");
+            }
+        }
     }
 }

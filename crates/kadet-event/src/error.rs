@@ -23,6 +23,9 @@ pub enum SkipReason {
     BadEncoding,
     /// Reading the input failed (truncated gzip, I/O error).
     ReadError,
+    /// kadet itself failed on the record (a bug): it is passed over so the
+    /// rest is still read.
+    InternalError,
 }
 
 impl SkipReason {
@@ -36,6 +39,7 @@ impl SkipReason {
             SkipReason::UnknownShape => "unknown-shape",
             SkipReason::BadEncoding => "bad-encoding",
             SkipReason::ReadError => "read-error",
+            SkipReason::InternalError => "internal-error",
         }
     }
 }

@@ -44,6 +44,20 @@ impl LogType {
     }
 }
 
+impl serde::Serialize for LogType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for LogType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+        LogType::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown log type {name:?}")))
+    }
+}
+
 impl fmt::Display for LogType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

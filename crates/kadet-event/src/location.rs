@@ -4,7 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 
 /// Where a record came from, in the terms a user can act on.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Location {
     /// The input file, or `-` for standard input.
     pub file: Arc<str>,

@@ -1,7 +1,12 @@
 //! Redaction of secrets: a minted service-account token
 //! (`responseObject.status.token` of a TokenRequest, logged at
 //! RequestResponse level) and the values of a Secret's `data`/`stringData`.
-//! kadet applies it to every event it prints or stores unless told not to.
+//! kadet applies it to every event it prints or stores unless told not to:
+//! [`redact_event`] on canonical events (`scan`, `cat`, `explain`), and
+//! [`redact_document`] on whole records before `serve` stores them, which
+//! finds the same events inside every container kadet reads (EventList,
+//! arrays, Azure batches with the event as an object or a JSON string,
+//! CloudWatch payloads, GKE entries, Panther records).
 
 use crate::value::Value;
 use std::borrow::Cow;
@@ -21,7 +26,92 @@ pub fn redact_event(event: &mut Value<'_>) -> usize {
     n
 }
 
-fn redact_object(obj: &mut crate::value::Map<'_>) -> usize {
+/// Redacts secrets in one record of any shape kadet reads; returns the
+/// record rewritten and the number of values replaced, or `None` when it
+/// holds nothing to redact (the record is then stored as it came).
+pub fn redact_document(doc: &[u8]) -> Option<(Vec<u8>, usize)> {
+    // Only a record that names a token or a Secret can hold one.
+    if memchr::memmem::find(doc, b"token").is_none()
+        && memchr::memmem::find(doc, b"Secret").is_none()
+    {
+        return None;
+    }
+    let mut v = Value::from_slice(doc).ok()?;
+    let n = redact_within(&mut v, 0);
+    if n == 0 {
+        return None;
+    }
+    serde_json::to_vec(&v).ok().map(|bytes| (bytes, n))
+}
+
+/// How deep containers are searched for events.
+const MAX_CONTAINER_DEPTH: usize = 8;
+
+/// Redacts the audit events found in `v`, a record or a container of them.
+fn redact_within(v: &mut Value<'_>, depth: usize) -> usize {
+    if depth > MAX_CONTAINER_DEPTH {
+        return 0;
+    }
+    match v {
+        Value::Array(items) => items.iter_mut().map(|i| redact_within(i, depth + 1)).sum(),
+        Value::Object(obj) => {
+            let mut n = 0;
+            // An audit event (or a Panther record holding its fields).
+            for key in ["requestObject", "responseObject"] {
+                if let Some(Value::Object(o)) = obj.get_mut(key) {
+                    n += redact_object(o);
+                }
+            }
+            // A GKE entry: the request and response objects.
+            if let Some(Value::Object(proto)) = obj.get_mut("protoPayload") {
+                for key in ["request", "response"] {
+                    if let Some(Value::Object(o)) = proto.get_mut(key) {
+                        n += redact_object(o);
+                    }
+                }
+            }
+            // Containers: EventList items, Azure records, CloudWatch events.
+            for key in ["items", "records", "logEvents", "properties", "log"] {
+                if let Some(inner) = obj.get_mut(key) {
+                    n += redact_within(inner, depth + 1);
+                }
+            }
+            // An event carried as JSON text (Azure `log`, CloudWatch `message`).
+            for key in ["log", "message"] {
+                if let Some(Value::String(text)) = obj.get_mut(key) {
+                    n += redact_json_text(text, depth);
+                }
+            }
+            n
+        }
+        _ => 0,
+    }
+}
+
+/// Redacts an event held as JSON text, rewriting the text when needed.
+fn redact_json_text(text: &mut Cow<'_, str>, depth: usize) -> usize {
+    if !text.trim_start().starts_with('{') {
+        return 0;
+    }
+    let rewritten = {
+        let Ok(mut inner) = Value::parse_str(text) else {
+            return 0;
+        };
+        let n = redact_within(&mut inner, depth + 1);
+        if n == 0 {
+            return 0;
+        }
+        match serde_json::to_string(&inner) {
+            Ok(s) => (s, n),
+            Err(_) => return 0,
+        }
+    };
+    *text = Cow::Owned(rewritten.0);
+    rewritten.1
+}
+
+/// Redacts one Kubernetes object (a request or response body).
+pub fn redact_object(obj: &mut crate::value::Map<'_>) -> usize {
     let mut n = 0;
     // TokenRequest status.token, whatever the kind says.
     if let Some(Value::Object(status)) = obj.get_mut("status") {
@@ -92,6 +182,45 @@ mod tests {
         assert!(!out.contains("aHVudGVyMg"));
         assert!(out.contains("\"name\":\"db\""));
         assert!(out.contains("2055-01-01"));
+    }
+
+    const TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.planted.token";
+
+    fn token_event() -> String {
+        format!(
+            r#"{{"kind":"Event","verb":"create","objectRef":{{"resource":"serviceaccounts","subresource":"token"}},"responseObject":{{"kind":"TokenRequest","status":{{"token":"{TOKEN}"}}}}}}"#
+        )
+    }
+
+    #[test]
+    fn documents_of_every_shape_lose_their_secrets() {
+        let ev = token_event();
+        let escaped = serde_json::to_string(&ev).unwrap();
+        let shapes = [
+            ev.clone(),
+            format!(r#"{{"kind":"EventList","items":[{ev},{ev}]}}"#),
+            format!("[{ev}]"),
+            format!(
+                r#"{{"records":[{{"category":"kube-audit","properties":{{"log":{escaped}}}}}]}}"#
+            ),
+            format!(r#"{{"records":[{{"category":"kube-audit","properties":{{"log":{ev}}}}}]}}"#),
+            format!(
+                r#"{{"messageType":"DATA_MESSAGE","logEvents":[{{"id":"1","message":{escaped}}}]}}"#
+            ),
+            format!(
+                r#"{{"protoPayload":{{"serviceName":"k8s.io","response":{{"kind":"TokenRequest","status":{{"token":"{TOKEN}"}}}}}}}}"#
+            ),
+        ];
+        for doc in shapes {
+            let (out, n) = redact_document(doc.as_bytes()).unwrap_or_else(|| panic!("{doc}"));
+            assert!(n >= 1, "{doc}");
+            let text = String::from_utf8(out).unwrap();
+            assert!(!text.contains(TOKEN), "{text}");
+            assert!(text.contains(REDACTED), "{text}");
+            serde_json::from_str::<serde_json::Value>(&text).expect("still JSON");
+        }
+        assert_eq!(redact_document(br#"{"kind":"Event","verb":"get"}"#), None);
+        assert_eq!(redact_document(b"not json token"), None);
     }
 
     #[test]

@@ -64,6 +64,14 @@ impl serde::Serialize for Severity {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Severity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+        Severity::parse(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown severity {name:?}")))
+    }
+}
+
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -167,7 +175,7 @@ fn root_keys(e: &Expr, out: &mut Vec<String>) -> bool {
 }
 
 /// What a matching rule says about an event.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Outcome {
     /// Alert title.
     pub title: String,

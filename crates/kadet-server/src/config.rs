@@ -29,6 +29,9 @@ pub struct Config {
     /// Size limits, backpressure and timeouts.
     #[serde(default)]
     pub limits: Limits,
+    /// Event-time handling of the detector.
+    #[serde(default)]
+    pub detection: Detection,
     /// Where alerts go; default: JSON lines on standard output.
     #[serde(default = "default_sinks")]
     pub sinks: Vec<SinkConfig>,
@@ -43,6 +46,7 @@ impl Default for Config {
             rules: Rules::default(),
             state: State::default(),
             limits: Limits::default(),
+            detection: Detection::default(),
             sinks: default_sinks(),
         }
     }
@@ -214,6 +218,34 @@ impl Default for Limits {
     }
 }
 
+/// `[detection]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Detection {
+    /// Event-time disorder handled exactly, in seconds: matches wait this
+    /// long (in event time) before they count, so that windows, and alert
+    /// ids, are the ones `kadet scan --lateness` gives for the same bound.
+    #[serde(default = "d_lateness")]
+    pub lateness_secs: u64,
+    /// When no record has arrived for this many seconds, buffered matches
+    /// count anyway (a quiet source must not hold an alert back); 0: never.
+    #[serde(default = "d_lateness")]
+    pub idle_release_secs: u64,
+}
+
+fn d_lateness() -> u64 {
+    60
+}
+
+impl Default for Detection {
+    fn default() -> Self {
+        Detection {
+            lateness_secs: d_lateness(),
+            idle_release_secs: d_lateness(),
+        }
+    }
+}
+
 /// Alert format of a stream sink.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -244,12 +276,16 @@ pub enum WebhookFormat {
 pub enum SinkConfig {
     /// Standard output.
     Stdout {
+        /// The sink's name (default: its type, when it is the only one).
+        name: Option<String>,
         /// `jsonl` or `ocsf`.
         #[serde(default)]
         format: StreamFormat,
     },
     /// A file, appended to.
     File {
+        /// The sink's name (default: its type, when it is the only one).
+        name: Option<String>,
         /// The file.
         path: PathBuf,
         /// `jsonl` or `ocsf`.
@@ -258,6 +294,8 @@ pub enum SinkConfig {
     },
     /// An HTTP(S) endpoint receiving one POST per alert.
     Webhook {
+        /// The sink's name (default: its type, when it is the only one).
+        name: Option<String>,
         /// URL.
         url: String,
         /// `json`, `ocsf` or `slack`.
@@ -292,18 +330,35 @@ fn d_timeout() -> u64 {
 
 fn default_sinks() -> Vec<SinkConfig> {
     vec![SinkConfig::Stdout {
+        name: Some("stdout".into()),
         format: StreamFormat::Jsonl,
     }]
 }
 
 impl SinkConfig {
-    /// A short name for metrics and logs.
-    pub fn name(&self, index: usize) -> String {
+    /// The sink's type as written in the config.
+    pub fn kind(&self) -> &'static str {
         match self {
-            SinkConfig::Stdout { .. } => format!("{index}-stdout"),
-            SinkConfig::File { .. } => format!("{index}-file"),
-            SinkConfig::Webhook { .. } => format!("{index}-webhook"),
+            SinkConfig::Stdout { .. } => "stdout",
+            SinkConfig::File { .. } => "file",
+            SinkConfig::Webhook { .. } => "webhook",
         }
+    }
+
+    /// The sink's name: what the outbox owes deliveries to, and the `sink`
+    /// label of metrics. Set for every sink once the config is loaded.
+    pub fn name(&self) -> &str {
+        let (SinkConfig::Stdout { name, .. }
+        | SinkConfig::File { name, .. }
+        | SinkConfig::Webhook { name, .. }) = self;
+        name.as_deref().unwrap_or_else(|| self.kind())
+    }
+
+    fn name_slot(&mut self) -> &mut Option<String> {
+        let (SinkConfig::Stdout { name, .. }
+        | SinkConfig::File { name, .. }
+        | SinkConfig::Webhook { name, .. }) = self;
+        name
     }
 }
 
@@ -328,8 +383,46 @@ impl Config {
                 bail!("{origin}{place}: {}", e.message())
             }
         };
+        let mut cfg = cfg;
+        cfg.name_sinks(origin)?;
         cfg.check(origin)?;
         Ok(cfg)
+    }
+
+    /// Gives every sink its name: the one written, or its type when it is
+    /// the only sink of that type. Deliveries are owed to names, so that
+    /// reordering the sinks never sends an alert to the wrong place.
+    fn name_sinks(&mut self, origin: &str) -> Result<()> {
+        let kinds: Vec<&'static str> = self.sinks.iter().map(SinkConfig::kind).collect();
+        for s in &mut self.sinks {
+            if s.name_slot().is_none() {
+                let kind = s.kind();
+                if kinds.iter().filter(|k| **k == kind).count() > 1 {
+                    bail!("{origin}: sinks: there are several {kind} sinks; give each a `name`");
+                }
+                *s.name_slot() = Some(kind.to_string());
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for s in &self.sinks {
+            let name = s.name();
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                bail!("{origin}: sinks: name {name:?} must be letters, digits, '-', '_' or '.'");
+            }
+            if !seen.insert(name.to_string()) {
+                bail!("{origin}: sinks: two sinks are named {name:?}");
+            }
+        }
+        Ok(())
+    }
+
+    /// The sink names, in config order.
+    pub fn sink_names(&self) -> Vec<String> {
+        self.sinks.iter().map(|s| s.name().to_string()).collect()
     }
 
     fn check(&self, origin: &str) -> Result<()> {
@@ -406,9 +499,12 @@ mod tests {
         assert!(matches!(
             c.sinks[..],
             [SinkConfig::Stdout {
-                format: StreamFormat::Jsonl
+                format: StreamFormat::Jsonl,
+                ..
             }]
         ));
+        assert_eq!(c.sink_names(), ["stdout"]);
+        assert_eq!(c.detection.lateness_secs, 60);
     }
 
     #[test]
@@ -439,5 +535,24 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.sinks.len(), 2);
+        assert_eq!(c.sink_names(), ["file", "webhook"]);
+    }
+
+    #[test]
+    fn sinks_are_named_and_names_are_needed_when_types_repeat() {
+        let two =
+            "[[sinks]]\ntype = \"file\"\npath = \"a\"\n[[sinks]]\ntype = \"file\"\npath = \"b\"\n";
+        let e = Config::parse(two, "k").unwrap_err().to_string();
+        assert!(e.contains("several file sinks; give each a `name`"), "{e}");
+        let named = "[[sinks]]\ntype = \"file\"\nname = \"audit-trail\"\npath = \"a\"\n[[sinks]]\ntype = \"file\"\nname = \"siem\"\npath = \"b\"\n";
+        assert_eq!(
+            Config::parse(named, "k").unwrap().sink_names(),
+            ["audit-trail", "siem"]
+        );
+        let same = named.replace("siem", "audit-trail");
+        assert!(Config::parse(&same, "k")
+            .unwrap_err()
+            .to_string()
+            .contains("two sinks are named"));
     }
 }

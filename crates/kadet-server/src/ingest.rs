@@ -22,6 +22,8 @@ pub enum Refusal {
 /// Documents ready to journal, and event counts.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Prepared {
+    /// Secret values redacted (see [`Prepared::redact`]).
+    pub redacted: u64,
     /// The documents.
     pub docs: Vec<Vec<u8>>,
     /// Events in the body.
@@ -30,6 +32,19 @@ pub struct Prepared {
     pub accepted: u64,
     /// Events dropped for exceeding the single-event limit.
     pub too_large: u64,
+}
+
+impl Prepared {
+    /// Redacts minted tokens and Secret data in every document before it is
+    /// stored, with the same redaction `scan` applies to what it prints.
+    pub fn redact(&mut self) {
+        for doc in &mut self.docs {
+            if let Some((clean, n)) = kadet_event::redact::redact_document(doc) {
+                *doc = clean;
+                self.redacted += n as u64;
+            }
+        }
+    }
 }
 
 fn malformed(what: &str, e: &serde_json::Error) -> Refusal {

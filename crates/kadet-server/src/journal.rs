@@ -13,6 +13,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
@@ -237,7 +238,10 @@ impl Journal {
         processed: u64,
         segment_bytes: u64,
     ) -> io::Result<(Journal, std::thread::JoinHandle<()>)> {
-        fs::create_dir_all(dir)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(crate::state_dir::DIR_MODE)
+            .create(dir)?;
         let mut starts: Vec<u64> = Vec::new();
         for e in fs::read_dir(dir)? {
             let e = e?;
@@ -324,6 +328,7 @@ fn create_segment(dir: &Path, start: u64) -> io::Result<File> {
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(crate::state_dir::FILE_MODE)
         .open(segment_path(dir, start))?;
     f.sync_all()?;
     if let Ok(d) = File::open(dir) {

@@ -22,6 +22,8 @@ pub mod journal;
 pub mod metrics;
 pub mod server;
 pub mod sinks;
+pub mod state_dir;
+pub mod store;
 
 use anyhow::{Context, Result};
 use config::Config;
@@ -31,7 +33,14 @@ use kadet_rules::Rule;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Wall-clock milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
 
 /// What the command line gives.
 #[derive(Debug, Clone, Default)]
@@ -60,6 +69,40 @@ fn load_rules(cfg: &Config) -> Result<&'static [Rule]> {
     Ok(Box::leak(set.rules.into_boxed_slice()))
 }
 
+/// How the detector evaluates: as `scan` does, one thread, secrets redacted.
+fn scan_options(cfg: &Config) -> ScanOptions {
+    ScanOptions {
+        threads: 1,
+        decode: DecodeOptions {
+            format: InputFormat::Auto,
+            max_event_bytes: cfg.limits.max_event_bytes,
+            cluster: None,
+        },
+        read: ReadOptions::default(),
+        redact: true,
+        prefilter: true,
+    }
+}
+
+/// Drops what the outbox owes to sinks no longer configured, and entries
+/// no sink waits for.
+fn repair_outbox(store: &mut store::Store, sinks: &[String]) -> Result<()> {
+    let (gone, orphans) = store.repair_outbox(sinks)?;
+    if gone > 0 {
+        tracing::warn!(
+            deliveries = gone,
+            "dropped deliveries owed to sinks that are no longer configured"
+        );
+    }
+    if orphans > 0 {
+        tracing::warn!(
+            alerts = orphans,
+            "dropped outbox entries that no sink was waiting for"
+        );
+    }
+    Ok(())
+}
+
 /// Runs the server until SIGTERM or Ctrl-C.
 pub fn run(opts: ServeOptions) -> Result<()> {
     init_logging();
@@ -76,29 +119,14 @@ pub fn run(opts: ServeOptions) -> Result<()> {
     };
     let rules = load_rules(&cfg)?;
     let state_dir = cfg.state.dir.clone();
-    std::fs::create_dir_all(&state_dir)
-        .with_context(|| format!("cannot create state dir {}", state_dir.display()))?;
+    state_dir::prepare(&state_dir)?;
     let store_path = state_dir.join("kadet.sqlite");
-    let mut conn = detector::open_store(&store_path)?;
-    let (gone, orphans) = sinks::repair_outbox(&mut conn, cfg.sinks.len())?;
-    if gone > 0 {
-        tracing::warn!(
-            deliveries = gone,
-            "dropped deliveries owed to sinks that are no longer configured"
-        );
-    }
-    if orphans > 0 {
-        tracing::warn!(
-            alerts = orphans,
-            "dropped outbox entries that no sink was waiting for"
-        );
-    }
-    let processed = detector::meta_get(&conn, "journal_offset")?
-        .unwrap_or(0)
-        .max(0) as u64;
+    let sink_names = cfg.sink_names();
+    let mut store = store::Store::open(&store_path, &sink_names)?;
+    repair_outbox(&mut store, &sink_names)?;
     let (journal, writer) = journal::Journal::open(
         &state_dir.join("journal"),
-        processed,
+        store.journal_offset()?,
         cfg.limits.segment_bytes,
     )
     .with_context(|| format!("cannot open the journal in {}", state_dir.display()))?;
@@ -115,9 +143,8 @@ pub fn run(opts: ServeOptions) -> Result<()> {
     // Sinks.
     let mut sink_wakers = Vec::new();
     let mut sink_threads = Vec::new();
-    for (i, s) in cfg.sinks.iter().enumerate() {
+    for s in &cfg.sinks {
         let mut w = sinks::Worker::new(
-            i,
             s,
             &store_path,
             &state_dir,
@@ -130,30 +157,29 @@ pub fn run(opts: ServeOptions) -> Result<()> {
         let stop = stop_sinks.clone();
         sink_threads.push(
             std::thread::Builder::new()
-                .name(format!("kadet-sink-{i}"))
+                .name(format!("kadet-sink-{}", s.name()))
                 .spawn(move || w.run(rx, &stop))?,
         );
     }
 
     // Detector.
-    let scan_opts = ScanOptions {
-        threads: 1,
-        decode: DecodeOptions {
-            format: InputFormat::Auto,
-            max_event_bytes: cfg.limits.max_event_bytes,
-            cluster: None,
-        },
-        read: ReadOptions::default(),
-        redact: true,
-        prefilter: true,
-    };
+    let detector_up = Arc::new(AtomicBool::new(true));
     let mut det = detector::Detector::new(
         rules,
-        &scan_opts,
-        conn,
+        &scan_options(&cfg),
+        detector::Timing {
+            lateness_us: i64::try_from(cfg.detection.lateness_secs)
+                .unwrap_or(i64::MAX / 1_000_000)
+                .saturating_mul(1_000_000),
+            idle_release: (cfg.detection.idle_release_secs > 0)
+                .then(|| Duration::from_secs(cfg.detection.idle_release_secs)),
+        },
+        store,
         journal.shared.clone(),
         metrics.clone(),
-        cfg.sinks.len(),
+        sink_names,
+        state_dir.join("quarantine.jsonl"),
+        detector_up.clone(),
     )?;
     let wakers = sink_wakers.clone();
     det.on_alert = Box::new(move || {
@@ -164,29 +190,22 @@ pub fn run(opts: ServeOptions) -> Result<()> {
     let (sd, sn) = (stop_detector.clone(), stop_now.clone());
     let detector_thread = std::thread::Builder::new()
         .name("kadet-detector".into())
-        .spawn(move || loop {
-            match det.run(&sd, &sn) {
-                Ok(()) => return,
-                Err(e) => {
-                    tracing::error!(error = %format!("{e:#}"), "detector failed; retrying in 1 s");
-                    std::thread::sleep(Duration::from_secs(1));
-                    if sn.load(Ordering::Acquire) {
-                        return;
-                    }
-                }
-            }
-        })?;
+        .spawn(move || det.run(&sd, &sn))?;
 
-    let probe = detector::open_store(&store_path)?;
-    let probe = std::sync::Mutex::new(probe);
+    let probe = std::sync::Mutex::new(store::Store::connect(&store_path)?);
     let app = Arc::new(server::App {
         journal,
         metrics: metrics.clone(),
         limits: cfg.limits.clone(),
         auth,
         ready: AtomicBool::new(false),
+        detector_up,
         inflight: tokio::sync::Semaphore::new(cfg.limits.max_concurrent_requests),
-        outbox_pending: Box::new(move || probe.lock().map_or(-1, |c| sinks::pending(&c))),
+        outbox_pending: Box::new(move || {
+            probe
+                .lock()
+                .map_or(-1, |s| store::outbox::pending(s.conn()))
+        }),
     });
 
     let result = rt.block_on(async {

@@ -10,60 +10,88 @@ const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
-/// (name, help) of every counter family.
-const COUNTERS: &[(&str, &str)] = &[
-    (
-        "kadet_requests_total",
-        "HTTP requests by endpoint and status code.",
-    ),
-    (
-        "kadet_unauthenticated_total",
-        "Requests refused for missing or wrong credentials.",
-    ),
-    (
-        "kadet_events_received_total",
-        "Events received, by endpoint.",
-    ),
-    (
-        "kadet_events_accepted_total",
-        "Events journaled, by endpoint.",
-    ),
-    ("kadet_events_rejected_total", "Events refused, by reason."),
-    (
-        "kadet_batches_rejected_total",
-        "Requests refused whole, by reason.",
-    ),
-    (
-        "kadet_tls_handshake_failures_total",
-        "TLS handshakes that failed or timed out.",
-    ),
-    (
-        "kadet_journal_appended_bytes_total",
-        "Bytes appended to the journal.",
-    ),
-    (
-        "kadet_events_evaluated_total",
-        "Events decoded and evaluated, by log type.",
-    ),
-    (
-        "kadet_records_skipped_total",
-        "Journaled records the decoder skipped, by reason.",
-    ),
-    ("kadet_matches_total", "Rule matches, by rule."),
-    (
-        "kadet_alerts_total",
-        "Alerts raised (threshold reached), by rule.",
-    ),
-    ("kadet_sink_deliveries_total", "Alerts delivered, by sink."),
-    (
-        "kadet_sink_failures_total",
-        "Failed delivery attempts, by sink.",
-    ),
-    (
-        "kadet_sink_dead_letters_total",
-        "Alerts written to the dead-letter file, by sink.",
-    ),
-];
+/// Declares a family of metric names, each with its help text, so that a
+/// name is written once.
+macro_rules! metric_names {
+    ($(#[$doc:meta])* $kind:ident { $($(#[$vdoc:meta])* $id:ident = $name:literal, $help:literal;)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum $kind { $($(#[$vdoc])* $id),* }
+
+        impl $kind {
+            /// Every metric of the family, in exposition order.
+            pub const ALL: &'static [$kind] = &[$($kind::$id),*];
+            /// The Prometheus name.
+            pub fn name(self) -> &'static str {
+                match self { $($kind::$id => $name),* }
+            }
+            /// The `# HELP` text.
+            pub fn help(self) -> &'static str {
+                match self { $($kind::$id => $help),* }
+            }
+        }
+    };
+}
+
+metric_names! {
+    /// Counters.
+    Counter {
+        /// HTTP requests.
+        Requests = "kadet_requests_total", "HTTP requests by endpoint and status code.";
+        /// Requests without valid credentials.
+        Unauthenticated = "kadet_unauthenticated_total", "Requests refused for missing or wrong credentials.";
+        /// Events in request bodies.
+        EventsReceived = "kadet_events_received_total", "Events received, by endpoint.";
+        /// Events journaled.
+        EventsAccepted = "kadet_events_accepted_total", "Events journaled, by endpoint.";
+        /// Events refused.
+        EventsRejected = "kadet_events_rejected_total", "Events refused, by reason.";
+        /// Whole requests refused.
+        BatchesRejected = "kadet_batches_rejected_total", "Requests refused whole, by reason.";
+        /// Failed TLS handshakes.
+        TlsHandshakeFailures = "kadet_tls_handshake_failures_total", "TLS handshakes that failed or timed out.";
+        /// Journal bytes written.
+        JournalAppendedBytes = "kadet_journal_appended_bytes_total", "Bytes appended to the journal.";
+        /// Secrets redacted before the journal.
+        IntakeRedactions = "kadet_intake_redactions_total", "Secret values (minted tokens, Secret data) redacted before anything was stored.";
+        /// Events evaluated.
+        EventsEvaluated = "kadet_events_evaluated_total", "Events decoded and evaluated, by log type.";
+        /// Journaled records skipped.
+        RecordsSkipped = "kadet_records_skipped_total", "Journaled records the decoder skipped, by reason.";
+        /// Records already evaluated, passed over.
+        DuplicateRecords = "kadet_duplicate_records_total", "Journaled records identical to one evaluated in the last 24 hours (a batch resent by its client), passed over.";
+        /// Records whose evaluation failed, quarantined.
+        PoisonRecords = "kadet_poison_records_total", "Records whose decoding or evaluation failed inside kadet, written to the dead-letter file and passed over.";
+        /// Stored rows that could not be read, quarantined.
+        QuarantinedState = "kadet_quarantined_state_total", "Stored windows or buffered matches that could not be read, written to the dead-letter file and dropped, by table.";
+        /// Rule matches.
+        Matches = "kadet_matches_total", "Rule matches, by rule.";
+        /// Alerts raised.
+        Alerts = "kadet_alerts_total", "Alerts raised (threshold reached), by rule.";
+        /// Alerts delivered.
+        SinkDeliveries = "kadet_sink_deliveries_total", "Alerts delivered, by sink.";
+        /// Failed delivery attempts.
+        SinkFailures = "kadet_sink_failures_total", "Failed delivery attempts, by sink.";
+        /// Alerts given up on.
+        SinkDeadLetters = "kadet_sink_dead_letters_total", "Alerts written to the dead-letter file, by sink.";
+        /// Store failures of the detector.
+        StoreErrors = "kadet_store_errors_total", "Detector passes that failed because the store could not be written.";
+    }
+}
+
+metric_names! {
+    /// Gauges.
+    Gauge {
+        /// Journal bytes not yet evaluated.
+        JournalBacklogBytes = "kadet_journal_backlog_bytes", "Journal bytes written but not yet evaluated.";
+        /// Alerts waiting for a sink.
+        OutboxPendingAlerts = "kadet_outbox_pending_alerts", "Alerts some sink has not confirmed yet.";
+        /// Matches in the reorder buffer.
+        BufferedMatches = "kadet_detector_buffered_matches", "Matches waiting in the event-time reorder buffer.";
+        /// 1 while the detector can write its store.
+        DetectorUp = "kadet_detector_up", "1 while the detector commits its passes, 0 while the store fails.";
+    }
+}
 
 #[derive(Default)]
 struct Hist {
@@ -74,8 +102,8 @@ struct Hist {
 
 #[derive(Default)]
 struct Inner {
-    counters: BTreeMap<(&'static str, String), u64>,
-    gauges: BTreeMap<&'static str, f64>,
+    counters: BTreeMap<(Counter, String), u64>,
+    gauges: BTreeMap<(Gauge, String), f64>,
     latency: BTreeMap<String, Hist>,
 }
 
@@ -112,29 +140,30 @@ impl Metrics {
     }
 
     /// Adds `n` to a counter.
-    pub fn add(&self, name: &'static str, pairs: &[(&str, &str)], n: u64) {
+    pub fn add(&self, c: Counter, pairs: &[(&str, &str)], n: u64) {
         if n == 0 {
             return;
         }
-        let key = (name, labels(pairs));
+        let key = (c, labels(pairs));
         self.with(|i| *i.counters.entry(key).or_default() += n);
     }
 
     /// Adds one.
-    pub fn inc(&self, name: &'static str, pairs: &[(&str, &str)]) {
-        self.add(name, pairs, 1);
+    pub fn inc(&self, c: Counter, pairs: &[(&str, &str)]) {
+        self.add(c, pairs, 1);
     }
 
     /// Sets a gauge.
-    pub fn set_gauge(&self, name: &'static str, v: f64) {
+    pub fn set_gauge(&self, g: Gauge, pairs: &[(&str, &str)], v: f64) {
+        let key = (g, labels(pairs));
         self.with(|i| {
-            i.gauges.insert(name, v);
+            i.gauges.insert(key, v);
         });
     }
 
     /// Current value of a counter (tests, readiness).
-    pub fn get(&self, name: &'static str, pairs: &[(&str, &str)]) -> u64 {
-        let key = (name, labels(pairs));
+    pub fn get(&self, c: Counter, pairs: &[(&str, &str)]) -> u64 {
+        let key = (c, labels(pairs));
         self.with(|i| i.counters.get(&key).copied().unwrap_or(0))
     }
 
@@ -156,17 +185,31 @@ impl Metrics {
     pub fn render(&self) -> String {
         self.with(|i| {
             let mut out = String::new();
-            for (name, help) in COUNTERS {
+            for &c in Counter::ALL {
+                let (name, help) = (c.name(), c.help());
                 let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-                for ((n, l), v) in i.counters.range((*name, String::new())..) {
-                    if n != name {
-                        break;
-                    }
+                for ((_, l), v) in i
+                    .counters
+                    .range((c, String::new())..)
+                    .take_while(|((k, _), _)| *k == c)
+                {
                     let _ = writeln!(out, "{name}{l} {v}");
                 }
             }
-            for (name, v) in &i.gauges {
-                let _ = writeln!(out, "# TYPE {name} gauge\n{name} {v}");
+            for &g in Gauge::ALL {
+                let mut values = i
+                    .gauges
+                    .range((g, String::new())..)
+                    .take_while(|((k, _), _)| *k == g)
+                    .peekable();
+                if values.peek().is_none() {
+                    continue;
+                }
+                let (name, help) = (g.name(), g.help());
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+                for ((_, l), v) in values {
+                    let _ = writeln!(out, "{name}{l} {v}");
+                }
             }
             let name = "kadet_request_duration_seconds";
             let _ = writeln!(
@@ -198,9 +241,9 @@ mod tests {
     #[test]
     fn renders() {
         let m = Metrics::default();
-        m.inc("kadet_events_rejected_total", &[("reason", "too-large")]);
-        m.add("kadet_matches_total", &[("rule", "A\"b")], 3);
-        m.set_gauge("kadet_journal_backlog_bytes", 12.0);
+        m.inc(Counter::EventsRejected, &[("reason", "too-large")]);
+        m.add(Counter::Matches, &[("rule", "A\"b")], 3);
+        m.set_gauge(Gauge::JournalBacklogBytes, &[], 12.0);
         m.observe_latency("/v1/audit", 0.003);
         let t = m.render();
         assert!(
@@ -215,6 +258,6 @@ mod tests {
             ),
             "{t}"
         );
-        assert_eq!(m.get("kadet_matches_total", &[("rule", "A\"b")]), 3);
+        assert_eq!(m.get(Counter::Matches, &[("rule", "A\"b")]), 3);
     }
 }

@@ -4,7 +4,8 @@
 use crate::config::{Config, Limits, Require};
 use crate::ingest::{self, Prepared, Refusal};
 use crate::journal::{Journal, Source};
-use crate::metrics::Metrics;
+use crate::metrics::{Counter, Gauge, Metrics};
+use crate::now_ms;
 use anyhow::{bail, Context, Result};
 use axum::body::Body;
 use axum::extract::{Extension, Request, State};
@@ -17,7 +18,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::rustls;
@@ -108,6 +109,8 @@ pub struct App {
     pub auth: AuthCheck,
     /// False while starting and while shutting down.
     pub ready: AtomicBool,
+    /// False while the detector cannot commit to its store.
+    pub detector_up: Arc<AtomicBool>,
     /// Outbox size probe for metrics.
     pub outbox_pending: Box<dyn Fn() -> i64 + Send + Sync>,
     /// Bounds the ingest requests in progress (and so the bodies in memory).
@@ -157,12 +160,6 @@ impl Refused {
     }
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 /// The router.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -177,6 +174,7 @@ pub fn router(app: Arc<App>) -> Router {
 
 async fn readyz(State(app): State<Arc<App>>) -> Response {
     if app.ready.load(Ordering::Acquire)
+        && app.detector_up.load(Ordering::Acquire)
         && app.journal.shared.backlog() <= app.limits.max_backlog_bytes
     {
         (StatusCode::OK, "ready\n").into_response()
@@ -192,15 +190,19 @@ async fn metrics(
 ) -> Response {
     if !app.auth.allows(&headers, peer, false) {
         app.metrics
-            .inc("kadet_unauthenticated_total", &[("endpoint", "/metrics")]);
+            .inc(Counter::Unauthenticated, &[("endpoint", "/metrics")]);
         return (StatusCode::UNAUTHORIZED, "unauthorized\n").into_response();
     }
     app.metrics.set_gauge(
-        "kadet_journal_backlog_bytes",
+        Gauge::JournalBacklogBytes,
+        &[],
         app.journal.shared.backlog() as f64,
     );
-    app.metrics
-        .set_gauge("kadet_outbox_pending_alerts", (app.outbox_pending)() as f64);
+    app.metrics.set_gauge(
+        Gauge::OutboxPendingAlerts,
+        &[],
+        (app.outbox_pending)() as f64,
+    );
     let mut r = app.metrics.render().into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -245,17 +247,17 @@ async fn handle(app: Arc<App>, peer: Peer, req: Request, ep: Endpoint) -> Respon
     let resp = match result {
         Ok((request_id, p)) => {
             m.add(
-                "kadet_events_received_total",
+                Counter::EventsReceived,
                 &[("endpoint", ep.path())],
                 p.received,
             );
             m.add(
-                "kadet_events_accepted_total",
+                Counter::EventsAccepted,
                 &[("endpoint", ep.path())],
                 p.accepted,
             );
             m.add(
-                "kadet_events_rejected_total",
+                Counter::EventsRejected,
                 &[("reason", "too-large")],
                 p.too_large,
             );
@@ -268,9 +270,9 @@ async fn handle(app: Arc<App>, peer: Peer, req: Request, ep: Endpoint) -> Respon
             (StatusCode::OK, axum::Json(body)).into_response()
         }
         Err(r) => {
-            m.inc("kadet_batches_rejected_total", &[("reason", r.reason)]);
+            m.inc(Counter::BatchesRejected, &[("reason", r.reason)]);
             if r.status == StatusCode::UNAUTHORIZED {
-                m.inc("kadet_unauthenticated_total", &[("endpoint", ep.path())]);
+                m.inc(Counter::Unauthenticated, &[("endpoint", ep.path())]);
             }
             if r.status.is_server_error() {
                 tracing::error!(
@@ -306,7 +308,7 @@ async fn handle(app: Arc<App>, peer: Peer, req: Request, ep: Endpoint) -> Respon
         }
     };
     m.inc(
-        "kadet_requests_total",
+        Counter::Requests,
         &[("endpoint", ep.path()), ("code", resp.status().as_str())],
     );
     m.observe_latency(ep.path(), started.elapsed().as_secs_f64());
@@ -487,13 +489,15 @@ async fn ingest_request(
             } else {
                 body
             };
-            match ep {
+            let (id, mut prepared) = match ep {
                 Endpoint::Firehose => {
                     ingest::prepare_firehose(&body, max_event, max.saturating_mul(4))
                         .map(|(id, p)| (Some(id), p))
                 }
                 _ => ingest::prepare_body(&body, max_event).map(|p| (None, p)),
-            }
+            }?;
+            prepared.redact();
+            Ok((id, prepared))
         })
         .await
         .map_err(|e| {
@@ -521,7 +525,9 @@ async fn ingest_request(
             )
         })?;
         app.metrics
-            .add("kadet_journal_appended_bytes_total", &[], bytes as u64);
+            .add(Counter::JournalAppendedBytes, &[], bytes as u64);
+        app.metrics
+            .add(Counter::IntakeRedactions, &[], prepared.redacted);
     }
     Ok((id, prepared))
 }
@@ -605,11 +611,11 @@ pub async fn serve(
                                 serve_conn(TokioIo::new(stream), Peer { cert_verified }, router, header_timeout, watcher).await
                             }
                             Ok(Err(e)) => {
-                                metrics.inc("kadet_tls_handshake_failures_total", &[]);
+                                metrics.inc(Counter::TlsHandshakeFailures, &[]);
                                 tracing::debug!(%remote, error = %e, "TLS handshake failed");
                             }
                             Err(_) => {
-                                metrics.inc("kadet_tls_handshake_failures_total", &[]);
+                                metrics.inc(Counter::TlsHandshakeFailures, &[]);
                                 tracing::debug!(%remote, "TLS handshake timed out");
                             }
                         },

@@ -7,25 +7,19 @@
 //! once.
 
 use crate::config::{SinkConfig, StreamFormat, WebhookFormat};
-use crate::detector::{open_store, WindowState};
-use crate::metrics::Metrics;
+use crate::metrics::{Counter, Metrics};
+use crate::now_ms;
+use crate::store::{outbox, Store};
 use anyhow::{Context, Result};
-use kadet_engine::{Alert, JsonLinesSink, OcsfSink, Sink};
+use kadet_engine::{Alert, AlertWindow, JsonLinesSink, OcsfSink, Sink};
 use kadet_rules::Rule;
-use rusqlite::{params, Connection};
 use std::collections::HashSet;
 use std::fs::OpenOptions;
 use std::io::{self, BufRead, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+use std::time::Duration;
 
 enum Target {
     Stream {
@@ -45,10 +39,9 @@ enum Target {
 
 /// A sink worker.
 pub struct Worker {
-    index: usize,
     name: String,
     target: Target,
-    conn: Connection,
+    store: Store,
     rules: &'static [Rule],
     metrics: Arc<Metrics>,
     rt: tokio::runtime::Handle,
@@ -129,9 +122,8 @@ fn ids_in_file(path: &Path) -> io::Result<HashSet<String>> {
 }
 
 impl Worker {
-    /// A worker for sink `index`.
+    /// A worker for the sink configured as `cfg`, under its name.
     pub fn new(
-        index: usize,
         cfg: &SinkConfig,
         store: &Path,
         state_dir: &Path,
@@ -139,25 +131,21 @@ impl Worker {
         metrics: Arc<Metrics>,
         rt: tokio::runtime::Handle,
     ) -> Result<Worker> {
-        let conn = open_store(store)?;
+        let store = Store::connect(store)?;
+        let name = cfg.name().to_string();
         let target = match cfg {
-            SinkConfig::Stdout { format } => Target::Stream {
+            SinkConfig::Stdout { format, .. } => Target::Stream {
                 out: Box::new(io::stdout()),
                 format: *format,
             },
-            SinkConfig::File { path, format } => {
+            SinkConfig::File { path, format, .. } => {
                 let seen = ids_in_file(path)
                     .with_context(|| format!("cannot read sink file {}", path.display()))?;
                 if !seen.is_empty() {
                     // Written before a crash but not yet confirmed: confirm now.
-                    let mut stmt =
-                        conn.prepare("SELECT alert_id FROM deliveries WHERE sink = ?1")?;
-                    let pending: Vec<String> = stmt
-                        .query_map([index as i64], |r| r.get(0))?
-                        .collect::<rusqlite::Result<_>>()?;
-                    drop(stmt);
+                    let pending = outbox::owed_to(store.conn(), &name)?;
                     for id in pending.iter().filter(|id| seen.contains(*id)) {
-                        confirm(&conn, id, index)?;
+                        outbox::confirm(store.conn(), id, &name)?;
                     }
                 }
                 let f = OpenOptions::new()
@@ -178,6 +166,7 @@ impl Worker {
                 backoff_ms,
                 timeout_secs,
                 dead_letter,
+                ..
             } => {
                 let token = match token_file {
                     Some(p) => Some(read_token(p)?),
@@ -201,10 +190,9 @@ impl Worker {
             }
         };
         Ok(Worker {
-            index,
-            name: cfg.name(index),
+            name,
             target,
-            conn,
+            store,
             rules,
             metrics,
             rt,
@@ -232,23 +220,14 @@ impl Worker {
 
     /// Delivers what is due; returns how long to sleep.
     fn round(&mut self) -> Result<Duration> {
-        let now = now_ms();
-        let due: Vec<(String, String, i64)> = {
-            let mut stmt = self.conn.prepare(
-                "SELECT d.alert_id, o.state, d.attempts FROM deliveries d JOIN outbox o ON o.alert_id = d.alert_id
-                 WHERE d.sink = ?1 AND d.next_at <= ?2 ORDER BY d.seq LIMIT 256",
-            )?;
-            let rows = stmt.query_map(params![self.index as i64, now], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?;
-            rows.collect::<rusqlite::Result<_>>()?
-        };
-        for (id, state, attempts) in &due {
-            let w: WindowState = match serde_json::from_str(state) {
+        const BATCH: usize = 256;
+        let due = outbox::due(self.store.conn(), &self.name, now_ms(), BATCH)?;
+        for d in &due {
+            let w = match AlertWindow::from_stored(&d.state) {
                 Ok(w) => w,
                 Err(e) => {
-                    tracing::error!(alert_id = %id, error = %e, "unreadable outbox entry; dropped");
-                    confirm(&self.conn, id, self.index)?;
+                    tracing::error!(sink = %self.name, alert_id = %d.alert_id, error = %e, "unreadable outbox entry; dropped");
+                    outbox::confirm(self.store.conn(), &d.alert_id, &self.name)?;
                     continue;
                 }
             };
@@ -256,64 +235,73 @@ impl Worker {
             let alert = w.to_alert(rule);
             match self.deliver(&alert) {
                 Ok(()) => {
-                    confirm(&self.conn, id, self.index)?;
+                    outbox::confirm(self.store.conn(), &d.alert_id, &self.name)?;
                     self.metrics
-                        .inc("kadet_sink_deliveries_total", &[("sink", &self.name)]);
+                        .inc(Counter::SinkDeliveries, &[("sink", &self.name)]);
                 }
                 Err(e) => {
                     self.metrics
-                        .inc("kadet_sink_failures_total", &[("sink", &self.name)]);
-                    let attempts = attempts + 1;
-                    match &self.target {
-                        Target::Webhook {
-                            max_attempts,
-                            backoff_ms,
-                            dead_letter,
-                            ..
-                        } if attempts < i64::from(*max_attempts) => {
-                            let delay = backoff_ms
-                                .saturating_mul(1u64 << (attempts - 1).clamp(0, 20))
-                                .min(300_000);
-                            tracing::warn!(sink = %self.name, alert_id = %id, attempt = attempts, retry_in_ms = delay, error = %e, "delivery failed");
-                            let _ = dead_letter;
-                            self.conn.execute(
-                                "UPDATE deliveries SET attempts = ?3, next_at = ?4 WHERE alert_id = ?1 AND sink = ?2",
-                                params![id, self.index as i64, attempts, now_ms() + delay as i64],
-                            )?;
-                        }
-                        Target::Webhook { dead_letter, .. } => {
-                            tracing::error!(sink = %self.name, alert_id = %id, attempts, error = %e, "delivery failed; writing to the dead-letter file");
-                            let line = render_stream(&alert, StreamFormat::Jsonl, self.rules)?;
-                            let mut f = OpenOptions::new()
-                                .create(true)
-                                .append(true)
-                                .open(dead_letter)?;
-                            f.write_all(&line)?;
-                            f.sync_data()?;
-                            self.metrics
-                                .inc("kadet_sink_dead_letters_total", &[("sink", &self.name)]);
-                            confirm(&self.conn, id, self.index)?;
-                        }
-                        Target::Stream { .. } => {
-                            tracing::error!(sink = %self.name, alert_id = %id, error = %e, "writing an alert failed; will retry");
-                            return Ok(Duration::from_secs(1));
-                        }
+                        .inc(Counter::SinkFailures, &[("sink", &self.name)]);
+                    if let Some(wait) = self.failed(&d.alert_id, d.attempts + 1, &alert, &e)? {
+                        return Ok(wait);
                     }
                 }
             }
         }
-        if due.len() == 256 {
+        if due.len() == BATCH {
             return Ok(Duration::ZERO);
         }
-        let next: Option<i64> = self.conn.query_row(
-            "SELECT MIN(next_at) FROM deliveries WHERE sink = ?1",
-            [self.index as i64],
-            |r| r.get(0),
-        )?;
-        Ok(match next {
+        Ok(match outbox::next_due(self.store.conn(), &self.name)? {
             Some(n) => Duration::from_millis((n - now_ms()).clamp(0, 1000) as u64),
             None => Duration::from_secs(1),
         })
+    }
+
+    /// After a failed delivery: retry later, or dead-letter it once the
+    /// attempts are spent (webhooks); stream sinks retry the whole round in
+    /// a second (returned as the wait).
+    fn failed(
+        &mut self,
+        id: &str,
+        attempts: i64,
+        alert: &Alert,
+        e: &anyhow::Error,
+    ) -> Result<Option<Duration>> {
+        match &self.target {
+            Target::Webhook {
+                max_attempts,
+                backoff_ms,
+                ..
+            } if attempts < i64::from(*max_attempts) => {
+                let delay = backoff_ms
+                    .saturating_mul(1u64 << (attempts - 1).clamp(0, 20))
+                    .min(300_000);
+                tracing::warn!(sink = %self.name, alert_id = %id, attempt = attempts, retry_in_ms = delay, error = %e, "delivery failed");
+                outbox::retry_later(
+                    self.store.conn(),
+                    id,
+                    &self.name,
+                    attempts,
+                    now_ms() + delay as i64,
+                )?;
+                Ok(None)
+            }
+            Target::Webhook { dead_letter, .. } => {
+                tracing::error!(sink = %self.name, alert_id = %id, attempts, error = %e, "delivery failed; writing to the dead-letter file");
+                let line = render_stream(alert, StreamFormat::Jsonl, self.rules)?;
+                let mut f = crate::state_dir::open_private_append(dead_letter)?;
+                f.write_all(&line)?;
+                f.sync_data()?;
+                self.metrics
+                    .inc(Counter::SinkDeadLetters, &[("sink", &self.name)]);
+                outbox::confirm(self.store.conn(), id, &self.name)?;
+                Ok(None)
+            }
+            Target::Stream { .. } => {
+                tracing::error!(sink = %self.name, alert_id = %id, error = %e, "writing an alert failed; will retry");
+                Ok(Some(Duration::from_secs(1)))
+            }
+        }
     }
 
     fn deliver(&mut self, a: &Alert) -> Result<()> {
@@ -364,35 +352,6 @@ impl Worker {
     }
 }
 
-/// Marks an alert delivered to `sink`; drops it from the outbox when no sink waits for it.
-/// Both deletes are one transaction: a crash between them would otherwise
-/// leave an outbox entry that no sink waits for, pending for ever.
-fn confirm(conn: &Connection, id: &str, sink: usize) -> Result<()> {
-    let tx = conn.unchecked_transaction()?;
-    tx.execute(
-        "DELETE FROM deliveries WHERE alert_id = ?1 AND sink = ?2",
-        params![id, sink as i64],
-    )?;
-    tx.execute("DELETE FROM outbox WHERE alert_id = ?1 AND NOT EXISTS (SELECT 1 FROM deliveries WHERE alert_id = ?1)", [id])?;
-    tx.commit()?;
-    Ok(())
-}
-
-/// Brings the outbox in line with the configured sinks at startup:
-/// deliveries owed to sinks no longer configured (index `>= sinks`) are
-/// dropped, and so are outbox entries that no sink waits for (left by an
-/// older version that confirmed in two steps). Returns how many of each.
-pub fn repair_outbox(conn: &mut Connection, sinks: usize) -> Result<(usize, usize)> {
-    let tx = conn.transaction()?;
-    let gone = tx.execute("DELETE FROM deliveries WHERE sink >= ?1", [sinks as i64])?;
-    let orphans = tx.execute(
-        "DELETE FROM outbox WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = outbox.alert_id)",
-        [],
-    )?;
-    tx.commit()?;
-    Ok((gone, orphans))
-}
-
 /// Reads a token file: the first line, trimmed.
 pub fn read_token(p: &Path) -> Result<String> {
     let text = std::fs::read_to_string(p)
@@ -402,62 +361,4 @@ pub fn read_token(p: &Path) -> Result<String> {
         anyhow::bail!("token file {} is empty", p.display());
     }
     Ok(t)
-}
-
-/// Alerts waiting in the outbox.
-pub fn pending(conn: &Connection) -> i64 {
-    conn.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))
-        .unwrap_or(-1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn store() -> (tempfile::TempDir, Connection) {
-        let dir = tempfile::tempdir().unwrap();
-        let conn = open_store(&dir.path().join("s.sqlite")).unwrap();
-        (dir, conn)
-    }
-
-    fn owe(conn: &Connection, id: &str, sinks: &[i64]) {
-        conn.execute(
-            "INSERT INTO outbox (alert_id, state, seq) VALUES (?1, '{}', 1)",
-            [id],
-        )
-        .unwrap();
-        for s in sinks {
-            conn.execute(
-                "INSERT INTO deliveries (alert_id, sink, attempts, next_at, seq) VALUES (?1, ?2, 0, 0, 1)",
-                params![id, s],
-            )
-            .unwrap();
-        }
-    }
-
-    #[test]
-    fn confirm_drops_the_outbox_entry_with_the_last_delivery() {
-        let (_d, conn) = store();
-        owe(&conn, "a", &[0, 1]);
-        confirm(&conn, "a", 0).unwrap();
-        assert_eq!(pending(&conn), 1, "sink 1 still waits");
-        confirm(&conn, "a", 1).unwrap();
-        assert_eq!(pending(&conn), 0);
-    }
-
-    #[test]
-    fn repair_drops_orphans_and_deliveries_for_removed_sinks() {
-        let (_d, mut conn) = store();
-        owe(&conn, "orphan", &[]);
-        owe(&conn, "removed-sink-only", &[2]);
-        owe(&conn, "kept", &[0, 2]);
-        let (gone, orphans) = repair_outbox(&mut conn, 1).unwrap();
-        assert_eq!((gone, orphans), (2, 2));
-        assert_eq!(pending(&conn), 1);
-        let left: String = conn
-            .query_row("SELECT alert_id FROM outbox", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(left, "kept");
-        assert_eq!(repair_outbox(&mut conn, 1).unwrap(), (0, 0));
-    }
 }

@@ -553,8 +553,9 @@ fn webhook_sink_retries_then_dead_letters() {
     let dead = dir.path().join("dead.jsonl");
     let cfg = format!(
         "[listen]\naddress = \"127.0.0.1:0\"\n[state]\ndir = {:?}\n\
-         [[sinks]]\ntype = \"webhook\"\nurl = {ok_url:?}\nformat = \"slack\"\nbackoff_ms = 50\n\
-         [[sinks]]\ntype = \"webhook\"\nurl = {bad_url:?}\nmax_attempts = 2\nbackoff_ms = 50\ndead_letter = {dead:?}\n",
+         [detection]\nlateness_secs = 1\nidle_release_secs = 1\n\
+         [[sinks]]\ntype = \"webhook\"\nname = \"chat\"\nurl = {ok_url:?}\nformat = \"slack\"\nbackoff_ms = 50\n\
+         [[sinks]]\ntype = \"webhook\"\nname = \"siem\"\nurl = {bad_url:?}\nmax_attempts = 2\nbackoff_ms = 50\ndead_letter = {dead:?}\n",
         dir.path().join("state")
     );
     let p = dir.path().join("k.toml");
@@ -586,17 +587,17 @@ fn webhook_sink_retries_then_dead_letters() {
     assert_eq!(bad_rx.recv_timeout(wait).unwrap().0, 500);
     let m = wait_idle(&c, &s, None);
     assert_eq!(
-        metric(&m, "kadet_sink_deliveries_total{sink=\"0-webhook\"}"),
+        metric(&m, "kadet_sink_deliveries_total{sink=\"chat\"}"),
         Some(1.0),
         "{m}"
     );
     assert_eq!(
-        metric(&m, "kadet_sink_failures_total{sink=\"0-webhook\"}"),
+        metric(&m, "kadet_sink_failures_total{sink=\"chat\"}"),
         Some(2.0),
         "{m}"
     );
     assert_eq!(
-        metric(&m, "kadet_sink_dead_letters_total{sink=\"1-webhook\"}"),
+        metric(&m, "kadet_sink_dead_letters_total{sink=\"siem\"}"),
         Some(1.0),
         "{m}"
     );

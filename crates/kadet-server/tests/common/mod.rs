@@ -175,14 +175,38 @@ pub struct Server {
     pub child: Child,
     pub addr: String,
     pub base: String,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
     /// Starts `kadet serve --config <config>` and waits until it listens.
     pub fn start(config: &Path, cwd: &Path) -> Server {
-        let mut child = Command::new(kadet_bin())
-            .args(["serve", "--config"])
-            .arg(config)
+        Server::start_with(config, cwd, &[], None)
+    }
+
+    /// Starts the server with extra environment variables and, when given,
+    /// under that umask; its log lines are kept ([`Server::log`]).
+    pub fn start_with(
+        config: &Path,
+        cwd: &Path,
+        env: &[(&str, &str)],
+        umask: Option<u32>,
+    ) -> Server {
+        let mut cmd = match umask {
+            Some(m) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("umask {m:03o} && exec \"$0\" \"$@\""))
+                    .arg(kadet_bin());
+                c
+            }
+            None => Command::new(kadet_bin()),
+        };
+        cmd.args(["serve", "--config"]).arg(config);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
             .current_dir(cwd)
             .env("KADET_LOG", "info")
             .stdin(Stdio::null())
@@ -192,10 +216,15 @@ impl Server {
             .expect("spawn kadet serve");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = log.clone();
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                if let Ok(mut l) = kept.lock() {
+                    l.push(line.clone());
+                }
                 if let Some(rest) = line.split("listening on ").nth(1) {
                     let addr = rest.split_whitespace().next().unwrap_or("").to_string();
                     let scheme = if rest.contains("(https)") {
@@ -220,7 +249,17 @@ impl Server {
             }
         };
         let base = format!("{scheme}://{addr}");
-        Server { child, addr, base }
+        Server {
+            child,
+            addr,
+            base,
+            log,
+        }
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.join("\n")).unwrap_or_default()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -285,6 +324,8 @@ pub fn tls_config(
     c.push_str(&format!(
         "\n[limits]\nheader_read_timeout_secs = 2\nbody_read_timeout_secs = 2\n{extra_limits}\n"
     ));
+    // A short reorder buffer, released soon when the test stops sending.
+    c.push_str("\n[detection]\nlateness_secs = 2\nidle_release_secs = 1\n");
     c.push_str(&format!(
         "\n[[sinks]]\ntype = \"file\"\npath = {:?}\n",
         dir.join("alerts.jsonl")
@@ -377,7 +418,8 @@ pub fn metric(text: &str, prefix: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// Polls `/metrics` until the journal and the outbox are empty.
+/// Polls `/metrics` until the journal, the reorder buffer and the outbox
+/// are empty.
 pub fn wait_idle(client: &reqwest::blocking::Client, s: &Server, token: Option<&str>) -> String {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -389,6 +431,7 @@ pub fn wait_idle(client: &reqwest::blocking::Client, s: &Server, token: Option<&
             Ok(r) => {
                 let text = r.text().unwrap_or_default();
                 if metric(&text, "kadet_journal_backlog_bytes ") == Some(0.0)
+                    && metric(&text, "kadet_detector_buffered_matches ").unwrap_or(0.0) == 0.0
                     && metric(&text, "kadet_outbox_pending_alerts ") == Some(0.0)
                 {
                     return text;
@@ -403,4 +446,87 @@ pub fn wait_idle(client: &reqwest::blocking::Client, s: &Server, token: Option<&
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A plain-HTTP config on loopback with one file sink, for tests that need
+/// neither TLS nor auth; `extra` is appended as written.
+pub fn plain_config(dir: &Path, extra: &str) -> PathBuf {
+    let c = format!(
+        "[listen]\naddress = \"127.0.0.1:0\"\n[state]\ndir = {:?}\n\
+         [detection]\nlateness_secs = 2\nidle_release_secs = 1\n\
+         [[sinks]]\ntype = \"file\"\npath = {:?}\n{extra}",
+        dir.join("state"),
+        dir.join("alerts.jsonl")
+    );
+    let p = dir.join("kadet.toml");
+    std::fs::write(&p, c).unwrap();
+    p
+}
+
+/// POSTs a JSON body to `/v1/audit` without credentials; the status.
+pub fn post_audit(s: &Server, body: &str) -> u16 {
+    reqwest::blocking::Client::new()
+        .post(s.url("/v1/audit"))
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// An HTTP receiver that answers 200 and hands over each body.
+pub fn receiver() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/alerts", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 8192];
+            loop {
+                let n = stream.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf);
+                if let Some(h) = text.find("\r\n\r\n") {
+                    let len = text[..h]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= h + 4 + len {
+                        let _ = tx.send(text[h + 4..h + 4 + len].to_string());
+                        break;
+                    }
+                }
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (url, rx)
 }

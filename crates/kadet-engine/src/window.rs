@@ -1,0 +1,334 @@
+//! [`AlertWindow`]: one dedup window, the unit of alerting. Matches with the
+//! same (RuleID, dedup string) share a window; it opens at its first match,
+//! lasts `DedupPeriodMinutes` of event time, and is an alert once its match
+//! count (or, with `DistinctBy`, its number of distinct values) reaches
+//! `Threshold`.
+//!
+//! This is the one window type of every mode: `scan` keeps windows in
+//! memory, `serve` in SQLite, cluster mode in JetStream KV. Its stored form
+//! is versioned ([`AlertWindow::to_stored`], [`AlertWindow::from_stored`]).
+
+use crate::alert::Alert;
+use crate::matches::{Actor, Match, Target};
+use kadet_event::{EventTime, LogType};
+use kadet_rules::{Rule, Severity};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// How many event references an alert keeps.
+pub const EVENTS_CAP: usize = 10;
+/// How many distinct values per summary attribute an alert keeps.
+pub const SUMMARY_CAP: usize = 20;
+/// The version of [`AlertWindow`]'s stored form.
+pub const WINDOW_VERSION: u32 = 1;
+
+/// A reference to a matching event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRef {
+    /// `file:line` or `file:line#record`.
+    pub location: String,
+    /// auditID.
+    pub audit_id: Option<String>,
+}
+
+/// An open dedup window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertWindow {
+    /// RuleID.
+    pub rule_id: String,
+    /// DisplayName, else RuleID (kept so an alert can be rendered after its
+    /// rule is gone).
+    pub rule_name: String,
+    /// Dedup string.
+    pub dedup: String,
+    /// Event time of the first match.
+    pub start: EventTime,
+    /// `start` plus the rule's dedup period.
+    pub end: EventTime,
+    /// Latest match time.
+    pub last_time: EventTime,
+    /// Matches in the window.
+    pub count: u64,
+    /// `DistinctBy` values seen; only as many as the threshold needs are
+    /// kept, since reaching it is all they decide.
+    pub distinct: BTreeSet<String>,
+    /// Highest severity among the matches.
+    pub severity: Severity,
+    /// Title of the first match.
+    pub title: String,
+    /// The first matching events (at most [`EVENTS_CAP`]).
+    pub events: Vec<EventRef>,
+    /// Log types of the matches.
+    pub log_types: BTreeSet<LogType>,
+    /// Distinct values per `SummaryAttributes` entry, in rule order.
+    pub summary: Vec<Vec<serde_json::Value>>,
+    /// Some match carried its own event time.
+    pub any_time: bool,
+    /// Cluster of the first match.
+    pub cluster: Option<String>,
+    /// Alert context of the first match.
+    pub context: serde_json::Map<String, serde_json::Value>,
+    /// Actor of the first match.
+    pub actor: Actor,
+    /// Target of the first match.
+    pub target: Target,
+    /// True once the alert was raised (`serve` raises it at the threshold).
+    pub notified: bool,
+}
+
+/// The stored form: the window and its version.
+#[derive(Serialize, Deserialize)]
+struct Stored<W> {
+    v: u32,
+    #[serde(flatten)]
+    window: W,
+}
+
+/// A stored window kadet cannot read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowFormatError(pub String);
+
+impl fmt::Display for WindowFormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for WindowFormatError {}
+
+impl AlertWindow {
+    /// Opens a window at event time `t` for the rule's match `m`.
+    pub fn open(rule: &Rule, t: EventTime, m: &Match) -> AlertWindow {
+        AlertWindow {
+            rule_id: rule.id.clone(),
+            rule_name: rule.display_name.clone().unwrap_or_else(|| rule.id.clone()),
+            dedup: m.outcome.dedup.clone(),
+            start: t,
+            end: t.plus_minutes(i64::from(rule.dedup_period_minutes)),
+            last_time: t,
+            count: 0,
+            distinct: BTreeSet::new(),
+            severity: m.outcome.severity,
+            title: m.outcome.title.clone(),
+            events: Vec::new(),
+            log_types: BTreeSet::new(),
+            summary: vec![Vec::new(); rule.summary_attributes.len()],
+            any_time: false,
+            cluster: m.cluster.clone(),
+            context: m.outcome.context.clone(),
+            actor: m.actor.clone(),
+            target: m.target.clone(),
+            notified: false,
+        }
+    }
+
+    /// True when a match at `t` belongs in this window (it has not ended).
+    pub fn covers(&self, t: EventTime) -> bool {
+        t < self.end
+    }
+
+    /// Counts match `m` at event time `t`.
+    pub fn add(&mut self, rule: &Rule, t: EventTime, m: &Match) {
+        self.count += 1;
+        self.last_time = self.last_time.max(t);
+        self.any_time |= m.time.is_some();
+        self.severity = self.severity.max(m.outcome.severity);
+        if let Some(d) = &m.outcome.distinct {
+            if (self.distinct.len() as u64) < u64::from(rule.threshold) {
+                self.distinct.insert(d.clone());
+            }
+        }
+        if self.events.len() < EVENTS_CAP {
+            self.events.push(EventRef {
+                location: m.location.to_string(),
+                audit_id: m.audit_id.clone(),
+            });
+        }
+        self.log_types.insert(m.log_type);
+        for (slot, v) in self.summary.iter_mut().zip(&m.summary) {
+            if !v.is_null() && slot.len() < SUMMARY_CAP && !slot.contains(v) {
+                slot.push(v.clone());
+            }
+        }
+    }
+
+    /// True when the window has reached the rule's threshold.
+    pub fn reached(&self, rule: &Rule) -> bool {
+        let n = if rule.distinct_by.is_some() {
+            self.distinct.len() as u64
+        } else {
+            self.count
+        };
+        n >= u64::from(rule.threshold)
+    }
+
+    /// The alert id: the same in every mode for the same window.
+    pub fn alert_id(&self) -> String {
+        alert_id(&self.rule_id, &self.dedup, self.start)
+    }
+
+    /// The alert this window stands for; `rule` adds its metadata (summary
+    /// names, reports, reference, runbook) when it is still loaded.
+    pub fn to_alert(&self, rule: Option<&Rule>) -> Alert {
+        let summary: BTreeMap<String, Vec<serde_json::Value>> = rule
+            .map(|r| {
+                r.summary_attributes
+                    .iter()
+                    .cloned()
+                    .zip(self.summary.iter().cloned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Alert {
+            alert_id: self.alert_id(),
+            rule_id: self.rule_id.clone(),
+            rule_name: self.rule_name.clone(),
+            severity: self.severity,
+            title: self.title.clone(),
+            dedup: self.dedup.clone(),
+            event_count: self.count,
+            first_seen: self.any_time.then(|| self.start.to_rfc3339()),
+            last_seen: self.any_time.then(|| self.last_time.to_rfc3339()),
+            log_types: self.log_types.iter().map(|l| l.name()).collect(),
+            cluster: self.cluster.clone(),
+            context: self.context.clone(),
+            summary,
+            reports: rule.map(|r| r.reports.clone()).unwrap_or_default(),
+            reference: rule.and_then(|r| r.reference.clone()),
+            runbook: rule.and_then(|r| r.runbook.clone()),
+            events_truncated: self.count > self.events.len() as u64,
+            events: self.events.clone(),
+            events_cap: EVENTS_CAP,
+            signal: rule.is_some_and(|r| !r.create_alert),
+            actor: self.actor.clone(),
+            target: self.target.clone(),
+            window_start: self.start,
+        }
+    }
+
+    /// The stored form: JSON with the version ([`WINDOW_VERSION`]).
+    pub fn to_stored(&self) -> String {
+        serde_json::to_string(&Stored {
+            v: WINDOW_VERSION,
+            window: self,
+        })
+        .unwrap_or_default()
+    }
+
+    /// Reads a stored window, refusing a version this kadet does not know.
+    pub fn from_stored(text: &str) -> Result<AlertWindow, WindowFormatError> {
+        #[derive(Deserialize)]
+        struct Version {
+            v: Option<u32>,
+        }
+        let version = serde_json::from_str::<Version>(text)
+            .map_err(|e| WindowFormatError(format!("not a stored window: {e}")))?
+            .v;
+        match version {
+            Some(WINDOW_VERSION) => serde_json::from_str::<Stored<AlertWindow>>(text)
+                .map(|s| s.window)
+                .map_err(|e| WindowFormatError(format!("stored window v{WINDOW_VERSION}: {e}"))),
+            Some(v) => Err(WindowFormatError(format!(
+                "stored window version {v} is newer than this kadet reads ({WINDOW_VERSION})"
+            ))),
+            None => Err(WindowFormatError("stored window without a version".into())),
+        }
+    }
+}
+
+/// A stable alert id: hash of rule id, dedup string and window start.
+pub fn alert_id(rule_id: &str, dedup: &str, start: EventTime) -> String {
+    let mut h = Sha256::new();
+    h.update(rule_id.as_bytes());
+    h.update([0]);
+    h.update(dedup.as_bytes());
+    h.update([0]);
+    h.update(start.0.to_be_bytes());
+    let digest = h.finalize();
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kadet_event::Location;
+    use kadet_rules::Outcome;
+    use std::sync::Arc;
+
+    fn rule(threshold: u32, distinct: bool) -> Rule {
+        let text = format!(
+            "AnalysisType: rule\nRuleID: T.W\nSeverity: Low\nThreshold: {threshold}\nDedupPeriodMinutes: 10\nSummaryAttributes: [user.username]\n{}Detection:\n  - Key: verb\n    Condition: Exists\n",
+            if distinct { "DistinctBy:\n  Key: verb\n" } else { "" }
+        );
+        let set = kadet_rules::loader::load_sources(
+            Vec::new(),
+            vec![kadet_rules::loader::Source {
+                name: "t.yml".into(),
+                text,
+            }],
+        )
+        .expect("rule loads");
+        set.rules.into_iter().next().expect("one rule")
+    }
+
+    fn m(sev: Severity, distinct: &str, minute: i64) -> Match {
+        Match {
+            rule: 0,
+            outcome: Outcome {
+                title: "t".into(),
+                dedup: "d".into(),
+                severity: sev,
+                context: Default::default(),
+                distinct: Some(distinct.into()),
+            },
+            time: Some(EventTime(minute * 60_000_000)),
+            location: Location::line(Arc::from("f"), minute as u64),
+            audit_id: None,
+            log_type: LogType::EksAudit,
+            cluster: None,
+            summary: vec![serde_json::json!("alice")],
+            actor: Actor::default(),
+            target: Target::default(),
+        }
+    }
+
+    #[test]
+    fn threshold_counts_matches_or_distinct_values() {
+        let r = rule(3, false);
+        let mut w = AlertWindow::open(&r, EventTime(0), &m(Severity::Low, "a", 0));
+        for i in 0..3 {
+            assert!(!w.reached(&r));
+            w.add(&r, EventTime(i), &m(Severity::Low, "a", i));
+        }
+        assert!(w.reached(&r));
+        let d = rule(2, true);
+        let mut w = AlertWindow::open(&d, EventTime(0), &m(Severity::Low, "a", 0));
+        w.add(&d, EventTime(0), &m(Severity::Low, "a", 0));
+        w.add(&d, EventTime(1), &m(Severity::Low, "a", 1));
+        assert!(!w.reached(&d));
+        w.add(&d, EventTime(2), &m(Severity::High, "b", 2));
+        w.add(&d, EventTime(3), &m(Severity::Low, "c", 3));
+        assert!(w.reached(&d));
+        assert_eq!(w.distinct.len(), 2, "no more values kept than needed");
+        assert_eq!(w.severity, Severity::High);
+        assert_eq!(w.summary, vec![vec![serde_json::json!("alice")]]);
+    }
+
+    #[test]
+    fn stored_form_round_trips_and_refuses_unknown_versions() {
+        let r = rule(1, false);
+        let mut w = AlertWindow::open(&r, EventTime(5), &m(Severity::Medium, "a", 0));
+        w.add(&r, EventTime(5), &m(Severity::Medium, "a", 0));
+        let text = w.to_stored();
+        assert!(text.starts_with("{\"v\":1,"), "{text}");
+        assert_eq!(AlertWindow::from_stored(&text), Ok(w.clone()));
+        let newer = text.replacen("\"v\":1", "\"v\":99", 1);
+        let e = AlertWindow::from_stored(&newer).expect_err("refused");
+        assert!(e.0.contains("newer"), "{e}");
+        assert!(AlertWindow::from_stored("{\"rule_id\":1}").is_err());
+        assert_eq!(w.alert_id(), alert_id("T.W", "d", EventTime(5)));
+        assert_eq!(w.to_alert(Some(&r)).event_count, 1);
+    }
+}
