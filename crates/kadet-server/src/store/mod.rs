@@ -244,18 +244,20 @@ impl Store {
 }
 
 fn write_changes(tx: &Transaction<'_>, c: &Changes) -> Result<()> {
+    // Closed first: a window may close and its key open a new one in the
+    // same pass.
+    for (rule_id, dedup) in &c.closed {
+        tx.execute(
+            "DELETE FROM windows WHERE rule_id = ?1 AND dedup = ?2",
+            params![rule_id, dedup],
+        )?;
+    }
     for w in &c.windows {
         tx.execute(
             "INSERT INTO windows (rule_id, dedup, v, start, end, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT(rule_id, dedup) DO UPDATE SET v = excluded.v, start = excluded.start,
              end = excluded.end, state = excluded.state",
             params![w.rule_id, w.dedup, WINDOW_VERSION, w.start.0, w.end.0, w.to_stored()],
-        )?;
-    }
-    for (rule_id, dedup) in &c.closed {
-        tx.execute(
-            "DELETE FROM windows WHERE rule_id = ?1 AND dedup = ?2",
-            params![rule_id, dedup],
         )?;
     }
     for (seq, rule_id, m) in &c.buffered {
@@ -289,4 +291,52 @@ fn set_meta(tx: &Transaction<'_>, key: Meta, v: i64) -> rusqlite::Result<()> {
         params![key.key(), v],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kadet_rules::Severity;
+
+    fn window(start: i64) -> AlertWindow {
+        AlertWindow {
+            rule_id: "R".into(),
+            rule_name: "R".into(),
+            dedup: "d".into(),
+            start: EventTime(start),
+            end: EventTime(start + 10),
+            last_time: EventTime(start),
+            count: 1,
+            distinct: Default::default(),
+            severity: Severity::Low,
+            title: "t".into(),
+            events: Vec::new(),
+            log_types: Default::default(),
+            summary: Vec::new(),
+            any_time: true,
+            cluster: None,
+            context: Default::default(),
+            actor: Default::default(),
+            target: Default::default(),
+            notified: false,
+        }
+    }
+
+    #[test]
+    fn a_window_closed_and_reopened_in_one_pass_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("s.sqlite"), &["x".into()]).unwrap();
+        let mut pass = Pass::default();
+        pass.changes.windows.push(window(0));
+        s.commit(&pass, &["x".into()]).unwrap();
+        let mut pass = Pass::default();
+        pass.changes.closed.push(("R".into(), "d".into()));
+        pass.changes.windows.push(window(20));
+        pass.offset = 7;
+        s.commit(&pass, &["x".into()]).unwrap();
+        let (windows, bad) = s.load_windows().unwrap();
+        assert!(bad.is_empty());
+        assert_eq!(windows, vec![window(20)]);
+        assert_eq!(s.journal_offset().unwrap(), 7);
+    }
 }
