@@ -118,7 +118,15 @@ fn scan(dir: &Path, rules: &Path, evs: &[serde_json::Value]) -> BTreeSet<String>
     let text: String = evs.iter().map(|e| format!("{e}\n")).collect();
     std::fs::write(&file, text).unwrap();
     let out = std::process::Command::new(kadet_bin())
-        .args(["scan", "-q", "--format", "jsonl", "--lateness", "1", "--rules"])
+        .args([
+            "scan",
+            "-q",
+            "--format",
+            "jsonl",
+            "--lateness",
+            "1",
+            "--rules",
+        ])
         .arg(rules)
         .arg(&file)
         .output()
@@ -129,12 +137,7 @@ fn scan(dir: &Path, rules: &Path, evs: &[serde_json::Value]) -> BTreeSet<String>
         .collect()
 }
 
-fn serve(
-    dir: &Path,
-    rules: &Path,
-    batches: &[String],
-    kills: &BTreeSet<usize>,
-) -> Vec<String> {
+fn serve(dir: &Path, rules: &Path, batches: &[String], kills: &BTreeSet<usize>) -> Vec<String> {
     let cfg = dir.join("kadet.toml");
     std::fs::write(
         &cfg,

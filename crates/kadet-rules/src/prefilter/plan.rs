@@ -53,22 +53,27 @@ pub(super) struct LinePlan {
     pub(super) always: Vec<usize>,
 }
 
+/// The anchors chosen for one log type: the anchor literals, per literal
+/// the rules anchored on it, and the rules evaluated on every record.
+struct Anchors {
+    literals: Vec<usize>,
+    rules: Vec<Vec<usize>>,
+    always: Vec<usize>,
+}
+
 impl Prefilter {
-    /// Picks each rule's anchor for records of type `presumed` and builds the
-    /// line search. `None` when a line search cannot help (no anchor at all).
-    pub(super) fn plan_lines(&self, presumed: LogType, has_numbers: bool) -> Option<LinePlan> {
-        let ti = type_index(presumed);
-        // The clause the fewest records satisfy.
-        let rank = |clause: &Vec<usize>| {
-            std::cmp::Reverse(
-                (clause_frequency(clause.iter().map(|&l| self.literals[l].as_str())) * 1e6) as u64,
-            )
-        };
-        let freq = |clause: &Vec<usize>| {
-            clause_frequency(clause.iter().map(|&l| self.literals[l].as_str()))
-        };
+    /// The estimated fraction of records satisfying a clause.
+    fn clause_freq(&self, clause: &[usize]) -> f32 {
+        clause_frequency(clause.iter().map(|&l| self.literals[l].as_str()))
+    }
+
+    /// Picks each rule's anchor clause for records of type index `ti`: the
+    /// clauses good enough to search for (rare, or the rule's best), then,
+    /// greedily, the clause that serves the most rules (the rarer on ties),
+    /// since fewer anchor literals make a faster search.
+    fn choose_anchors(&self, ti: usize) -> Anchors {
+        let rank = |clause: &Vec<usize>| std::cmp::Reverse((self.clause_freq(clause) * 1e6) as u64);
         let mut always = Vec::new();
-        // Per rule: the clauses good enough to search for (rare, or its best).
         let mut eligible: Vec<(usize, Vec<&Vec<usize>>)> = Vec::new();
         for (r, req) in self.requirements.iter().enumerate() {
             match &req[ti] {
@@ -78,16 +83,19 @@ impl Prefilter {
                     let Some(best) = clauses.iter().max_by_key(|c| rank(c)) else {
                         continue;
                     };
-                    let bar = freq(best).max(SHARED_ANCHOR_FREQUENCY);
-                    eligible.push((r, clauses.iter().filter(|c| freq(c) <= bar).collect()));
+                    let bar = self.clause_freq(best).max(SHARED_ANCHOR_FREQUENCY);
+                    eligible.push((
+                        r,
+                        clauses
+                            .iter()
+                            .filter(|c| self.clause_freq(c) <= bar)
+                            .collect(),
+                    ));
                 }
             }
         }
-        // Fewer anchor literals make a faster search: greedily pick the
-        // clause that serves the most rules (the rarer on ties), until every
-        // rule has one.
-        let mut anchor_rules: Vec<Vec<usize>> = vec![Vec::new(); self.literals.len()];
-        let mut anchors: Vec<usize> = Vec::new();
+        let mut rules: Vec<Vec<usize>> = vec![Vec::new(); self.literals.len()];
+        let mut literals: Vec<usize> = Vec::new();
         while !eligible.is_empty() {
             let mut best: Option<(&Vec<usize>, usize)> = None;
             for (_, cs) in &eligible {
@@ -109,14 +117,30 @@ impl Prefilter {
                     return true;
                 }
                 for &l in &chosen {
-                    anchor_rules[l].push(*r);
-                    if !anchors.contains(&l) {
-                        anchors.push(l);
+                    rules[l].push(*r);
+                    if !literals.contains(&l) {
+                        literals.push(l);
                     }
                 }
                 false
             });
         }
+        Anchors {
+            literals,
+            rules,
+            always,
+        }
+    }
+
+    /// Picks each rule's anchor for records of type `presumed` and builds the
+    /// line search. `None` when a line search cannot help (no anchor at all).
+    pub(super) fn plan_lines(&self, presumed: LogType, has_numbers: bool) -> Option<LinePlan> {
+        let ti = type_index(presumed);
+        let Anchors {
+            literals: anchors,
+            rules: anchor_rules,
+            always,
+        } = self.choose_anchors(ti);
         if anchors.is_empty() && !always.is_empty() {
             return None;
         }
@@ -147,50 +171,10 @@ impl Prefilter {
                     .map(|m| (m.to_string(), PatternKind::Marker)),
             );
         }
-        let build = |pats: &[(String, PatternKind)], fold: bool| -> Option<Option<AnchorSearch>> {
-            match pats {
-                [] => return Some(None),
-                [(one, _)] if !fold => {
-                    return Some(Some(AnchorSearch::One(Box::new(
-                        memchr::memmem::Finder::new(one.as_bytes()).into_owned(),
-                    ))))
-                }
-                _ => {}
-            }
-            AhoCorasickBuilder::new()
-                .ascii_case_insensitive(fold)
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(pats.iter().map(|(t, _)| t.as_str()))
-                .ok()
-                .map(|ac| Some(AnchorSearch::Many(ac)))
-        };
-        let exact_ac = build(&exact, false)?;
-        let folded_ac = build(&folded, true)?;
-        let closure = |pats: &[(String, PatternKind)], fold: bool, base: usize| {
-            pats.iter()
-                .map(|(outer, _)| {
-                    let outer = if fold {
-                        outer.to_ascii_lowercase()
-                    } else {
-                        outer.clone()
-                    };
-                    pats.iter()
-                        .enumerate()
-                        .filter(|(_, (inner, _))| {
-                            let inner = if fold {
-                                inner.to_ascii_lowercase()
-                            } else {
-                                inner.clone()
-                            };
-                            outer.contains(&inner)
-                        })
-                        .map(|(j, _)| base + j)
-                        .collect::<Vec<usize>>()
-                })
-                .collect::<Vec<_>>()
-        };
-        let mut contained = closure(&exact, false, 0);
-        contained.extend(closure(&folded, true, exact.len()));
+        let exact_ac = build_search(&exact, false)?;
+        let folded_ac = build_search(&folded, true)?;
+        let mut contained = containment(&exact, false, 0);
+        contained.extend(containment(&folded, true, exact.len()));
         let mut kinds: Vec<PatternKind> = exact.iter().chain(&folded).map(|(_, k)| *k).collect();
         // Then the IP scan's and the hazards' hits, each its own search.
         let mut own = |kind: PatternKind| {
@@ -222,4 +206,48 @@ impl Prefilter {
             always,
         })
     }
+}
+
+/// One search over `pats`: a SIMD substring search for a single
+/// case-sensitive literal, else leftmost-longest Aho-Corasick. `Some(None)`
+/// when there is nothing to search for; `None` when it cannot be built.
+fn build_search(pats: &[(String, PatternKind)], fold: bool) -> Option<Option<AnchorSearch>> {
+    match pats {
+        [] => return Some(None),
+        [(one, _)] if !fold => {
+            return Some(Some(AnchorSearch::One(Box::new(
+                memchr::memmem::Finder::new(one.as_bytes()).into_owned(),
+            ))))
+        }
+        _ => {}
+    }
+    AhoCorasickBuilder::new()
+        .ascii_case_insensitive(fold)
+        .match_kind(MatchKind::LeftmostLongest)
+        .build(pats.iter().map(|(t, _)| t.as_str()))
+        .ok()
+        .map(|ac| Some(AnchorSearch::Many(ac)))
+}
+
+/// Per pattern, the patterns of the same search found inside it (itself
+/// included), with pattern ids starting at `base`: a leftmost-longest match
+/// stands for all of them.
+fn containment(pats: &[(String, PatternKind)], fold: bool, base: usize) -> Vec<Vec<usize>> {
+    let text = |t: &str| {
+        if fold {
+            t.to_ascii_lowercase()
+        } else {
+            t.to_string()
+        }
+    };
+    pats.iter()
+        .map(|(outer, _)| {
+            let outer = text(outer);
+            pats.iter()
+                .enumerate()
+                .filter(|(_, (inner, _))| outer.contains(&text(inner)))
+                .map(|(j, _)| base + j)
+                .collect()
+        })
+        .collect()
 }
