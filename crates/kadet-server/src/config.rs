@@ -108,7 +108,7 @@ pub struct Auth {
 }
 
 /// `[rules]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rules {
     /// Rule files or directories; empty: the built-in pack.
@@ -117,6 +117,24 @@ pub struct Rules {
     /// Also run rules with `Enabled: false`.
     #[serde(default)]
     pub include_disabled: bool,
+    /// How often rule files are checked for changes, in milliseconds
+    /// (they are reloaded when one changes, and on SIGHUP).
+    #[serde(default = "d_watch")]
+    pub watch_interval_ms: u64,
+}
+
+fn d_watch() -> u64 {
+    2000
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            paths: Vec::new(),
+            include_disabled: false,
+            watch_interval_ms: d_watch(),
+        }
+    }
 }
 
 /// `[state]`.
@@ -227,8 +245,9 @@ pub struct Detection {
     /// ids, are the ones `kadet scan --lateness` gives for the same bound.
     #[serde(default = "d_lateness")]
     pub lateness_secs: u64,
-    /// When no record has arrived for this many seconds, buffered matches
-    /// count anyway (a quiet source must not hold an alert back); 0: never.
+    /// When event time has not moved on for this many seconds of wall clock
+    /// (no record newer than the last), buffered matches count anyway: a
+    /// quiet or stalled source must not hold an alert back; 0: never.
     #[serde(default = "d_lateness")]
     pub idle_release_secs: u64,
 }
@@ -303,6 +322,9 @@ pub enum SinkConfig {
         format: WebhookFormat,
         /// File holding a bearer token to send.
         token_file: Option<PathBuf>,
+        /// File holding a key (first line) to sign each delivery with
+        /// (`X-Kadet-Signature`, HMAC-SHA256).
+        signing_key_file: Option<PathBuf>,
         /// Attempts before the alert goes to the dead-letter file.
         #[serde(default = "d_attempts")]
         max_attempts: u32,

@@ -17,6 +17,7 @@
 //! store failing (disk full, I/O error) stops detection; `/readyz` then
 //! answers 503 until a pass commits again.
 
+use crate::active_rules::ActiveRules;
 use crate::journal::Shared;
 use crate::metrics::{Counter, Gauge, Metrics};
 use crate::store::{Pass, Quarantined, Store};
@@ -37,37 +38,53 @@ use std::time::{Duration, Instant};
 pub struct Timing {
     /// Event-time disorder handled exactly, in microseconds.
     pub lateness_us: i64,
-    /// After this long without new records, buffered matches are applied
-    /// anyway (`None`: never).
+    /// After this long (wall clock) without event time moving on, buffered
+    /// matches are applied anyway (`None`: never).
     pub idle_release: Option<Duration>,
 }
 
 /// Evaluates the journal into the store.
-pub struct Detector<'r> {
-    rules: &'r [Rule],
-    eval: Evaluator<'r>,
-    alerter: Alerter<'r>,
+pub struct Detector {
+    active: Arc<ActiveRules>,
+    opts: ScanOptions,
     timing: Timing,
     store: Store,
     journal: Arc<Shared>,
     metrics: Arc<Metrics>,
     sinks: Vec<String>,
     quarantine: PathBuf,
-    offset: u64,
-    last_record: Instant,
     up: Arc<AtomicBool>,
     /// Notified when new outbox rows were committed.
     pub on_alert: Box<dyn Fn() + Send>,
 }
 
-impl<'r> Detector<'r> {
-    /// A detector over `rules` writing to `store`, for the named `sinks`;
-    /// records and stored state it cannot process go to `quarantine`.
-    /// `up` is cleared while the store fails.
+/// The evaluator and alerter of one rule set (one generation of
+/// [`ActiveRules`]), with the journal position.
+struct Generation<'r> {
+    rules: &'r [Rule],
+    eval: Evaluator<'r>,
+    alerter: Alerter<'r>,
+    offset: u64,
+    /// When event time last moved on.
+    last_advance: Instant,
+}
+
+/// Why a generation stopped.
+enum Exit {
+    /// Stop the detector.
+    Stop,
+    /// Another rule set is in force.
+    Reload,
+}
+
+impl Detector {
+    /// A detector for the rules in `active`, writing to `store`, for the
+    /// named `sinks`; records and stored state it cannot process go to
+    /// `quarantine`. `up` is cleared while the store fails.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        rules: &'r [Rule],
-        opts: &ScanOptions,
+        active: Arc<ActiveRules>,
+        opts: ScanOptions,
         timing: Timing,
         store: Store,
         journal: Arc<Shared>,
@@ -75,74 +92,128 @@ impl<'r> Detector<'r> {
         sinks: Vec<String>,
         quarantine: PathBuf,
         up: Arc<AtomicBool>,
-    ) -> Result<Self> {
-        let mut d = Detector {
-            rules,
-            eval: Evaluator::new(rules, opts),
-            alerter: Alerter::with(rules, timing.lateness_us, EmitAt::Threshold),
+    ) -> Self {
+        Detector {
+            active,
+            opts,
             timing,
             store,
             journal,
             metrics,
             sinks,
             quarantine,
-            offset: 0,
-            last_record: Instant::now(),
             up,
             on_alert: Box::new(|| {}),
-        };
-        d.reload()?;
-        Ok(d)
+        }
     }
 
-    /// Rebuilds the in-memory state from the store (at start, and after a
-    /// pass failed to commit, whose changes exist only in memory).
-    fn reload(&mut self) -> Result<()> {
+    /// Builds the evaluator and alerter for `rules` from the store: the
+    /// windows and buffered matches of rules that still exist carry over.
+    fn generation<'r>(&mut self, rules: &'r [Rule]) -> Result<Generation<'r>> {
         let (windows, bad_windows) = self.store.load_windows()?;
         let (buffered, bad_matches) = self.store.load_buffered()?;
         for q in bad_windows.iter().chain(&bad_matches) {
             self.quarantine_state(q);
         }
-        self.alerter = Alerter::with(self.rules, self.timing.lateness_us, EmitAt::Threshold)
-            .restore(self.store.watermark()?, windows, buffered);
-        self.offset = self.store.journal_offset()?;
-        Ok(())
+        let mut alerter = Alerter::with(rules, self.timing.lateness_us, EmitAt::Threshold).restore(
+            self.store.watermark()?,
+            windows,
+            buffered,
+        );
+        // Windows and matches of rules that are gone are dropped now.
+        let dropped = alerter.take_changes();
+        if !dropped.closed.is_empty() || !dropped.released.is_empty() {
+            let offset = self.store.journal_offset()?;
+            self.store.commit(
+                &Pass {
+                    changes: dropped,
+                    watermark: alerter.watermark(),
+                    offset,
+                    ..Pass::default()
+                },
+                &self.sinks,
+            )?;
+        }
+        Ok(Generation {
+            rules,
+            eval: Evaluator::new(rules, &self.opts),
+            alerter,
+            offset: self.store.journal_offset()?,
+            last_advance: Instant::now(),
+        })
     }
 
-    /// Runs until `stop` is set and the journal is caught up (or `stop_now`).
-    /// A pass that cannot be committed is retried every second, with the
-    /// detector marked down meanwhile.
+    /// Runs until `stop` is set and the journal is caught up (or
+    /// `stop_now`), switching to a new rule set between passes when one is
+    /// put in force. A pass that cannot be committed is retried every
+    /// second, with the detector marked down meanwhile.
     pub fn run(&mut self, stop: &AtomicBool, stop_now: &AtomicBool) {
+        loop {
+            let loaded = self.active.current();
+            let mut gen = match self.generation(&loaded.rules) {
+                Ok(g) => g,
+                Err(e) => {
+                    self.store_failed(&e);
+                    if stop_now.load(Ordering::Acquire) {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            match self.run_generation(&mut gen, loaded.generation, stop, stop_now) {
+                Exit::Stop => return,
+                Exit::Reload => {
+                    tracing::info!(hash = %self.active.current().hash, "detector switched to the new rules")
+                }
+            }
+        }
+    }
+
+    fn run_generation(
+        &mut self,
+        gen: &mut Generation<'_>,
+        generation: u64,
+        stop: &AtomicBool,
+        stop_now: &AtomicBool,
+    ) -> Exit {
         while !stop_now.load(Ordering::Acquire) {
-            let work = if self.journal.durable() > self.offset {
+            if self.active.generation() != generation {
+                return Exit::Reload;
+            }
+            let work = if self.journal.durable() > gen.offset {
                 Work::Records
-            } else if self.idle_due() {
+            } else if self.idle_due(gen) {
                 Work::Idle
             } else if stop.load(Ordering::Acquire) {
-                return;
+                return Exit::Stop;
             } else {
                 self.journal
-                    .wait_beyond(self.offset, Duration::from_millis(200));
+                    .wait_beyond(gen.offset, Duration::from_millis(200));
                 continue;
             };
-            match self.pass(work) {
+            match self.pass(gen, work) {
                 Ok(()) => {
                     if !self.up.swap(true, Ordering::AcqRel) {
                         tracing::info!("the store commits again; detection resumed");
                     }
                     self.metrics.set_gauge(Gauge::DetectorUp, &[], 1.0);
                 }
-                Err(e) => self.store_failed(&e),
+                Err(e) => {
+                    self.store_failed(&e);
+                    // The pass exists only in memory: start over from the store.
+                    return Exit::Reload;
+                }
             }
         }
+        Exit::Stop
     }
 
-    fn idle_due(&self) -> bool {
-        self.alerter.buffered() > 0
+    fn idle_due(&self, gen: &Generation<'_>) -> bool {
+        gen.alerter.buffered() > 0
             && self
                 .timing
                 .idle_release
-                .is_some_and(|d| self.last_record.elapsed() >= d)
+                .is_some_and(|d| gen.last_advance.elapsed() >= d)
     }
 
     fn store_failed(&mut self, e: &anyhow::Error) {
@@ -155,39 +226,40 @@ impl<'r> Detector<'r> {
              free disk space or fix the state directory's volume, and detection resumes by itself"
         );
         std::thread::sleep(Duration::from_secs(1));
-        if let Err(e) = self.reload() {
-            tracing::error!(error = %format!("{e:#}"), "cannot read the store back");
-        }
     }
 
     /// One pass: read a run of records (or, idle, release the buffer),
     /// evaluate, commit.
-    fn pass(&mut self, work: Work) -> Result<()> {
+    fn pass(&mut self, gen: &mut Generation<'_>, work: Work) -> Result<()> {
         let (results, next, applied) = match work {
-            Work::Records => self.evaluate_records()?,
+            Work::Records => self.evaluate_records(gen)?,
             Work::Idle => {
-                self.alerter.release_idle();
-                (Vec::new(), self.offset, Vec::new())
+                gen.alerter.release_idle();
+                (Vec::new(), gen.offset, Vec::new())
             }
         };
+        let before = gen.alerter.watermark();
         for r in &results {
             for m in &r.matches {
-                self.alerter.push(m.clone());
+                gen.alerter.push(m.clone());
             }
             if let Some(t) = r.max_time {
-                self.alerter.observe_time(t);
+                gen.alerter.observe_time(t);
             }
         }
-        let raised: Vec<_> = self
+        if gen.alerter.watermark() > before {
+            gen.last_advance = Instant::now();
+        }
+        let raised: Vec<_> = gen
             .alerter
             .drain_raised()
             .into_iter()
             .filter(|(a, _)| !a.signal)
             .collect();
         let pass = Pass {
-            changes: self.alerter.take_changes(),
+            changes: gen.alerter.take_changes(),
             alerts: raised,
-            watermark: self.alerter.watermark(),
+            watermark: gen.alerter.watermark(),
             offset: next,
             applied,
         };
@@ -195,9 +267,9 @@ impl<'r> Detector<'r> {
             .store
             .commit(&pass, &self.sinks)
             .context("committing a detector pass")?;
-        self.offset = next;
+        gen.offset = next;
         self.journal.set_processed(next);
-        self.count(&results, &pass);
+        self.count(gen, &results, &pass);
         if new_alerts > 0 {
             (self.on_alert)();
         }
@@ -207,12 +279,14 @@ impl<'r> Detector<'r> {
     /// Reads and evaluates the next run of journal records; a record
     /// evaluated before (a batch resent by a client that got no answer) is
     /// passed over.
-    fn evaluate_records(&mut self) -> Result<(Vec<ChunkResult>, u64, Vec<[u8; 32]>)> {
+    fn evaluate_records(
+        &mut self,
+        gen: &mut Generation<'_>,
+    ) -> Result<(Vec<ChunkResult>, u64, Vec<[u8; 32]>)> {
         let (records, next) = self
             .journal
-            .read_from(self.offset, 8 << 20)
+            .read_from(gen.offset, 8 << 20)
             .context("reading the journal")?;
-        self.last_record = Instant::now();
         let mut results = Vec::with_capacity(records.len());
         let mut applied: Vec<[u8; 32]> = Vec::with_capacity(records.len());
         for (at, source, doc) in records {
@@ -222,7 +296,7 @@ impl<'r> Detector<'r> {
                 continue;
             }
             applied.push(digest);
-            let r = self.eval.process(Chunk::Document {
+            let r = gen.eval.process(Chunk::Document {
                 file: Arc::from(source.name()),
                 line: at,
                 data: doc.clone(),
@@ -239,7 +313,7 @@ impl<'r> Detector<'r> {
         Ok((results, next, applied))
     }
 
-    fn count(&self, results: &[ChunkResult], pass: &Pass) {
+    fn count(&self, gen: &Generation<'_>, results: &[ChunkResult], pass: &Pass) {
         let m = &self.metrics;
         let mut matched: BTreeMap<usize, u64> = BTreeMap::new();
         for r in results {
@@ -257,7 +331,7 @@ impl<'r> Detector<'r> {
             }
         }
         for (rule, n) in matched {
-            m.add(Counter::Matches, &[("rule", &self.rules[rule].id)], n);
+            m.add(Counter::Matches, &[("rule", &gen.rules[rule].id)], n);
         }
         for (a, _) in &pass.alerts {
             m.inc(Counter::Alerts, &[("rule", &a.rule_id)]);
@@ -267,7 +341,7 @@ impl<'r> Detector<'r> {
             &[],
             self.journal.backlog() as f64,
         );
-        m.set_gauge(Gauge::BufferedMatches, &[], self.alerter.buffered() as f64);
+        m.set_gauge(Gauge::BufferedMatches, &[], gen.alerter.buffered() as f64);
     }
 
     fn quarantine_record(&self, location: &str, reason: &str, doc: &[u8]) {

@@ -74,6 +74,8 @@ metric_names! {
         SinkFailures = "kadet_sink_failures_total", "Failed delivery attempts, by sink.";
         /// Alerts given up on.
         SinkDeadLetters = "kadet_sink_dead_letters_total", "Alerts written to the dead-letter file, by sink.";
+        /// Rule reload attempts.
+        RuleReloads = "kadet_rule_reloads_total", "Rule reload attempts, by result (ok, failed).";
         /// Store failures of the detector.
         StoreErrors = "kadet_store_errors_total", "Detector passes that failed because the store could not be written.";
     }
@@ -88,6 +90,12 @@ metric_names! {
         OutboxPendingAlerts = "kadet_outbox_pending_alerts", "Alerts some sink has not confirmed yet.";
         /// Matches in the reorder buffer.
         BufferedMatches = "kadet_detector_buffered_matches", "Matches waiting in the event-time reorder buffer.";
+        /// The rule set in force.
+        RulesInfo = "kadet_rules_info", "1, labelled with the hash of the rule set in force and its rule count: compare across instances.";
+        /// Reloads so far plus one.
+        RulesGeneration = "kadet_rules_generation", "The rule set in force: 1 at start, one more per successful reload.";
+        /// 1 when the last reload failed.
+        RulesReloadFailed = "kadet_rules_reload_failed", "1 when the last reload failed and the previous rules still run.";
         /// 1 while the detector can write its store.
         DetectorUp = "kadet_detector_up", "1 while the detector commits its passes, 0 while the store fails.";
     }
@@ -159,6 +167,12 @@ impl Metrics {
         self.with(|i| {
             i.gauges.insert(key, v);
         });
+    }
+
+    /// Removes every labelled value of a gauge (for info-style gauges whose
+    /// labels change).
+    pub fn clear_gauge(&self, g: Gauge) {
+        self.with(|i| i.gauges.retain(|(k, _), _| *k != g));
     }
 
     /// Current value of a counter (tests, readiness).

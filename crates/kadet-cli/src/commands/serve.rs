@@ -1,5 +1,6 @@
 //! `kadet serve`: the command line; the server lives in `kadet-server`.
 
+use super::EXIT_FINDINGS;
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -15,13 +16,42 @@ pub struct ServeArgs {
     /// Allow listening on a non-loopback address without TLS and client authentication.
     #[arg(long)]
     pub insecure_listen: bool,
+    /// Check the configuration, rules, TLS files, token and key files and
+    /// sinks without starting; list every problem with its file and line
+    /// (exit status 1 when there is one).
+    #[arg(long)]
+    pub check_config: bool,
 }
 
-/// Runs the server until SIGTERM or Ctrl-C.
+/// Runs the server until SIGTERM or Ctrl-C, or checks its configuration.
 pub fn run(a: ServeArgs) -> Result<ExitCode> {
-    kadet_server::run(kadet_server::ServeOptions {
+    let opts = kadet_server::ServeOptions {
         config: a.config,
         insecure_listen: a.insecure_listen,
-    })?;
+    };
+    if a.check_config {
+        return Ok(check(&opts));
+    }
+    kadet_server::run(opts)?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn check(opts: &kadet_server::ServeOptions) -> ExitCode {
+    match kadet_server::check::check(opts) {
+        Ok(c) => {
+            println!(
+                "configuration OK: {} rules, sinks: {}",
+                c.rules,
+                c.sinks.join(", ")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("kadet: config problem: {p}");
+            }
+            eprintln!("kadet: {} problem(s); not started", problems.len());
+            ExitCode::from(EXIT_FINDINGS)
+        }
+    }
 }

@@ -493,6 +493,24 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 /// An HTTP receiver that answers 200 and hands over each body.
 pub fn receiver() -> (String, std::sync::mpsc::Receiver<String>) {
+    let (url, rx) = receiver_with_headers();
+    let (tx, bodies) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for (_, body) in rx {
+            if tx.send(body).is_err() {
+                return;
+            }
+        }
+    });
+    (url, bodies)
+}
+
+/// A request a receiver got: its headers (lower-cased names) and body.
+pub type Received = (Vec<(String, String)>, String);
+
+/// An HTTP receiver that answers 200 and hands over each request's headers
+/// and body.
+pub fn receiver_with_headers() -> (String, std::sync::mpsc::Receiver<Received>) {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/alerts", listener.local_addr().unwrap());
@@ -519,7 +537,13 @@ pub fn receiver() -> (String, std::sync::mpsc::Receiver<String>) {
                         })
                         .unwrap_or(0);
                     if buf.len() >= h + 4 + len {
-                        let _ = tx.send(text[h + 4..h + 4 + len].to_string());
+                        let headers = text[..h]
+                            .lines()
+                            .skip(1)
+                            .filter_map(|l| l.split_once(':'))
+                            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                            .collect();
+                        let _ = tx.send((headers, text[h + 4..h + 4 + len].to_string()));
                         break;
                     }
                 }
