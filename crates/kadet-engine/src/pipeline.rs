@@ -178,6 +178,22 @@ impl<'r> Evaluator<'r> {
         &self.prefilter
     }
 
+    /// Decodes and evaluates one document whose sender named its cluster
+    /// (`serve`'s `?cluster=`): events whose record names none get it.
+    pub fn process_document(
+        &self,
+        file: Arc<str>,
+        line: u64,
+        data: &[u8],
+        cluster: Option<&str>,
+    ) -> ChunkResult {
+        let mut res = ChunkResult::default();
+        res.stats.bytes += data.len() as u64;
+        res.stats.records += 1;
+        self.record_isolated(data, &Location::line(file, line), None, cluster, &mut res);
+        res
+    }
+
     /// Decodes and evaluates one chunk.
     pub fn process(&self, chunk: Chunk) -> ChunkResult {
         let mut res = ChunkResult::default();
@@ -189,7 +205,7 @@ impl<'r> Evaluator<'r> {
             Chunk::Document { file, line, data } => {
                 res.stats.bytes += data.len() as u64;
                 res.stats.records += 1;
-                self.record_isolated(&data, &Location::line(file, line), None, &mut res);
+                self.record_isolated(&data, &Location::line(file, line), None, None, &mut res);
             }
             Chunk::Lines {
                 file,
@@ -245,6 +261,7 @@ impl<'r> Evaluator<'r> {
                         line,
                         &Location::line(file.clone(), this),
                         line_mask,
+                        None,
                         &mut res,
                     );
                 }
@@ -262,12 +279,13 @@ impl<'r> Evaluator<'r> {
         bytes: &[u8],
         loc: &Location,
         line: Option<(&RuleMask, usize)>,
+        cluster: Option<&str>,
         res: &mut ChunkResult,
     ) {
         let (matches, skips) = (res.matches.len(), res.skips.len());
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             fault_injection::check(bytes);
-            self.record(bytes, loc, line, res)
+            self.record(bytes, loc, line, cluster, res)
         }));
         if let Err(panic) = outcome {
             res.matches.truncate(matches);
@@ -292,6 +310,7 @@ impl<'r> Evaluator<'r> {
         bytes: &[u8],
         loc: &Location,
         line: Option<(&RuleMask, usize)>,
+        cluster: Option<&str>,
         res: &mut ChunkResult,
     ) {
         // An admitted line is almost always one plain event of the presumed
@@ -301,7 +320,9 @@ impl<'r> Evaluator<'r> {
                 meta: SourceMeta {
                     log_type,
                     // A plain event names no cluster: the default applies.
-                    cluster: self.decoder.options().cluster.clone(),
+                    cluster: cluster
+                        .map(str::to_string)
+                        .or_else(|| self.decoder.options().cluster.clone()),
                     source_time: None,
                     location: loc.clone(),
                 },
@@ -321,7 +342,7 @@ impl<'r> Evaluator<'r> {
             skips: &mut res.skips,
             stats: &mut res.stats,
         };
-        self.decoder.decode(bytes, loc, &mut sink);
+        self.decoder.decode_named(bytes, loc, cluster, &mut sink);
         for (raw, mask) in std::mem::take(&mut sink.events) {
             self.evaluate(&raw, &mask, false, res);
         }

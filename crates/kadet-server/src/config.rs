@@ -59,12 +59,17 @@ pub struct Listen {
     /// `host:port`.
     #[serde(default = "default_address")]
     pub address: String,
+    /// The cluster name given to events whose record names none (raw
+    /// kube-apiserver events) when the request names none either; a request
+    /// names its cluster with `?cluster=NAME` on the endpoint's URL.
+    pub cluster: Option<String>,
 }
 
 impl Default for Listen {
     fn default() -> Self {
         Listen {
             address: default_address(),
+            cluster: None,
         }
     }
 }

@@ -18,13 +18,13 @@
 //! answers 503 until a pass commits again.
 
 use crate::active_rules::ActiveRules;
-use crate::journal::Shared;
+use crate::journal::{Entry, Shared};
 use crate::metrics::{Counter, Gauge, Metrics};
 use crate::store::{Pass, Quarantined, Store};
 use anyhow::{Context, Result};
 use kadet_engine::pipeline::{ChunkResult, Evaluator, ScanOptions};
 use kadet_engine::{Alerter, EmitAt};
-use kadet_event::{Chunk, SkipReason};
+use kadet_event::SkipReason;
 use kadet_rules::Rule;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -289,24 +289,25 @@ impl Detector {
             .context("reading the journal")?;
         let mut results = Vec::with_capacity(records.len());
         let mut applied: Vec<[u8; 32]> = Vec::with_capacity(records.len());
-        for (at, source, doc) in records {
-            let digest = record_digest(source.name(), &doc);
+        for (at, entry) in records {
+            let digest = record_digest(&entry);
             if applied.contains(&digest) || self.store.applied(&digest)? {
                 self.metrics.inc(Counter::DuplicateRecords, &[]);
                 continue;
             }
             applied.push(digest);
-            let r = gen.eval.process(Chunk::Document {
-                file: Arc::from(source.name()),
-                line: at,
-                data: doc.clone(),
-            });
+            let r = gen.eval.process_document(
+                Arc::from(entry.source.name()),
+                at,
+                &entry.doc,
+                entry.cluster.as_deref(),
+            );
             for s in r
                 .skips
                 .iter()
                 .filter(|s| s.reason == SkipReason::InternalError)
             {
-                self.quarantine_record(&s.location.to_string(), &s.message, &doc);
+                self.quarantine_record(&s.location.to_string(), &s.message, &entry.doc);
             }
             results.push(r);
         }
@@ -377,13 +378,16 @@ impl Detector {
     }
 }
 
-/// The digest that recognises a record sent twice: its source and bytes.
-fn record_digest(source: &str, doc: &[u8]) -> [u8; 32] {
+/// The digest that recognises a record sent twice: its source, cluster
+/// name and bytes.
+fn record_digest(e: &Entry) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    h.update(source.as_bytes());
+    h.update(e.source.name().as_bytes());
     h.update([0]);
-    h.update(doc);
+    h.update(e.cluster.as_deref().unwrap_or("").as_bytes());
+    h.update([0]);
+    h.update(&e.doc);
     h.finalize().into()
 }
 

@@ -4,7 +4,9 @@
 //! Records live in segment files `journal/<start offset, 20 digits>.seg`. A
 //! record is `[len: u32 LE][crc32 of payload: u32 LE][payload]`; offsets are
 //! global byte positions (segment start + position in the file), so one `u64`
-//! names a place in the journal. The payload is `[source: u8][document]`.
+//! names a place in the journal. The payload is `[source: u8][document]`,
+//! or, for a record whose source named its cluster (`?cluster=`),
+//! `[source | 0x80][n: u8][cluster name, n bytes][document]`.
 //!
 //! One writer thread owns the active segment. Appends queue up while it
 //! fsyncs; it then writes all waiting ones and fsyncs once (group commit), and
@@ -54,8 +56,65 @@ impl Source {
     }
 }
 
-/// A record read back: its offset, source and document.
-pub type Record = (u64, Source, Vec<u8>);
+/// What one journal record holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Where it came from.
+    pub source: Source,
+    /// The cluster its sender named, for events that name none.
+    pub cluster: Option<String>,
+    /// The document (a batch or one record).
+    pub doc: Vec<u8>,
+}
+
+/// Set on the source tag when a cluster name follows.
+const CLUSTER_FLAG: u8 = 0x80;
+
+impl Entry {
+    /// A record without a cluster name.
+    pub fn new(source: Source, doc: Vec<u8>) -> Entry {
+        Entry {
+            source,
+            cluster: None,
+            doc,
+        }
+    }
+
+    /// The bytes before the document: the tag, and the cluster name.
+    fn prefix(&self) -> Vec<u8> {
+        match self
+            .cluster
+            .as_deref()
+            .filter(|c| c.len() <= usize::from(u8::MAX))
+        {
+            Some(c) => {
+                let mut p = vec![self.source as u8 | CLUSTER_FLAG, c.len() as u8];
+                p.extend_from_slice(c.as_bytes());
+                p
+            }
+            None => vec![self.source as u8],
+        }
+    }
+
+    /// Reads a payload back; `None` when it is not one.
+    fn parse(payload: &[u8]) -> Option<Entry> {
+        let (&tag, rest) = payload.split_first()?;
+        let source = Source::from_tag(tag & !CLUSTER_FLAG)?;
+        if tag & CLUSTER_FLAG == 0 {
+            return Some(Entry::new(source, rest.to_vec()));
+        }
+        let (&n, rest) = rest.split_first()?;
+        let name = rest.get(..usize::from(n))?;
+        Some(Entry {
+            source,
+            cluster: Some(String::from_utf8(name.to_vec()).ok()?),
+            doc: rest[usize::from(n)..].to_vec(),
+        })
+    }
+}
+
+/// A record read back: its offset and content.
+pub type Record = (u64, Entry);
 
 /// Shared positions and the segment list.
 pub struct Shared {
@@ -163,11 +222,10 @@ impl Shared {
                 match read_record(&mut r, seg_end - pos) {
                     Ok(Some(payload)) => {
                         let len = (HEADER + payload.len()) as u64;
-                        let source = payload.first().copied().and_then(Source::from_tag);
-                        match source {
-                            Some(s) => {
+                        match Entry::parse(&payload) {
+                            Some(e) => {
                                 taken += payload.len();
-                                out.push((pos, s, payload[1..].to_vec()));
+                                out.push((pos, e));
                             }
                             None => tracing::error!(
                                 offset = pos,
@@ -217,7 +275,7 @@ fn segment_path(dir: &Path, start: u64) -> PathBuf {
 
 /// One append waiting for the writer.
 struct Append {
-    records: Vec<(Source, Vec<u8>)>,
+    records: Vec<Entry>,
     done: tokio::sync::oneshot::Sender<io::Result<u64>>,
 }
 
@@ -312,7 +370,7 @@ impl Journal {
 
     /// Appends documents as one unit and waits until they are on disk.
     /// Returns the durable end after them.
-    pub async fn append(&self, records: Vec<(Source, Vec<u8>)>) -> io::Result<u64> {
+    pub async fn append(&self, records: Vec<Entry>) -> io::Result<u64> {
         let (done, rx) = tokio::sync::oneshot::channel();
         self.tx
             .send(Append { records, done })
@@ -365,11 +423,11 @@ impl Writer {
         let mut buf: Vec<u8> = Vec::new();
         while let Ok(first) = rx.recv() {
             let mut group = vec![first];
-            let mut bytes: usize = group[0].records.iter().map(|r| r.1.len()).sum();
+            let mut bytes: usize = group[0].records.iter().map(|r| r.doc.len()).sum();
             while bytes < (64 << 20) {
                 match rx.try_recv() {
                     Ok(a) => {
-                        bytes += a.records.iter().map(|r| r.1.len()).sum::<usize>();
+                        bytes += a.records.iter().map(|r| r.doc.len()).sum::<usize>();
                         group.push(a);
                     }
                     Err(_) => break,
@@ -407,8 +465,9 @@ impl Writer {
         }
         buf.clear();
         for a in group {
-            for (source, doc) in &a.records {
-                let len = doc.len() + 1;
+            for e in &a.records {
+                let prefix = e.prefix();
+                let len = prefix.len() + e.doc.len();
                 if len > MAX_RECORD {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidInput,
@@ -416,12 +475,12 @@ impl Writer {
                     ));
                 }
                 let mut h = crc32fast::Hasher::new();
-                h.update(&[*source as u8]);
-                h.update(doc);
+                h.update(&prefix);
+                h.update(&e.doc);
                 buf.extend_from_slice(&(len as u32).to_le_bytes());
                 buf.extend_from_slice(&h.finalize().to_le_bytes());
-                buf.push(*source as u8);
-                buf.extend_from_slice(doc);
+                buf.extend_from_slice(&prefix);
+                buf.extend_from_slice(&e.doc);
             }
         }
         let res = self
@@ -451,7 +510,11 @@ mod tests {
         let (j, h) = Journal::open(dir.path(), 0, 4096).unwrap();
         let mut ends = Vec::new();
         for i in 0..20u8 {
-            ends.push(j.append(vec![(Source::Audit, vec![i; 300])]).await.unwrap());
+            ends.push(
+                j.append(vec![Entry::new(Source::Audit, vec![i; 300])])
+                    .await
+                    .unwrap(),
+            );
         }
         let shared = j.shared.clone();
         drop(j);

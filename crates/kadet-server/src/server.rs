@@ -3,7 +3,7 @@
 
 use crate::config::{Config, Limits, Require};
 use crate::ingest::{self, Prepared, Refusal};
-use crate::journal::{Journal, Source};
+use crate::journal::{Entry, Journal, Source};
 use crate::metrics::{Counter, Gauge, Metrics};
 use crate::now_ms;
 use anyhow::{bail, Context, Result};
@@ -115,6 +115,8 @@ pub struct App {
     pub outbox_pending: Box<dyn Fn() -> i64 + Send + Sync>,
     /// Bounds the ingest requests in progress (and so the bodies in memory).
     pub inflight: tokio::sync::Semaphore,
+    /// The cluster name for requests that name none (`[listen] cluster`).
+    pub cluster: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -412,6 +414,13 @@ async fn ingest_request(
     let limits = &app.limits;
     let (parts, mut body) = req.into_parts();
     let headers = &parts.headers;
+    let cluster = match cluster_of(parts.uri.query()) {
+        Ok(c) => c.or_else(|| app.cluster.clone()),
+        Err(r) => {
+            linger(&mut body).await;
+            return Err(r);
+        }
+    };
     // Refusals before the body is read still read a little of it (linger),
     // so the client sees the answer rather than a reset connection.
     let gzip = match check_headers(app, peer, headers, ep) {
@@ -511,12 +520,16 @@ async fn ingest_request(
         Refusal::Malformed(m) => Refused::new(StatusCode::BAD_REQUEST, "malformed-json", m),
         Refusal::TooLarge(m) => Refused::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", m),
     })?;
-    let docs: Vec<(Source, Vec<u8>)> = std::mem::take(&mut prepared.docs)
+    let docs: Vec<Entry> = std::mem::take(&mut prepared.docs)
         .into_iter()
-        .map(|d| (ep.source(), d))
+        .map(|doc| Entry {
+            source: ep.source(),
+            cluster: cluster.clone(),
+            doc,
+        })
         .collect();
     if !docs.is_empty() {
-        let bytes: usize = docs.iter().map(|d| d.1.len()).sum();
+        let bytes: usize = docs.iter().map(|d| d.doc.len()).sum();
         app.journal.append(docs).await.map_err(|e| {
             Refused::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -530,6 +543,32 @@ async fn ingest_request(
             .add(Counter::IntakeRedactions, &[], prepared.redacted);
     }
     Ok((id, prepared))
+}
+
+/// The cluster a request names with `?cluster=NAME` (letters, digits, `.`,
+/// `_`, `-`, `:`; at most 100).
+fn cluster_of(query: Option<&str>) -> Result<Option<String>, Refused> {
+    let Some(value) = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|kv| kv.strip_prefix("cluster="))
+    else {
+        return Ok(None);
+    };
+    let ok = !value.is_empty()
+        && value.len() <= 100
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c));
+    if ok {
+        Ok(Some(value.to_string()))
+    } else {
+        Err(Refused::new(
+            StatusCode::BAD_REQUEST,
+            "bad-cluster-name",
+            "?cluster= takes 1 to 100 letters, digits, '.', '_', '-' or ':'",
+        ))
+    }
 }
 
 /// Builds the rustls server config. Client certificates are requested when a

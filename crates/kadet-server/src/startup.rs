@@ -139,6 +139,7 @@ pub fn run(opts: ServeOptions) -> Result<()> {
         ready: AtomicBool::new(false),
         detector_up,
         inflight: tokio::sync::Semaphore::new(cfg.limits.max_concurrent_requests),
+        cluster: cfg.listen.cluster.clone(),
         outbox_pending: Box::new(move || {
             probe
                 .lock()

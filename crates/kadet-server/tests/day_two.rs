@@ -216,3 +216,55 @@ fn webhook_deliveries_are_signed_and_verify_with_the_documented_method() {
     }
     assert!(s.terminate().success());
 }
+
+#[test]
+fn a_request_names_the_cluster_of_events_that_name_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = plain_config(dir.path(), "");
+    // The default for requests that name none.
+    let text = std::fs::read_to_string(&cfg).unwrap().replacen(
+        "[listen]\n",
+        "[listen]\ncluster = \"fallback\"\n",
+        1,
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let s = Server::start(&cfg, dir.path());
+    let c = reqwest::blocking::Client::new();
+    let post = |path: &str, id: u64, user: &str| {
+        c.post(s.url(path))
+            .header("Content-Type", "application/json")
+            .body(event_list(&[token_event(
+                id,
+                user,
+                "ci",
+                "deployer",
+                &ts(id, 0),
+            )]))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(post("/v1/audit?cluster=prod-eu-1", 1, "ann"), 200);
+    assert_eq!(post("/v1/audit", 2, "ben"), 200);
+    assert_eq!(post("/v1/audit?cluster=bad%20name", 3, "cy"), 400);
+    wait_idle(&c, &s, None);
+    let got: Vec<serde_json::Value> = alerts(dir.path())
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let cluster_of = |user: &str| {
+        got.iter()
+            .find(|a| {
+                a["title"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains(&format!("[{user}]"))
+            })
+            .map(|a| a["cluster"].clone())
+    };
+    assert_eq!(cluster_of("ann"), Some("prod-eu-1".into()));
+    assert_eq!(cluster_of("ben"), Some("fallback".into()));
+    assert_eq!(cluster_of("cy"), None);
+    assert!(s.terminate().success());
+}

@@ -198,7 +198,19 @@ impl Decoder {
 
     /// Decodes one record (a line or a document).
     pub fn decode<'a>(&self, record: &'a [u8], loc: &Location, sink: &mut dyn DecodeSink<'a>) {
-        match &self.opts.cluster {
+        self.decode_named(record, loc, None, sink)
+    }
+
+    /// Decodes one record whose sender named its cluster: `cluster` (else
+    /// the options' default) names the events whose record names none.
+    pub fn decode_named<'a>(
+        &self,
+        record: &'a [u8],
+        loc: &Location,
+        cluster: Option<&str>,
+        sink: &mut dyn DecodeSink<'a>,
+    ) {
+        match cluster.or(self.opts.cluster.as_deref()) {
             Some(name) => {
                 self.decode_record(record, loc, &mut DefaultCluster { name, inner: sink })
             }
