@@ -14,7 +14,7 @@ use kadet_event::{
     BodyShape, Chunk, ChunkReader, DecodeOptions, DecodeSink, Decoder, IgnoreReason, InputFormat,
     Location, LogType, RawEvent, ReadOptions, Skip, SkipReason, SourceMeta,
 };
-use kadet_rules::{LineHit, LineVerdict, Prefilter, Rule, RuleMask};
+use kadet_rules::{LineHit, LineVerdict, Prefilter, Rule, RuleMask, Verdict};
 use std::collections::BTreeMap;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -65,6 +65,8 @@ pub struct ScanStats {
     pub ignored: BTreeMap<IgnoreReason, u64>,
     /// Rule matches.
     pub matches: u64,
+    /// Matches a tuning exclusion suppressed: (rule index, exclusion index).
+    pub suppressed: BTreeMap<(usize, usize), u64>,
 }
 
 impl ScanStats {
@@ -83,6 +85,9 @@ impl ScanStats {
             *self.ignored.entry(*k).or_default() += v;
         }
         self.matches += o.matches;
+        for (k, v) in &o.suppressed {
+            *self.suppressed.entry(*k).or_default() += v;
+        }
     }
 
     /// Events parsed in total.
@@ -404,10 +409,14 @@ impl<'r> Evaluator<'r> {
                 res.max_time = Some(t);
             }
         }
-        let hits: Vec<usize> = mask
-            .iter()
-            .filter(|&i| self.rules[i].matches(&ev))
-            .collect();
+        let mut hits: Vec<usize> = Vec::new();
+        for i in mask.iter() {
+            match self.rules[i].verdict(&ev) {
+                Verdict::Match => hits.push(i),
+                Verdict::Suppressed(x) => *res.stats.suppressed.entry((i, x)).or_default() += 1,
+                Verdict::NoMatch => {}
+            }
+        }
         drop(ev);
         if hits.is_empty() {
             return true;

@@ -9,6 +9,7 @@
 //! - [`rule`]: a compiled [`Rule`] and the [`Outcome`] of a match;
 //! - [`prefilter`]: the literal prefilter that rejects records before parsing;
 //! - [`testing`]: running a rule's Tests offline;
+//! - [`tuning`]: tuning files (exclusions, severity, dedup, threshold, enabled) applied to shipped rules;
 //! - [`explain`]: why an event matched or not, and rules in words.
 
 #![warn(missing_docs)]
@@ -23,8 +24,11 @@ pub mod prefilter;
 pub mod rule;
 pub mod template;
 pub mod testing;
+pub mod tuning;
 
 pub use expr::Expr;
-pub use loader::{load_builtin, load_paths, load_rules, LoadError, LoadErrors, RuleSet};
+pub use loader::{
+    load_builtin, load_paths, load_rules, load_tuned, LoadError, LoadErrors, RuleSet,
+};
 pub use prefilter::{LineHit, LineVerdict, Prefilter, RuleMask};
-pub use rule::{Outcome, Rule, Severity};
+pub use rule::{Outcome, Rule, Severity, Verdict};

@@ -69,6 +69,44 @@ pub fn load_rules(paths: &[PathBuf], include_disabled: bool) -> Result<RuleSet, 
     Ok(set)
 }
 
+/// Loads rules as [`load_rules`] does, with the tuning files in `tuning`
+/// applied (before disabled rules are dropped, so tuning may enable one) as
+/// of `today`. Returns the set and the tuning warnings (expired entries,
+/// patterns that match no rule).
+pub fn load_tuned(
+    paths: &[PathBuf],
+    tuning: &[PathBuf],
+    include_disabled: bool,
+    today: time::Date,
+) -> Result<(RuleSet, Vec<String>), LoadErrors> {
+    let mut set = load_rules(paths, true)?;
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    for path in tuning {
+        let file = match crate::tuning::TuningFile::load(path) {
+            Ok(f) => f,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        match crate::tuning::apply(&mut set, &file, today) {
+            Ok(a) => warnings.extend(a.warnings),
+            Err(es) => errors.extend(es),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(LoadErrors(errors));
+    }
+    set.retain_enabled(include_disabled);
+    Ok((set, warnings))
+}
+
+/// Today's date (UTC), for tuning expiry.
+pub fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
 /// Loaded, compiled rules with their library and prefilter.
 #[derive(Debug)]
 pub struct RuleSet {

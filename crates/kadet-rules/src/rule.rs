@@ -146,10 +146,26 @@ pub struct Rule {
     pub source: String,
     /// The Detection as written, for `rules show`.
     pub detection_raw: crate::model::ExprList,
-    /// The top-level event keys the detection reads, or `None` when it may
-    /// read anything (a path starting with an index or wildcard). The
-    /// pipeline parses only these before deciding whether the rule matches.
+    /// The top-level event keys the detection (and the tuning exclusions)
+    /// read, or `None` when it may read anything (a path starting with an
+    /// index or wildcard). The pipeline parses only these before deciding
+    /// whether the rule matches.
     pub detection_keys: Option<Vec<String>>,
+    /// Tuning exclusions: a match where one holds is suppressed.
+    pub exclusions: Vec<crate::tuning::Exclusion>,
+    /// The changes tuning made to the rule, with their sources.
+    pub tuning: Vec<crate::tuning::TuningNote>,
+}
+
+/// A rule's verdict on an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The detection does not match.
+    NoMatch,
+    /// It matches.
+    Match,
+    /// It matches, but the tuning exclusion at this index holds.
+    Suppressed(usize),
 }
 
 /// Collects the root keys `e` reads; `false` when it may read any key.
@@ -351,6 +367,8 @@ impl Rule {
         let detection_keys = root_keys(&detection, &mut keys).then_some(keys);
         Ok(Rule {
             detection_keys,
+            exclusions: Vec::new(),
+            tuning: Vec::new(),
             id,
             display_name: file.DisplayName,
             enabled: file.Enabled.unwrap_or(true),
@@ -397,9 +415,34 @@ impl Rule {
         }
     }
 
-    /// True when the event matches (log type and detection).
+    /// True when the event matches (log type and detection) and no tuning
+    /// exclusion suppresses it.
     pub fn matches(&self, ev: &CanonicalEvent<'_>) -> bool {
-        self.applies_to(ev.meta.log_type) && self.detection.eval_event(ev)
+        self.verdict(ev) == Verdict::Match
+    }
+
+    /// The rule's verdict: no match, a match, or a match a tuning exclusion
+    /// suppresses.
+    pub fn verdict(&self, ev: &CanonicalEvent<'_>) -> Verdict {
+        if !(self.applies_to(ev.meta.log_type) && self.detection.eval_event(ev)) {
+            return Verdict::NoMatch;
+        }
+        match self.exclusions.iter().position(|x| x.expr.eval_event(ev)) {
+            Some(i) => Verdict::Suppressed(i),
+            None => Verdict::Match,
+        }
+    }
+
+    /// Recomputes [`Rule::detection_keys`] from the detection and the
+    /// exclusions (after tuning added one).
+    pub fn refresh_detection_keys(&mut self) {
+        let mut keys = Vec::new();
+        let all = root_keys(&self.detection, &mut keys)
+            && self
+                .exclusions
+                .iter()
+                .all(|x| root_keys(&x.expr, &mut keys));
+        self.detection_keys = all.then_some(keys);
     }
 
     /// Title, dedup string, severity and context for a matching event.

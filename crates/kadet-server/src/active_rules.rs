@@ -67,23 +67,35 @@ impl ActiveRules {
     }
 }
 
-/// Loads and compiles the configured rules.
+/// Loads and compiles the configured rules, with the tuning applied (its
+/// warnings, such as expired entries, are logged).
 pub fn load(cfg: &RulesConfig) -> Result<Loaded, LoadErrors> {
-    let set = kadet_rules::load_rules(&cfg.paths, cfg.include_disabled)?;
+    let (set, warnings) = kadet_rules::load_tuned(
+        &cfg.paths,
+        &cfg.tuning,
+        cfg.include_disabled,
+        kadet_rules::loader::today(),
+    )?;
+    for w in warnings {
+        tracing::warn!("tuning: {w}");
+    }
     Ok(Loaded {
         rules: set.rules,
-        hash: content_hash(&cfg.paths),
+        hash: content_hash(&watched(cfg)),
         generation: 0,
     })
 }
 
-/// A short hash of every rule file's path and contents (in path order); the
-/// built-in pack's is the kadet version's.
+/// The rule and tuning paths, which a change to reloads.
+fn watched(cfg: &RulesConfig) -> Vec<PathBuf> {
+    cfg.paths.iter().chain(&cfg.tuning).cloned().collect()
+}
+
+/// A short hash of kadet's version (the built-in pack) and every rule and
+/// tuning file's path and contents, in path order.
 pub fn content_hash(paths: &[PathBuf]) -> String {
     let mut h = Sha256::new();
-    if paths.is_empty() {
-        h.update(concat!("built-in ", env!("CARGO_PKG_VERSION")).as_bytes());
-    }
+    h.update(concat!("kadet ", env!("CARGO_PKG_VERSION")).as_bytes());
     for f in rule_files(paths) {
         h.update(f.display().to_string().as_bytes());
         h.update([0]);
@@ -140,7 +152,7 @@ pub fn watch(
     stop: Arc<std::sync::atomic::AtomicBool>,
     interval: Duration,
 ) {
-    let mut seen = snapshot(&cfg.paths);
+    let mut seen = snapshot(&watched(&cfg));
     publish_info(&metrics, &active.current());
     while !stop.load(Ordering::Acquire) {
         let signalled = match hup.recv_timeout(interval) {
@@ -148,7 +160,7 @@ pub fn watch(
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => false,
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
         };
-        let now = snapshot(&cfg.paths);
+        let now = snapshot(&watched(&cfg));
         if !signalled && now == seen {
             continue;
         }

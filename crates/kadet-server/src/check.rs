@@ -95,8 +95,13 @@ pub fn check(opts: &ServeOptions) -> Result<Checked, Vec<Problem>> {
     if let Some(m) = state_dir_problem(&cfg.state.dir) {
         fail(at("[state]", 0), m);
     }
-    let rules = match kadet_rules::load_rules(&cfg.rules.paths, cfg.rules.include_disabled) {
-        Ok(set) => set.rules.len(),
+    let rules = match kadet_rules::load_tuned(
+        &cfg.rules.paths,
+        &cfg.rules.tuning,
+        cfg.rules.include_disabled,
+        kadet_rules::loader::today(),
+    ) {
+        Ok((set, _)) => set.rules.len(),
         Err(errors) => {
             problems.extend(errors.0.into_iter().map(|e| {
                 let s = e.to_string();

@@ -122,8 +122,12 @@ pub struct Rules {
     /// Also run rules with `Enabled: false`.
     #[serde(default)]
     pub include_disabled: bool,
-    /// How often rule files are checked for changes, in milliseconds
-    /// (they are reloaded when one changes, and on SIGHUP).
+    /// Tuning files applied to the rules (exclusions, severity, dedup,
+    /// threshold, enabled; see docs/tuning.md).
+    #[serde(default)]
+    pub tuning: Vec<PathBuf>,
+    /// How often rule and tuning files are checked for changes, in
+    /// milliseconds (they are reloaded when one changes, and on SIGHUP).
     #[serde(default = "d_watch")]
     pub watch_interval_ms: u64,
 }
@@ -137,6 +141,7 @@ impl Default for Rules {
         Rules {
             paths: Vec::new(),
             include_disabled: false,
+            tuning: Vec::new(),
             watch_interval_ms: d_watch(),
         }
     }

@@ -330,6 +330,15 @@ impl Detector {
             for mt in &r.matches {
                 *matched.entry(mt.rule).or_default() += 1;
             }
+            for ((rule, x), n) in &r.stats.suppressed {
+                let rule = &gen.rules[*rule];
+                let entry = rule.exclusions.get(*x).map_or("?", |e| e.label.as_str());
+                m.add(
+                    Counter::TuningSuppressed,
+                    &[("rule", &rule.id), ("entry", entry)],
+                    *n,
+                );
+            }
         }
         for (rule, n) in matched {
             m.add(Counter::Matches, &[("rule", &gen.rules[rule].id)], n);

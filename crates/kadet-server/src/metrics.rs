@@ -66,6 +66,8 @@ metric_names! {
         QuarantinedState = "kadet_quarantined_state_total", "Stored windows or buffered matches that could not be read, written to the dead-letter file and dropped, by table.";
         /// Rule matches.
         Matches = "kadet_matches_total", "Rule matches, by rule.";
+        /// Matches a tuning exclusion suppressed.
+        TuningSuppressed = "kadet_tuning_suppressed_total", "Matches a tuning exclusion suppressed, by rule and tuning entry (file:line).";
         /// Alerts raised.
         Alerts = "kadet_alerts_total", "Alerts raised (threshold reached), by rule.";
         /// Alerts delivered.

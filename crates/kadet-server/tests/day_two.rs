@@ -268,3 +268,34 @@ fn a_request_names_the_cluster_of_events_that_name_none() {
     assert_eq!(cluster_of("cy"), None);
     assert!(s.terminate().success());
 }
+
+#[test]
+fn tuning_applies_in_serve_counts_what_it_suppresses_and_reloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(rules.join("a.yml"), rule("Test.A", "alice")).unwrap();
+    let tuning = dir.path().join("tuning.yml");
+    let exclude = "AnalysisType: tuning\nTuning:\n  - Rules: [\"Test.*\"]\n    Reason: alice's denials are a known probe\n    Exclude:\n      - KeyPath: objectRef.namespace\n        Condition: Equals\n        Value: default\n";
+    std::fs::write(&tuning, exclude).unwrap();
+    let cfg = plain_config(
+        dir.path(),
+        &format!("[rules]\npaths = [{rules:?}]\ntuning = [{tuning:?}]\nwatch_interval_ms = 200\n"),
+    );
+    let s = Server::start(&cfg, dir.path());
+    let c = reqwest::blocking::Client::new();
+    assert_eq!(post_audit(&s, &event_list(&[denial(1, "alice", 1)])), 200);
+    let m = wait_idle(&c, &s, None);
+    let entry = format!("{}:3", tuning.display());
+    let suppressed = format!("kadet_tuning_suppressed_total{{rule=\"Test.A\",entry=\"{entry}\"}} ");
+    assert_eq!(metric(&m, &suppressed), Some(1.0), "{m}");
+    assert!(!alerts(dir.path()).contains("Test.A"));
+    // The exclusion removed: picked up without a restart.
+    std::fs::write(&tuning, "AnalysisType: tuning\nTuning: []\n").unwrap();
+    wait_for("the reload", || {
+        metric(&metrics(&s), "kadet_rules_generation ") == Some(2.0)
+    });
+    assert_eq!(post_audit(&s, &event_list(&[denial(2, "alice", 2)])), 200);
+    wait_for("the alert", || alerts(dir.path()).contains("Test.A [e2]"));
+    assert!(s.terminate().success());
+}

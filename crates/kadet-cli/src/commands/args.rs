@@ -16,14 +16,25 @@ pub struct RuleSource {
     /// Also run rules with `Enabled: false`.
     #[arg(long)]
     pub include_disabled: bool,
+    /// Tuning files: exclusions, severity, dedup and threshold changes for
+    /// shipped rules, without editing them (repeatable; see docs/tuning.md).
+    #[arg(long, value_name = "FILE")]
+    pub tuning: Vec<PathBuf>,
 }
 
 impl RuleSource {
-    /// Loads the rules, printing every problem with its file and line; fails
-    /// before any event is read.
+    /// Loads the rules with the tuning applied, printing every problem with
+    /// its file and line (and tuning warnings, such as expired entries);
+    /// fails before any event is read.
     pub fn load(&self) -> Result<RuleSet> {
-        match kadet_rules::load_rules(&self.rules, self.include_disabled) {
-            Ok(set) => Ok(set),
+        let today = kadet_rules::loader::today();
+        match kadet_rules::load_tuned(&self.rules, &self.tuning, self.include_disabled, today) {
+            Ok((set, warnings)) => {
+                for w in warnings {
+                    eprintln!("kadet: tuning: {w}");
+                }
+                Ok(set)
+            }
             Err(errors) => {
                 for e in &errors.0 {
                     eprintln!("kadet: rule error: {e}");

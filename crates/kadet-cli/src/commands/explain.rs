@@ -80,6 +80,10 @@ fn explain_event(out: &mut impl Write, rule: &Rule, ev: &CanonicalEvent<'_>) -> 
         writeln!(out, "{}{mark} {}", "  ".repeat(s.depth), s.text)?;
     }
     if held {
+        if let Some(x) = rule.exclusions.iter().find(|x| x.expr.eval_event(ev)) {
+            writeln!(out, "  ✓ tuning exclusion {} holds ({})", x.label, x.reason)?;
+            return writeln!(out, "  => SUPPRESSED by tuning ({})", x.label);
+        }
         let o = rule.outcome(ev);
         writeln!(out, "  => MATCH: {}", o.title)?;
         writeln!(out, "     dedup: {}", o.dedup)?;

@@ -92,6 +92,12 @@ fn show(id: &str, source: &RuleSource) -> Result<ExitCode> {
     let rule = find_rule(&set, id)?;
     let mut out = io::stdout().lock();
     out.write_all(show_rule(rule).as_bytes())?;
+    if !rule.tuning.is_empty() {
+        writeln!(out, "\nTuning (this rule as tuned)\n")?;
+        for note in &rule.tuning {
+            writeln!(out, "  {note}")?;
+        }
+    }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

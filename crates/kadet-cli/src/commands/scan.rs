@@ -146,7 +146,7 @@ pub fn run(a: ScanArgs) -> Result<ExitCode> {
             &report,
             inputs.len(),
             started.elapsed(),
-            set.rules.len(),
+            &set.rules,
             threads,
         );
     }

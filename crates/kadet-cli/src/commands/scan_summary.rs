@@ -1,7 +1,7 @@
 //! The end-of-scan summary `kadet scan` prints on standard error.
 
 use kadet_engine::ScanReport;
-use kadet_rules::Severity;
+use kadet_rules::{Rule, Severity};
 use std::time::Duration;
 
 /// `1536` → `1.5 KiB`.
@@ -25,9 +25,10 @@ pub fn print_scan_summary(
     r: &ScanReport,
     files: usize,
     elapsed: Duration,
-    rules: usize,
+    rule_set: &[Rule],
     threads: usize,
 ) {
+    let rules = rule_set.len();
     let s = &r.stats;
     let secs = elapsed.as_secs_f64().max(1e-9);
     eprintln!(
@@ -93,6 +94,18 @@ pub fn print_scan_summary(
             String::new()
         }
     );
+    if !s.suppressed.is_empty() {
+        let v: Vec<String> = s
+            .suppressed
+            .iter()
+            .filter_map(|((r, x), n)| {
+                let rule = rule_set.get(*r)?;
+                let label = rule.exclusions.get(*x).map_or("?", |e| e.label.as_str());
+                Some(format!("{} by {label} {n}", rule.id))
+            })
+            .collect();
+        eprintln!("  suppressed by tuning: {}", v.join(", "));
+    }
     if let Some(mib) = peak_rss_mib() {
         eprintln!("  peak memory: {mib:.1} MiB");
     }

@@ -4,7 +4,9 @@ use super::args::RuleSource;
 use super::EXIT_FINDINGS;
 use anyhow::Result;
 use clap::Args;
-use kadet_rules::testing::TestResult;
+use kadet_rules::testing::{evaluate_json, TestResult};
+use kadet_rules::tuning::TuningFile;
+use kadet_rules::RuleSet;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,6 +23,10 @@ pub struct TestArgs {
     /// Print only failures and the summary.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Tuning files: rules' tests run with the tuning applied, and the
+    /// files' own tests run too (repeatable).
+    #[arg(long, value_name = "FILE")]
+    tuning: Vec<PathBuf>,
 }
 
 /// Runs the tests; exit status 1 when one fails.
@@ -28,6 +34,7 @@ pub fn run(a: TestArgs) -> Result<ExitCode> {
     let source = RuleSource {
         rules: a.paths.clone(),
         include_disabled: true,
+        tuning: a.tuning.clone(),
     };
     let set = source.load()?;
     let (mut passed, mut failed, mut rules) = (0usize, 0usize, 0usize);
@@ -52,6 +59,20 @@ pub fn run(a: TestArgs) -> Result<ExitCode> {
             }
         }
     }
+    for path in &a.tuning {
+        let file = kadet_rules::tuning::TuningFile::load(path)?;
+        for r in tuning_tests(&set, &file) {
+            if r.passed {
+                passed += 1;
+                if !a.quiet {
+                    writeln!(out, "PASS  {} / {}", r.rule_id, r.name)?;
+                }
+            } else {
+                failed += 1;
+                print_failure(&mut out, &r, &file.source)?;
+            }
+        }
+    }
     writeln!(out, "{rules} rules tested")?;
     writeln!(out, "{passed} passed, {failed} failed")?;
     out.flush()?;
@@ -60,6 +81,45 @@ pub fn run(a: TestArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(EXIT_FINDINGS)
     })
+}
+
+/// Runs a tuning file's own tests against the tuned rules.
+fn tuning_tests(set: &RuleSet, file: &TuningFile) -> Vec<TestResult> {
+    file.tests
+        .iter()
+        .map(|t| {
+            let name = format!("{} (tuning {})", t.Name, file.source);
+            let mut r = TestResult {
+                rule_id: t.RuleID.clone(),
+                name,
+                passed: false,
+                expected: t.ExpectedResult,
+                matched: false,
+                problems: Vec::new(),
+                outcome: None,
+            };
+            let Some(rule) = set.get(&t.RuleID) else {
+                r.problems.push(format!("no rule {:?} is loaded", t.RuleID));
+                return r;
+            };
+            let json = serde_json::to_vec(&t.Log).unwrap_or_default();
+            match evaluate_json(rule, &json, &r.name) {
+                Ok((matched, outcome)) => {
+                    r.matched = matched;
+                    r.outcome = outcome;
+                    r.passed = matched == t.ExpectedResult;
+                    if !r.passed {
+                        r.problems.push(format!(
+                            "ExpectedResult: expected {}, got {matched}",
+                            t.ExpectedResult
+                        ));
+                    }
+                }
+                Err(e) => r.problems.push(e),
+            }
+            r
+        })
+        .collect()
 }
 
 fn print_failure(out: &mut impl Write, r: &TestResult, source: &str) -> io::Result<()> {
