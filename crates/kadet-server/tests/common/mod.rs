@@ -3,6 +3,10 @@
 
 #![allow(dead_code)]
 
+/// Real `nats-server` processes (single node and 3-node cluster) for the
+/// cluster-mode tests.
+pub mod nats;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
