@@ -228,6 +228,24 @@ impl<'r> Alerter<'r> {
         self
     }
 
+    /// Everything the alerter holds (watermark, open windows, the reorder
+    /// buffer), to save and later hand to [`Alerter::restore`].
+    pub fn state(&self) -> (Option<EventTime>, Vec<AlertWindow>, Vec<Buffered>) {
+        let windows = self.open.values().cloned().collect();
+        let mut buffered: Vec<Buffered> = self
+            .pending_matches
+            .iter()
+            .map(|(seq, m)| (*seq, self.rules[m.rule].id.clone(), m.clone()))
+            .collect();
+        buffered.sort_by_key(|b| b.0);
+        (self.watermark, windows, buffered)
+    }
+
+    /// The index of the rule with this id, among the alerter's rules.
+    pub fn rule_index(&self, rule_id: &str) -> Option<usize> {
+        self.rules.iter().position(|r| r.id == rule_id)
+    }
+
     /// The event-time watermark: the latest event time seen.
     pub fn watermark(&self) -> Option<EventTime> {
         self.watermark

@@ -35,6 +35,8 @@ pub struct Config {
     /// Where alerts go; default: JSON lines on standard output.
     #[serde(default = "default_sinks")]
     pub sinks: Vec<SinkConfig>,
+    /// Cluster mode on NATS JetStream; absent: one process, local journal.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl Default for Config {
@@ -48,6 +50,7 @@ impl Default for Config {
             limits: Limits::default(),
             detection: Detection::default(),
             sinks: default_sinks(),
+            cluster: None,
         }
     }
 }
@@ -470,6 +473,9 @@ impl Config {
         }
         if self.sinks.is_empty() {
             bail!("{origin}: at least one [[sinks]] entry is needed");
+        }
+        if let Some(p) = self.cluster.as_ref().and_then(|c| c.problem()) {
+            bail!("{origin}: {p}");
         }
         for s in &self.sinks {
             if let SinkConfig::Webhook {

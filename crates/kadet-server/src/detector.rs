@@ -315,43 +315,19 @@ impl Detector {
     }
 
     fn count(&self, gen: &Generation<'_>, results: &[ChunkResult], pass: &Pass) {
-        let m = &self.metrics;
-        let mut matched: BTreeMap<usize, u64> = BTreeMap::new();
         for r in results {
-            for (lt, n) in &r.stats.events_by_type {
-                m.add(Counter::EventsEvaluated, &[("log_type", lt.name())], *n);
-            }
-            for (reason, n) in &r.stats.skipped {
-                m.add(Counter::RecordsSkipped, &[("reason", reason.name())], *n);
-            }
-            for s in r.skips.iter().take(5) {
-                tracing::warn!(reason = s.reason.name(), location = %s.location, "skipped record");
-            }
-            for mt in &r.matches {
-                *matched.entry(mt.rule).or_default() += 1;
-            }
-            for ((rule, x), n) in &r.stats.suppressed {
-                let rule = &gen.rules[*rule];
-                let entry = rule.exclusions.get(*x).map_or("?", |e| e.label.as_str());
-                m.add(
-                    Counter::TuningSuppressed,
-                    &[("rule", &rule.id), ("entry", entry)],
-                    *n,
-                );
-            }
-        }
-        for (rule, n) in matched {
-            m.add(Counter::Matches, &[("rule", &gen.rules[rule].id)], n);
+            count_evaluation(&self.metrics, gen.rules, r);
         }
         for (a, _) in &pass.alerts {
-            m.inc(Counter::Alerts, &[("rule", &a.rule_id)]);
+            self.metrics.inc(Counter::Alerts, &[("rule", &a.rule_id)]);
         }
-        m.set_gauge(
+        self.metrics.set_gauge(
             Gauge::JournalBacklogBytes,
             &[],
             self.journal.backlog() as f64,
         );
-        m.set_gauge(Gauge::BufferedMatches, &[], gen.alerter.buffered() as f64);
+        self.metrics
+            .set_gauge(Gauge::BufferedMatches, &[], gen.alerter.buffered() as f64);
     }
 
     fn quarantine_record(&self, location: &str, reason: &str, doc: &[u8]) {
@@ -384,6 +360,38 @@ impl Detector {
         if let Err(e) = written {
             tracing::error!(error = %e, file = %self.quarantine.display(), "cannot write the quarantine file");
         }
+    }
+}
+
+/// Counts what evaluating one record gave: events by log type, skips by
+/// reason (the first few logged), matches by rule, tuning suppressions by
+/// rule and entry. Shared by the single-process detector and cluster
+/// detection.
+pub fn count_evaluation(m: &Metrics, rules: &[Rule], r: &ChunkResult) {
+    for (lt, n) in &r.stats.events_by_type {
+        m.add(Counter::EventsEvaluated, &[("log_type", lt.name())], *n);
+    }
+    for (reason, n) in &r.stats.skipped {
+        m.add(Counter::RecordsSkipped, &[("reason", reason.name())], *n);
+    }
+    for s in r.skips.iter().take(5) {
+        tracing::warn!(reason = s.reason.name(), location = %s.location, "skipped record");
+    }
+    let mut matched: BTreeMap<usize, u64> = BTreeMap::new();
+    for mt in &r.matches {
+        *matched.entry(mt.rule).or_default() += 1;
+    }
+    for (rule, n) in matched {
+        m.add(Counter::Matches, &[("rule", &rules[rule].id)], n);
+    }
+    for ((rule, x), n) in &r.stats.suppressed {
+        let rule = &rules[*rule];
+        let entry = rule.exclusions.get(*x).map_or("?", |e| e.label.as_str());
+        m.add(
+            Counter::TuningSuppressed,
+            &[("rule", &rule.id), ("entry", entry)],
+            *n,
+        );
     }
 }
 

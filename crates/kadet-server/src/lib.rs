@@ -17,9 +17,11 @@
 
 pub mod active_rules;
 pub mod check;
+pub mod cluster;
 pub mod config;
 pub mod detector;
 pub mod ingest;
+pub mod intake;
 pub mod journal;
 pub mod metrics;
 pub mod server;

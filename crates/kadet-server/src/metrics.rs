@@ -78,6 +78,12 @@ metric_names! {
         SinkDeadLetters = "kadet_sink_dead_letters_total", "Alerts written to the dead-letter file, by sink.";
         /// Rule reload attempts.
         RuleReloads = "kadet_rule_reloads_total", "Rule reload attempts, by result (ok, failed).";
+        /// Batches delivered again.
+        ClusterRedeliveries = "kadet_cluster_redeliveries_total", "Batches or alerts this instance received more than once (another instance died, or an ack came late), by stream.";
+        /// Compare-and-set conflicts.
+        ClusterCasConflicts = "kadet_cluster_cas_conflicts_total", "Writes of the alert state or lease refused because another instance wrote first.";
+        /// Dead letters in cluster mode.
+        ClusterDeadLetters = "kadet_cluster_dead_letters_total", "Records and batches sent to the dead-letter stream, by kind.";
         /// Store failures of the detector.
         StoreErrors = "kadet_store_errors_total", "Detector passes that failed because the store could not be written.";
     }
@@ -98,6 +104,12 @@ metric_names! {
         RulesGeneration = "kadet_rules_generation", "The rule set in force: 1 at start, one more per successful reload.";
         /// 1 when the last reload failed.
         RulesReloadFailed = "kadet_rules_reload_failed", "1 when the last reload failed and the previous rules still run.";
+        /// Batches waiting for evaluation.
+        ClusterPending = "kadet_cluster_pending_batches", "Batches in the audit stream not yet evaluated or in flight (consumer lag).";
+        /// 1 on the instance applying results.
+        ClusterApplier = "kadet_cluster_applier", "1 on the instance that holds the applier lease (applies results, raises alerts).";
+        /// 1 while connected to NATS.
+        ClusterConnected = "kadet_cluster_connected", "1 while this instance is connected to NATS.";
         /// 1 while the detector can write its store.
         DetectorUp = "kadet_detector_up", "1 while the detector commits its passes, 0 while the store fails.";
     }
@@ -115,6 +127,38 @@ struct Inner {
     counters: BTreeMap<(Counter, String), u64>,
     gauges: BTreeMap<(Gauge, String), f64>,
     latency: BTreeMap<String, Hist>,
+    publish: Hist,
+}
+
+impl Hist {
+    fn observe(&mut self, secs: f64) {
+        for (b, bound) in self.buckets.iter_mut().zip(BUCKETS) {
+            if secs <= bound {
+                *b += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += secs;
+    }
+
+    fn render(&self, out: &mut String, name: &str, label: &str) {
+        let sep = if label.is_empty() { "" } else { "," };
+        for (b, bound) in self.buckets.iter().zip(BUCKETS) {
+            let _ = writeln!(out, "{name}_bucket{{{label}{sep}le=\"{bound}\"}} {b}");
+        }
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{label}{sep}le=\"+Inf\"}} {}",
+            self.count
+        );
+        let braces = if label.is_empty() {
+            String::new()
+        } else {
+            format!("{{{label}}}")
+        };
+        let _ = writeln!(out, "{name}_sum{braces} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{braces} {}", self.count);
+    }
 }
 
 /// All metrics.
@@ -186,15 +230,16 @@ impl Metrics {
     /// Records a request latency.
     pub fn observe_latency(&self, endpoint: &str, secs: f64) {
         self.with(|i| {
-            let h = i.latency.entry(endpoint.to_string()).or_default();
-            for (b, bound) in h.buckets.iter_mut().zip(BUCKETS) {
-                if secs <= bound {
-                    *b += 1;
-                }
-            }
-            h.count += 1;
-            h.sum += secs;
+            i.latency
+                .entry(endpoint.to_string())
+                .or_default()
+                .observe(secs)
         });
+    }
+
+    /// Records how long JetStream took to acknowledge a publish (cluster mode).
+    pub fn observe_publish(&self, secs: f64) {
+        self.with(|i| i.publish.observe(secs));
     }
 
     /// The exposition text.
@@ -233,17 +278,15 @@ impl Metrics {
                 "# HELP {name} Time from request start to answer.\n# TYPE {name} histogram"
             );
             for (ep, h) in &i.latency {
-                let ep = escape(ep);
-                for (b, bound) in h.buckets.iter().zip(BUCKETS) {
-                    let _ = writeln!(out, "{name}_bucket{{endpoint=\"{ep}\",le=\"{bound}\"}} {b}");
-                }
+                h.render(&mut out, name, &format!("endpoint=\"{}\"", escape(ep)));
+            }
+            if i.publish.count > 0 {
+                let name = "kadet_jetstream_publish_seconds";
                 let _ = writeln!(
                     out,
-                    "{name}_bucket{{endpoint=\"{ep}\",le=\"+Inf\"}} {}",
-                    h.count
+                    "# HELP {name} Time from publishing a batch to JetStream's acknowledgement (cluster mode).\n# TYPE {name} histogram"
                 );
-                let _ = writeln!(out, "{name}_sum{{endpoint=\"{ep}\"}} {}", h.sum);
-                let _ = writeln!(out, "{name}_count{{endpoint=\"{ep}\"}} {}", h.count);
+                i.publish.render(&mut out, name, "");
             }
             out
         })

@@ -3,7 +3,7 @@
 
 use crate::config::{Config, Limits, Require};
 use crate::ingest::{self, Prepared, Refusal};
-use crate::journal::{Entry, Journal, Source};
+use crate::journal::{Entry, Source};
 use crate::metrics::{Counter, Gauge, Metrics};
 use crate::now_ms;
 use anyhow::{bail, Context, Result};
@@ -99,8 +99,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Shared request state.
 pub struct App {
-    /// The journal.
-    pub journal: Journal,
+    /// Where accepted batches are stored.
+    pub intake: crate::intake::Intake,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Limits.
@@ -177,7 +177,7 @@ pub fn router(app: Arc<App>) -> Router {
 async fn readyz(State(app): State<Arc<App>>) -> Response {
     if app.ready.load(Ordering::Acquire)
         && app.detector_up.load(Ordering::Acquire)
-        && app.journal.shared.backlog() <= app.limits.max_backlog_bytes
+        && app.intake.ready()
     {
         (StatusCode::OK, "ready\n").into_response()
     } else {
@@ -195,11 +195,7 @@ async fn metrics(
             .inc(Counter::Unauthenticated, &[("endpoint", "/metrics")]);
         return (StatusCode::UNAUTHORIZED, "unauthorized\n").into_response();
     }
-    app.metrics.set_gauge(
-        Gauge::JournalBacklogBytes,
-        &[],
-        app.journal.shared.backlog() as f64,
-    );
+    app.intake.gauges(&app.metrics);
     app.metrics.set_gauge(
         Gauge::OutboxPendingAlerts,
         &[],
@@ -390,15 +386,11 @@ fn check_headers(
             ))
         }
     };
-    let backlog = app.journal.shared.backlog();
-    if backlog > limits.max_backlog_bytes {
+    if let Some(message) = app.intake.backpressure() {
         return Err(Refused {
             status: StatusCode::TOO_MANY_REQUESTS,
             reason: "backpressure",
-            message: format!(
-                "journal backlog {backlog} bytes is over the limit of {}; retry later",
-                limits.max_backlog_bytes
-            ),
+            message,
             retry_after: Some(limits.retry_after_secs),
         });
     }
@@ -530,12 +522,8 @@ async fn ingest_request(
         .collect();
     if !docs.is_empty() {
         let bytes: usize = docs.iter().map(|d| d.doc.len()).sum();
-        app.journal.append(docs).await.map_err(|e| {
-            Refused::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "journal-error",
-                format!("cannot write the journal: {e}"),
-            )
+        app.intake.store(docs).await.map_err(|message| {
+            Refused::new(StatusCode::SERVICE_UNAVAILABLE, "store-error", message)
         })?;
         app.metrics
             .add(Counter::JournalAppendedBytes, &[], bytes as u64);

@@ -4,6 +4,7 @@
 
 use crate::active_rules::{self, ActiveRules};
 use crate::config::Config;
+use crate::intake::Intake;
 use crate::metrics::Metrics;
 use crate::{detector, journal, server, sinks, state_dir, store, ServeOptions};
 use anyhow::{Context, Result};
@@ -78,16 +79,31 @@ fn repair_outbox(store: &mut store::Store, sinks: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The background threads and how to stop them.
-struct Workers {
+/// The background threads of one-process mode and how to stop them.
+struct LocalWorkers {
     stop_detector: Arc<AtomicBool>,
     stop_now: Arc<AtomicBool>,
     stop_sinks: Arc<AtomicBool>,
-    stop_reloader: Arc<AtomicBool>,
     sink_wakers: Vec<mpsc::Sender<()>>,
     sink_threads: Vec<JoinHandle<()>>,
     detector: JoinHandle<()>,
-    reloader: JoinHandle<()>,
+    writer: JoinHandle<()>,
+}
+
+/// What runs besides the listener, by mode.
+enum Mode {
+    /// One process: journal, SQLite, detector, sink workers.
+    Local(LocalWorkers),
+    /// Cluster mode on NATS JetStream.
+    Cluster(crate::cluster::node::ClusterWorkers),
+}
+
+/// The parts the listener needs from the mode.
+struct Started {
+    mode: Mode,
+    intake: Intake,
+    detector_up: Arc<AtomicBool>,
+    outbox_pending: Box<dyn Fn() -> i64 + Send + Sync>,
 }
 
 /// Runs the server until SIGTERM or Ctrl-C.
@@ -101,51 +117,43 @@ pub fn run(opts: ServeOptions) -> Result<()> {
     let loaded = active_rules::load(&cfg.rules).context("not starting")?;
     let rule_count = loaded.rules.len();
     let active = Arc::new(ActiveRules::new(loaded));
-    let state_dir = cfg.state.dir.clone();
-    state_dir::prepare(&state_dir)?;
-    let store_path = state_dir.join("kadet.sqlite");
-    let sink_names = cfg.sink_names();
-    let mut store = store::Store::open(&store_path, &sink_names)?;
-    repair_outbox(&mut store, &sink_names)?;
-    let (journal, writer) = journal::Journal::open(
-        &state_dir.join("journal"),
-        store.journal_offset()?,
-        cfg.limits.segment_bytes,
-    )
-    .with_context(|| format!("cannot open the journal in {}", state_dir.display()))?;
+    state_dir::prepare(&cfg.state.dir)?;
     let metrics = Arc::new(Metrics::default());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("kadet-serve")
         .build()?;
-    let detector_up = Arc::new(AtomicBool::new(true));
     let (hup_tx, hup_rx) = mpsc::channel();
-    let workers = start_workers(
-        &cfg,
-        store,
-        &journal,
-        &active,
-        &metrics,
-        &detector_up,
-        hup_rx,
-        rt.handle(),
-    )?;
-    let probe = std::sync::Mutex::new(store::Store::connect(&store_path)?);
+    let stop_reloader = Arc::new(AtomicBool::new(false));
+    let reloader = {
+        let (rules_cfg, act, met, sr) = (
+            cfg.rules.clone(),
+            active.clone(),
+            metrics.clone(),
+            stop_reloader.clone(),
+        );
+        let interval = Duration::from_millis(cfg.rules.watch_interval_ms.max(100));
+        std::thread::Builder::new()
+            .name("kadet-reloader".into())
+            .spawn(move || active_rules::watch(rules_cfg, act, met, hup_rx, sr, interval))?
+    };
+    let started = if cfg.cluster.is_some() {
+        start_cluster(&cfg, &active, &metrics, rt.handle())?
+    } else {
+        start_local(&cfg, &active, &metrics, rt.handle())?
+    };
     let app = Arc::new(server::App {
-        journal,
+        intake: started.intake,
         metrics: metrics.clone(),
         limits: cfg.limits.clone(),
         auth,
         ready: AtomicBool::new(false),
-        detector_up,
+        detector_up: started.detector_up,
         inflight: tokio::sync::Semaphore::new(cfg.limits.max_concurrent_requests),
         cluster: cfg.listen.cluster.clone(),
-        outbox_pending: Box::new(move || {
-            probe
-                .lock()
-                .map_or(-1, |s| store::outbox::pending(s.conn()))
-        }),
+        outbox_pending: started.outbox_pending,
     });
+    let state_dir = cfg.state.dir.clone();
     let result = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -158,34 +166,58 @@ pub fn run(opts: ServeOptions) -> Result<()> {
         tokio::spawn(forward_hangups(hup_tx));
         server::serve(listener, acceptor, app.clone(), shutdown_signal()).await
     });
-    // Every acknowledged batch is already fsynced; stop the writer once the
-    // last handle goes, then let the detector catch up (bounded) and the
-    // sinks deliver what is due.
+    // Every acknowledged batch is already durable; stop the intake once the
+    // last handle goes, then let detection catch up (bounded) and the sinks
+    // deliver what is due.
     drop(app);
-    stop(
-        workers,
-        writer,
-        Duration::from_secs(cfg.limits.shutdown_grace_secs),
-    );
+    match started.mode {
+        Mode::Local(w) => stop_local(w, Duration::from_secs(cfg.limits.shutdown_grace_secs)),
+        Mode::Cluster(w) => w.stop(),
+    }
+    stop_reloader.store(true, Ordering::Release);
+    let _ = reloader.join();
     tracing::info!("stopped");
     rt.shutdown_timeout(Duration::from_secs(1));
     result
 }
 
-/// Starts the sink workers, the detector and the rule reloader.
-#[allow(clippy::too_many_arguments)]
-fn start_workers(
+/// Cluster mode: intake publishes to JetStream; detection, the applier and
+/// delivery run on every instance.
+fn start_cluster(
     cfg: &Config,
-    store: store::Store,
-    journal: &journal::Journal,
     active: &Arc<ActiveRules>,
     metrics: &Arc<Metrics>,
-    detector_up: &Arc<AtomicBool>,
-    hup: mpsc::Receiver<()>,
     rt: &tokio::runtime::Handle,
-) -> Result<Workers> {
+) -> Result<Started> {
+    let (intake, workers) =
+        crate::cluster::node::start(cfg, scan_options(cfg), timing(cfg), active, metrics, rt)?;
+    Ok(Started {
+        mode: Mode::Cluster(workers),
+        intake: Intake::Cluster(Box::new(intake)),
+        detector_up: Arc::new(AtomicBool::new(true)),
+        outbox_pending: Box::new(|| 0),
+    })
+}
+
+/// One-process mode: the journal, the SQLite store, the detector and one
+/// worker per sink.
+fn start_local(
+    cfg: &Config,
+    active: &Arc<ActiveRules>,
+    metrics: &Arc<Metrics>,
+    rt: &tokio::runtime::Handle,
+) -> Result<Started> {
     let state_dir = &cfg.state.dir;
     let store_path = state_dir.join("kadet.sqlite");
+    let sink_names = cfg.sink_names();
+    let mut store = store::Store::open(&store_path, &sink_names)?;
+    repair_outbox(&mut store, &sink_names)?;
+    let (journal, writer) = journal::Journal::open(
+        &state_dir.join("journal"),
+        store.journal_offset()?,
+        cfg.limits.segment_bytes,
+    )
+    .with_context(|| format!("cannot open the journal in {}", state_dir.display()))?;
     let stop_sinks = Arc::new(AtomicBool::new(false));
     let mut sink_wakers = Vec::new();
     let mut sink_threads = Vec::new();
@@ -207,6 +239,7 @@ fn start_workers(
                 .spawn(move || w.run(rx, &stop))?,
         );
     }
+    let detector_up = Arc::new(AtomicBool::new(true));
     let mut det = detector::Detector::new(
         active.clone(),
         scan_options(cfg),
@@ -214,7 +247,7 @@ fn start_workers(
         store,
         journal.shared.clone(),
         metrics.clone(),
-        cfg.sink_names(),
+        sink_names,
         state_dir.join("quarantine.jsonl"),
         detector_up.clone(),
     );
@@ -230,39 +263,40 @@ fn start_workers(
     let detector = std::thread::Builder::new()
         .name("kadet-detector".into())
         .spawn(move || det.run(&sd, &sn))?;
-    let stop_reloader = Arc::new(AtomicBool::new(false));
-    let (rules_cfg, act, met, sr) = (
-        cfg.rules.clone(),
-        active.clone(),
-        metrics.clone(),
-        stop_reloader.clone(),
-    );
-    let interval = Duration::from_millis(cfg.rules.watch_interval_ms.max(100));
-    let reloader = std::thread::Builder::new()
-        .name("kadet-reloader".into())
-        .spawn(move || active_rules::watch(rules_cfg, act, met, hup, sr, interval))?;
-    Ok(Workers {
-        stop_detector,
-        stop_now,
-        stop_sinks,
-        stop_reloader,
-        sink_wakers,
-        sink_threads,
-        detector,
-        reloader,
+    let probe = std::sync::Mutex::new(store::Store::connect(&store_path)?);
+    Ok(Started {
+        mode: Mode::Local(LocalWorkers {
+            stop_detector,
+            stop_now,
+            stop_sinks,
+            sink_wakers,
+            sink_threads,
+            detector,
+            writer,
+        }),
+        intake: Intake::Journal {
+            journal,
+            max_backlog: cfg.limits.max_backlog_bytes,
+        },
+        detector_up,
+        outbox_pending: Box::new(move || {
+            probe
+                .lock()
+                .map_or(-1, |s| store::outbox::pending(s.conn()))
+        }),
     })
 }
 
-/// Stops the workers in order: the journal writer (bounded), the detector
-/// (given `grace` to catch up), then the sinks (one last round each).
-fn stop(w: Workers, writer: JoinHandle<()>, grace: Duration) {
+/// Stops the one-process workers in order: the journal writer (bounded),
+/// the detector (given `grace` to catch up), then the sinks (one last
+/// round each).
+fn stop_local(w: LocalWorkers, grace: Duration) {
     // A request still running past the grace period keeps a handle; it was
     // not acknowledged, so there is nothing to wait for beyond a moment.
     let writer_deadline = Instant::now() + Duration::from_secs(2);
-    while !writer.is_finished() && Instant::now() < writer_deadline {
+    while !w.writer.is_finished() && Instant::now() < writer_deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
-    w.stop_reloader.store(true, Ordering::Release);
     w.stop_detector.store(true, Ordering::Release);
     let deadline = Instant::now() + grace;
     while !w.detector.is_finished() && Instant::now() < deadline {
@@ -277,7 +311,6 @@ fn stop(w: Workers, writer: JoinHandle<()>, grace: Duration) {
     for t in w.sink_threads {
         let _ = t.join();
     }
-    let _ = w.reloader.join();
 }
 
 /// Forwards each SIGHUP to the rule reloader.

@@ -1,0 +1,129 @@
+//! Cluster intake: an accepted batch is published to the audit stream, with
+//! its cluster name in a header and a message id derived from its content,
+//! and the client is answered only after JetStream acknowledged it.
+
+use super::nats::CLUSTER_HEADER;
+use super::Nats;
+use crate::journal::Entry;
+use crate::metrics::{Gauge, Metrics};
+use async_nats::jetstream::message::PublishMessage;
+use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Publishes accepted batches.
+pub struct ClusterIntake {
+    nats: Nats,
+    metrics: Arc<Metrics>,
+    /// Batches not yet evaluated (the detection consumer's lag), as last seen.
+    pending: Arc<AtomicU64>,
+}
+
+/// The message id of a batch: a digest of its source, cluster and bytes, so
+/// a batch sent twice (the API server resending one it got no answer for)
+/// is stored once.
+pub fn batch_id(e: &Entry) -> String {
+    let mut h = Sha256::new();
+    h.update(e.source.name().as_bytes());
+    h.update([0]);
+    h.update(e.cluster.as_deref().unwrap_or("").as_bytes());
+    h.update([0]);
+    h.update(&e.doc);
+    hex::encode(h.finalize())
+}
+
+impl ClusterIntake {
+    /// Intake over `nats`; starts watching the consumer's lag on `rt`.
+    pub fn new(nats: Nats, metrics: Arc<Metrics>, rt: &tokio::runtime::Handle) -> ClusterIntake {
+        let pending = Arc::new(AtomicU64::new(0));
+        rt.spawn(watch_lag(nats.clone(), pending.clone()));
+        ClusterIntake {
+            nats,
+            metrics,
+            pending,
+        }
+    }
+
+    /// True while connected to NATS.
+    pub fn connected(&self) -> bool {
+        self.nats.connected()
+    }
+
+    /// Why new batches must wait, when they must: too many not yet evaluated.
+    pub fn backpressure(&self) -> Option<String> {
+        let pending = self.pending.load(Ordering::Acquire);
+        let max = self.nats.cfg.max_pending;
+        (pending > max).then(|| {
+            format!("{pending} batches wait for evaluation, over the limit of {max}; retry later")
+        })
+    }
+
+    /// Publishes the batches, each retried until JetStream acknowledges it
+    /// or the publish timeout passes (a failover answers "no stream" for a
+    /// few seconds; the same message id makes retries safe).
+    pub async fn publish(&self, entries: Vec<Entry>) -> Result<(), String> {
+        let budget = Duration::from_millis(self.nats.cfg.publish_timeout_ms);
+        for e in entries {
+            let id = batch_id(&e);
+            let subject = self.nats.audit_subject(e.source.name());
+            let started = Instant::now();
+            loop {
+                let mut headers = async_nats::HeaderMap::new();
+                if let Some(c) = &e.cluster {
+                    headers.insert(CLUSTER_HEADER, c.as_str());
+                }
+                let msg = PublishMessage::build()
+                    .headers(headers)
+                    .payload(e.doc.clone().into());
+                match self.nats.publish(subject.clone(), &id, msg).await {
+                    Ok(_) => {
+                        self.metrics
+                            .observe_publish(started.elapsed().as_secs_f64());
+                        break;
+                    }
+                    Err(err) if started.elapsed() < budget => {
+                        tracing::debug!(error = %format!("{err:#}"), "publish failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    Err(err) => {
+                        return Err(format!(
+                            "JetStream did not acknowledge the batch within {} ms: {err:#}",
+                            budget.as_millis()
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the intake gauges.
+    pub fn gauges(&self, metrics: &Metrics) {
+        metrics.set_gauge(
+            Gauge::ClusterPending,
+            &[],
+            self.pending.load(Ordering::Acquire) as f64,
+        );
+        metrics.set_gauge(
+            Gauge::ClusterConnected,
+            &[],
+            if self.connected() { 1.0 } else { 0.0 },
+        );
+    }
+}
+
+/// Reads the detection consumer's lag every second.
+async fn watch_lag(nats: Nats, pending: Arc<AtomicU64>) {
+    loop {
+        if let Ok(mut c) = nats.detect_consumer().await {
+            if let Ok(info) = c.info().await {
+                pending.store(
+                    info.num_pending + info.num_ack_pending as u64,
+                    Ordering::Release,
+                );
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

@@ -1,0 +1,273 @@
+//! The NATS connection and the JetStream topology kadet needs: four streams
+//! (audit, results, alerts, dead letters), the detection consumer, one
+//! consumer per sink, and two KV buckets (state, lease). Every instance
+//! creates what is missing at start; creating is idempotent.
+
+use super::ClusterConfig;
+use anyhow::{Context, Result};
+use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy, PullConsumer};
+use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::{self, kv, stream, Context as Js};
+use async_nats::ConnectOptions;
+use std::time::Duration;
+
+/// The durable consumer every instance pulls batches from.
+pub const DETECT_CONSUMER: &str = "kadet-detect";
+/// The header that carries a batch's cluster name.
+pub const CLUSTER_HEADER: &str = "Kadet-Cluster";
+/// The lease key and the state header key.
+pub const APPLIER_KEY: &str = "applier";
+
+/// A connection to the cluster and the names of its parts.
+#[derive(Clone)]
+pub struct Nats {
+    /// The client.
+    pub client: async_nats::Client,
+    /// JetStream.
+    pub js: Js,
+    /// The configuration.
+    pub cfg: ClusterConfig,
+}
+
+impl Nats {
+    /// Connects to the configured servers (credentials and TLS as given);
+    /// the client reconnects by itself when a server goes away.
+    pub async fn connect(cfg: &ClusterConfig) -> Result<Nats> {
+        let mut opts = ConnectOptions::new()
+            .name("kadet")
+            .retry_on_initial_connect()
+            .reconnect_delay_callback(|attempts| {
+                Duration::from_millis((100 * attempts as u64).min(2000))
+            })
+            .event_callback(|e| async move {
+                match e {
+                    async_nats::Event::Disconnected => tracing::warn!("NATS connection lost"),
+                    async_nats::Event::Connected => tracing::info!("NATS connected"),
+                    other => tracing::debug!(event = %other, "NATS event"),
+                }
+            });
+        if let Some(creds) = &cfg.credentials_file {
+            opts = opts
+                .credentials_file(creds)
+                .await
+                .with_context(|| format!("cannot read NATS credentials {}", creds.display()))?;
+        }
+        if let Some(ca) = &cfg.tls_ca_file {
+            opts = opts.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        if let (Some(cert), Some(key)) = (&cfg.tls_cert_file, &cfg.tls_key_file) {
+            opts = opts.add_client_certificate(cert.clone(), key.clone());
+        }
+        let client = opts
+            .connect(cfg.nats_url.list())
+            .await
+            .context("cannot connect to NATS")?;
+        let js = jetstream::ContextBuilder::new()
+            .timeout(Duration::from_millis(cfg.publish_timeout_ms.max(100)))
+            .build(client.clone());
+        Ok(Nats {
+            client,
+            js,
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// True while connected to a server.
+    pub fn connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// The subject of the audit stream for a source.
+    pub fn audit_subject(&self, source: &str) -> String {
+        format!("{}.{source}", self.cfg.stream)
+    }
+
+    /// The subject of the results stream.
+    pub fn results_subject(&self) -> String {
+        format!("{}.result", self.cfg.results_stream)
+    }
+
+    /// The subject of the alerts stream.
+    pub fn alerts_subject(&self) -> String {
+        format!("{}.alert", self.cfg.alerts_stream)
+    }
+
+    /// The subject of dead letters of a kind (`record`, `batch`).
+    pub fn dead_letter_subject(&self, kind: &str) -> String {
+        format!("{}.{kind}", self.cfg.dead_letter_stream)
+    }
+
+    fn stream_config(
+        &self,
+        name: &str,
+        retention: stream::RetentionPolicy,
+        max_age: Duration,
+    ) -> stream::Config {
+        stream::Config {
+            name: name.to_string(),
+            subjects: vec![format!("{name}.>")],
+            storage: stream::StorageType::File,
+            num_replicas: self.cfg.replicas,
+            retention,
+            max_age,
+            duplicate_window: Duration::from_secs(self.cfg.duplicate_window_secs),
+            ..Default::default()
+        }
+    }
+
+    /// Creates what is missing: streams, buckets, the detection consumer,
+    /// one consumer per sink name, and the initial alert state. Retried by
+    /// the caller while the cluster elects leaders.
+    pub async fn ensure(&self, sinks: &[String]) -> Result<()> {
+        use stream::RetentionPolicy::{Limits, WorkQueue};
+        let c = &self.cfg;
+        let day = Duration::from_secs(86_400);
+        let audit = self
+            .js
+            .get_or_create_stream(self.stream_config(&c.stream, WorkQueue, Duration::ZERO))
+            .await
+            .context("creating the audit stream")?;
+        self.js
+            .get_or_create_stream(self.stream_config(
+                &c.results_stream,
+                Limits,
+                Duration::from_secs(c.results_retention_secs),
+            ))
+            .await
+            .context("creating the results stream")?;
+        let alerts = self
+            .js
+            .get_or_create_stream(self.stream_config(&c.alerts_stream, Limits, 7 * day))
+            .await
+            .context("creating the alerts stream")?;
+        self.js
+            .get_or_create_stream(self.stream_config(&c.dead_letter_stream, Limits, 30 * day))
+            .await
+            .context("creating the dead-letter stream")?;
+        audit
+            .get_or_create_consumer(
+                DETECT_CONSUMER,
+                pull::Config {
+                    durable_name: Some(DETECT_CONSUMER.into()),
+                    ack_policy: AckPolicy::Explicit,
+                    ack_wait: Duration::from_secs(c.ack_wait_secs),
+                    max_deliver: c.max_deliver,
+                    ..Default::default()
+                },
+            )
+            .await
+            .context("creating the detection consumer")?;
+        for sink in sinks {
+            let name = sink_consumer(sink);
+            alerts
+                .get_or_create_consumer(
+                    &name,
+                    pull::Config {
+                        durable_name: Some(name.clone()),
+                        ack_policy: AckPolicy::Explicit,
+                        ack_wait: Duration::from_secs(60),
+                        deliver_policy: DeliverPolicy::New,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .with_context(|| format!("creating the consumer of sink {sink}"))?;
+        }
+        self.bucket(&c.state_bucket, Duration::ZERO).await?;
+        self.bucket(&self.lease_bucket(), Duration::from_secs(c.lease_secs))
+            .await?;
+        super::state::create_initial(&self.state().await?).await
+    }
+
+    /// The lease bucket's name.
+    pub fn lease_bucket(&self) -> String {
+        format!("{}_LEASE", self.cfg.state_bucket)
+    }
+
+    /// The state bucket.
+    pub async fn state(&self) -> Result<kv::Store> {
+        self.js
+            .get_key_value(&self.cfg.state_bucket)
+            .await
+            .context("opening the state bucket")
+    }
+
+    /// The lease bucket.
+    pub async fn lease(&self) -> Result<kv::Store> {
+        self.js
+            .get_key_value(self.lease_bucket())
+            .await
+            .context("opening the lease bucket")
+    }
+
+    /// Creates a KV bucket the way `create_key_value` does, without its
+    /// account-info request (which async-nats cannot read from a 2.9
+    /// server): the bucket is a stream `KV_<bucket>` over `$KV.<bucket>.>`.
+    async fn bucket(&self, bucket: &str, max_age: Duration) -> Result<()> {
+        self.js
+            .get_or_create_stream(stream::Config {
+                name: format!("KV_{bucket}"),
+                subjects: vec![format!("$KV.{bucket}.>")],
+                max_messages_per_subject: 1,
+                max_age,
+                storage: stream::StorageType::File,
+                num_replicas: self.cfg.replicas,
+                allow_rollup: true,
+                deny_delete: true,
+                allow_direct: true,
+                discard: stream::DiscardPolicy::New,
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("creating the KV bucket {bucket}"))?;
+        Ok(())
+    }
+
+    /// The detection consumer.
+    pub async fn detect_consumer(&self) -> Result<PullConsumer> {
+        self.js
+            .get_stream(&self.cfg.stream)
+            .await?
+            .get_consumer(DETECT_CONSUMER)
+            .await
+            .map_err(|e| anyhow::anyhow!("binding to the detection consumer: {e}"))
+    }
+
+    /// The consumer of a sink.
+    pub async fn sink_consumer(&self, sink: &str) -> Result<PullConsumer> {
+        self.js
+            .get_stream(&self.cfg.alerts_stream)
+            .await?
+            .get_consumer(&sink_consumer(sink))
+            .await
+            .map_err(|e| anyhow::anyhow!("binding to the consumer of sink {sink}: {e}"))
+    }
+
+    /// Publishes with a message id and waits for JetStream's acknowledgement
+    /// (at most the publish timeout); returns the stream sequence.
+    pub async fn publish(&self, subject: String, id: &str, publish: PublishMessage) -> Result<u64> {
+        let ack = self
+            .js
+            .send_publish(subject, publish.message_id(id))
+            .await
+            .context("publishing")?
+            .await
+            .context("waiting for JetStream's acknowledgement")?;
+        Ok(ack.sequence)
+    }
+}
+
+/// The durable consumer name of a sink.
+fn sink_consumer(sink: &str) -> String {
+    let safe: String = sink
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("kadet-sink-{safe}")
+}

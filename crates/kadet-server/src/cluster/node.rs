@@ -1,0 +1,146 @@
+//! Starting and stopping one cluster instance: connect, create what is
+//! missing, then the detection workers, the applier and the sink workers.
+
+use super::applier::Applier;
+use super::deliver::DeliverWorker;
+use super::detect::DetectWorker;
+use super::{ClusterIntake, Nats};
+use crate::active_rules::ActiveRules;
+use crate::config::Config;
+use crate::detector::Timing;
+use crate::metrics::Metrics;
+use anyhow::{Context, Result};
+use kadet_engine::pipeline::ScanOptions;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The threads of a cluster instance, stopped in order.
+pub struct ClusterWorkers {
+    stop_detect: Arc<AtomicBool>,
+    stop_applier: Arc<AtomicBool>,
+    stop_deliver: Arc<AtomicBool>,
+    detect: Vec<JoinHandle<()>>,
+    applier: JoinHandle<()>,
+    deliver: Vec<JoinHandle<()>>,
+}
+
+/// This instance's name in the applier lease: the host name (the pod name
+/// in Kubernetes) and the process id.
+fn holder() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "kadet".into());
+    format!("{host}-{}", std::process::id())
+}
+
+/// Connects, creates the topology (retrying while the cluster elects its
+/// leaders), and starts the workers.
+pub fn start(
+    cfg: &Config,
+    opts: ScanOptions,
+    timing: Timing,
+    active: &Arc<ActiveRules>,
+    metrics: &Arc<Metrics>,
+    rt: &tokio::runtime::Handle,
+) -> Result<(ClusterIntake, ClusterWorkers)> {
+    let ccfg = cfg.cluster.as_ref().context("no [cluster] section")?;
+    let nats = rt.block_on(Nats::connect(ccfg))?;
+    let sinks = cfg.sink_names();
+    let mut told = Instant::now() - Duration::from_secs(60);
+    loop {
+        match rt.block_on(nats.ensure(&sinks)) {
+            Ok(()) => break,
+            Err(e) => {
+                if told.elapsed() >= Duration::from_secs(10) {
+                    tracing::warn!(error = %format!("{e:#}"), "waiting for NATS JetStream");
+                    told = Instant::now();
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    }
+    tracing::info!(urls = ?ccfg.nats_url.list(), replicas = ccfg.replicas, "joined the cluster");
+    let intake = ClusterIntake::new(nats.clone(), metrics.clone(), rt);
+    let stop_detect = Arc::new(AtomicBool::new(false));
+    let mut detect = Vec::new();
+    for i in 0..ccfg.detect_workers {
+        let w = DetectWorker {
+            nats: nats.clone(),
+            rt: rt.clone(),
+            active: active.clone(),
+            opts: opts.clone(),
+            metrics: metrics.clone(),
+        };
+        let stop = stop_detect.clone();
+        detect.push(
+            std::thread::Builder::new()
+                .name(format!("kadet-detect-{i}"))
+                .spawn(move || w.run(&stop))?,
+        );
+    }
+    let stop_applier = Arc::new(AtomicBool::new(false));
+    let applier = Applier {
+        nats: nats.clone(),
+        rt: rt.clone(),
+        active: active.clone(),
+        timing,
+        metrics: metrics.clone(),
+        holder: holder(),
+    };
+    let stop = stop_applier.clone();
+    let applier = std::thread::Builder::new()
+        .name("kadet-applier".into())
+        .spawn(move || applier.run(&stop))?;
+    let stop_deliver = Arc::new(AtomicBool::new(false));
+    let mut deliver = Vec::new();
+    for s in &cfg.sinks {
+        let mut w = DeliverWorker::new(
+            s,
+            &cfg.state.dir,
+            nats.clone(),
+            rt.clone(),
+            active.clone(),
+            metrics.clone(),
+        )?;
+        let stop = stop_deliver.clone();
+        deliver.push(
+            std::thread::Builder::new()
+                .name(format!("kadet-deliver-{}", s.name()))
+                .spawn(move || w.run(&stop))?,
+        );
+    }
+    Ok((
+        intake,
+        ClusterWorkers {
+            stop_detect,
+            stop_applier,
+            stop_deliver,
+            detect,
+            applier,
+            deliver,
+        },
+    ))
+}
+
+impl ClusterWorkers {
+    /// Stops detection (batches in progress finish and are acked, the rest
+    /// wait in the stream for the other instances), then the applier (it
+    /// saves the state and hands the lease over), then delivery.
+    pub fn stop(self) {
+        self.stop_detect.store(true, Ordering::Release);
+        for t in self.detect {
+            let _ = t.join();
+        }
+        self.stop_applier.store(true, Ordering::Release);
+        let _ = self.applier.join();
+        self.stop_deliver.store(true, Ordering::Release);
+        for t in self.deliver {
+            let _ = t.join();
+        }
+    }
+}
