@@ -64,7 +64,9 @@ impl Applier {
         };
         while !stop.load(Ordering::Acquire) {
             self.metrics.set_gauge(Gauge::ClusterApplier, &[], 0.0);
-            if !self.rt.block_on(lease.acquire()) {
+            // After a failure this instance may still hold the lease.
+            let holds = lease.held() && self.rt.block_on(lease.renew());
+            if !holds && !self.rt.block_on(lease.acquire()) {
                 std::thread::sleep(lease_every);
                 continue;
             }
