@@ -416,3 +416,67 @@ enum Work {
     /// No records for a while: release the reorder buffer.
     Idle,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::active_rules::Loaded;
+    use crate::journal::{Journal, Source};
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_store_that_cannot_be_written_marks_detection_down_and_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        drop(Store::open(&path, &["x".into()]).unwrap());
+        let read_only = rusqlite::Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        let (journal, _writer) = Journal::open(&dir.path().join("j"), 0, 1 << 20).unwrap();
+        let event = br#"{"kind":"Event","verb":"create","objectRef":{"resource":"serviceaccounts","subresource":"token","namespace":"a","name":"b"},"user":{"username":"eve"},"stageTimestamp":"2026-11-02T10:00:00Z"}"#;
+        journal
+            .append(vec![Entry::new(Source::Audit, event.to_vec())])
+            .await
+            .unwrap();
+        let set = kadet_rules::load_builtin().unwrap();
+        let active = Arc::new(ActiveRules::new(Loaded {
+            rules: set.rules,
+            hash: "h".into(),
+            generation: 0,
+        }));
+        let metrics = Arc::new(Metrics::default());
+        let up = Arc::new(AtomicBool::new(true));
+        let mut det = Detector::new(
+            active,
+            ScanOptions::default(),
+            Timing {
+                lateness_us: 0,
+                idle_release: None,
+            },
+            Store::from_connection(read_only),
+            journal.shared.clone(),
+            metrics.clone(),
+            vec!["x".into()],
+            dir.path().join("q.jsonl"),
+            up.clone(),
+        );
+        let (stop, stop_now) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let (s, n) = (stop.clone(), stop_now.clone());
+        let t = std::thread::spawn(move || det.run(&s, &n));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while metrics.get(Counter::StoreErrors, &[]) == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(metrics.get(Counter::StoreErrors, &[]) > 0);
+        assert!(!up.load(Ordering::Acquire), "readyz goes false");
+        // Nothing was committed: the record waits in the journal.
+        assert!(journal.shared.backlog() > 0);
+        stop_now.store(true, Ordering::Release);
+        stop.store(true, Ordering::Release);
+        t.join().unwrap();
+    }
+}

@@ -102,6 +102,13 @@ impl Store {
         Ok(Store { conn })
     }
 
+    /// A store over an open connection (tests: a read-only one fails every
+    /// write, as a full disk would).
+    #[cfg(test)]
+    pub(crate) fn from_connection(conn: Connection) -> Store {
+        Store { conn }
+    }
+
     /// The SQLite connection.
     pub fn conn(&self) -> &Connection {
         &self.conn
