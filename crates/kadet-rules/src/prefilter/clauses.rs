@@ -138,7 +138,7 @@ fn required_in(e: &Expr, scope: Scope, t: LogType) -> Option<Vec<LitSet>> {
             }
             let status_code = matches!(scope, Scope::Root) && is_status_code(path);
             let copied = match scope {
-                Scope::Root => path_is_copied(path) || status_code,
+                Scope::Root => path_is_copied_for(path, t) || status_code,
                 Scope::Element { .. } => true,
             };
             let mut clauses = Vec::new();
@@ -301,10 +301,12 @@ fn value_clause(test: &Test, numbers_only: bool, quoted: bool) -> Option<LitSet>
             }
             continue;
         }
-        if numbers_only {
+        let Literal::Str(s) = v else { return None };
+        // A derived field copied only for numbers (the status code) holds a
+        // string only when the record wrote that string: its text is there.
+        if numbers_only && (*op != StrOp::Equals || s.trim().is_empty()) {
             return None;
         }
-        let Literal::Str(s) = v else { return None };
         let mut piece = longest_safe_piece(s)?;
         let n = piece.len();
         // A value that starts with the piece follows a quote (`"x`, or `\"x`
@@ -373,6 +375,20 @@ fn keys_are_verbatim(path: &FieldPath) -> bool {
     !SYNTHESISED_ROOTS.contains(&root.as_str())
 }
 
+/// [`path_is_copied`] for records of log type `t`: `requestURI` is copied
+/// from every source but GKE (which builds it from the resource name), and
+/// every string value of the Event (a Sigma keyword's field) likewise.
+fn path_is_copied_for(path: &FieldPath, t: LogType) -> bool {
+    let gke = t == LogType::GcpAudit;
+    if path.is_any_value() {
+        return !gke;
+    }
+    if !gke && matches!(path.segments.as_slice(), [Segment::Key(k)] if k == "requestURI") {
+        return true;
+    }
+    path_is_copied(path)
+}
+
 /// True when a root path's text is copied verbatim from the source record.
 fn path_is_copied(path: &FieldPath) -> bool {
     let mut segs = path.segments.iter();
@@ -396,12 +412,11 @@ pub(super) fn is_weak(clause: &LitSet) -> bool {
     !clause.is_empty() && clause_frequency(clause.iter().map(|(l, _)| l.as_str())) >= WEAK_FREQUENCY
 }
 
-/// The longest run of characters no JSON encoder escapes.
+/// The longest run of characters no JSON encoder escapes (but `/`, which
+/// one may write `\/`: the prefilter passes records holding that on).
 fn longest_safe_piece(s: &str) -> Option<String> {
     let unsafe_char = |c: char| {
-        !c.is_ascii()
-            || c.is_ascii_control()
-            || matches!(c, '"' | '\\' | '/' | '<' | '>' | '&' | '\'')
+        !c.is_ascii() || c.is_ascii_control() || matches!(c, '"' | '\\' | '<' | '>' | '&' | '\'')
     };
     s.split(unsafe_char)
         .max_by_key(|p| p.len())
@@ -421,10 +436,10 @@ mod tests {
         );
         assert_eq!(
             longest_safe_piece("/api/v1/secrets").as_deref(),
-            Some("secrets")
+            Some("/api/v1/secrets")
         );
         assert_eq!(longest_safe_piece("a&bcd").as_deref(), Some("bcd"));
-        assert_eq!(longest_safe_piece("/"), None);
+        assert_eq!(longest_safe_piece("\""), None);
     }
 
     #[test]

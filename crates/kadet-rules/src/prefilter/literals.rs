@@ -3,7 +3,6 @@
 
 use super::ip_scan::find_non_private_ips;
 use super::IP_LITERAL;
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
 
 /// How often literals occur in audit records (the fraction of records
 /// holding them, lower-cased), measured on the benchmark corpus's mix of
@@ -115,10 +114,36 @@ pub(super) fn clause_frequency<'a>(literals: impl IntoIterator<Item = &'a str>) 
 pub(super) enum LiteralFinder {
     /// Case-sensitive: SIMD substring search.
     Exact(Box<memchr::memmem::Finder<'static>>),
-    /// ASCII case-insensitive.
-    Folded(Box<AhoCorasick>),
+    /// ASCII case-insensitive: the lower-cased literal, searched for in the
+    /// record's lower-cased copy (a SIMD search, where a case-folding
+    /// automaton would look at every byte).
+    Folded(Box<memchr::memmem::Finder<'static>>),
     /// The text of a non-private IP address.
     NonPrivateIp,
+}
+
+/// A record's lower-cased copy, made on first use and kept while the
+/// record is checked.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Lowered {
+    buf: Vec<u8>,
+    ready: bool,
+}
+
+impl Lowered {
+    /// Forgets the copy (a new record is being checked).
+    pub(super) fn clear(&mut self) {
+        self.ready = false;
+    }
+
+    fn of(&mut self, bytes: &[u8]) -> &[u8] {
+        if !self.ready {
+            self.buf.clear();
+            self.buf.extend(bytes.iter().map(u8::to_ascii_lowercase));
+            self.ready = true;
+        }
+        &self.buf
+    }
 }
 
 impl LiteralFinder {
@@ -126,22 +151,22 @@ impl LiteralFinder {
         if literal == IP_LITERAL {
             return Some(LiteralFinder::NonPrivateIp);
         }
-        match literal.strip_prefix(CI_MARK) {
-            None => Some(LiteralFinder::Exact(Box::new(
+        Some(match literal.strip_prefix(CI_MARK) {
+            None => LiteralFinder::Exact(Box::new(
                 memchr::memmem::Finder::new(literal.as_bytes()).into_owned(),
-            ))),
-            Some(text) => AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
-                .build([text])
-                .ok()
-                .map(|ac| LiteralFinder::Folded(Box::new(ac))),
-        }
+            )),
+            Some(text) => LiteralFinder::Folded(Box::new(
+                memchr::memmem::Finder::new(text.to_ascii_lowercase().as_bytes()).into_owned(),
+            )),
+        })
     }
 
-    pub(super) fn is_in(&self, bytes: &[u8]) -> bool {
+    /// True when the literal is in `bytes` (`lowered` caches its
+    /// lower-cased copy for the case-insensitive literals).
+    pub(super) fn is_in(&self, bytes: &[u8], lowered: &mut Lowered) -> bool {
         match self {
             LiteralFinder::Exact(f) => f.find(bytes).is_some(),
-            LiteralFinder::Folded(ac) => ac.is_match(bytes),
+            LiteralFinder::Folded(f) => f.find(lowered.of(bytes)).is_some(),
             LiteralFinder::NonPrivateIp => {
                 let mut any = false;
                 find_non_private_ips(bytes, |_| {
