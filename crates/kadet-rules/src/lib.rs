@@ -7,6 +7,7 @@
 //! - [`path`]: key specifiers (`Key`, `KeyPath`, `DeepKey`);
 //! - [`template`]: `AlertTitle` / `Dedup` / context templates;
 //! - [`rule`]: a compiled [`Rule`] and the [`Outcome`] of a match;
+//! - [`sigma`]: Sigma rules and correlations compiled to the same [`Rule`];
 //! - [`prefilter`]: the literal prefilter that rejects records before parsing;
 //! - [`testing`]: running a rule's Tests offline;
 //! - [`explain`]: why an event matched or not, and rules in words.
@@ -21,10 +22,14 @@ pub mod model;
 pub mod path;
 pub mod prefilter;
 pub mod rule;
+pub mod sigma;
 pub mod template;
 pub mod testing;
 
 pub use expr::Expr;
-pub use loader::{load_builtin, load_paths, load_rules, LoadError, LoadErrors, RuleSet};
+pub use loader::{
+    load_builtin, load_paths, load_rules, load_rules_with, LoadError, LoadErrors, LoadOptions,
+    RuleSet, SourceFormat,
+};
 pub use prefilter::{LineHit, LineVerdict, Prefilter, RuleMask};
-pub use rule::{Outcome, Rule, Severity};
+pub use rule::{Outcome, Rule, RuleFormat, Severity};

@@ -70,6 +70,31 @@ impl fmt::Display for Severity {
     }
 }
 
+/// The language a rule was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuleFormat {
+    /// A Panther analysis YAML file (`AnalysisType: rule`).
+    Panther,
+    /// A Sigma rule (`detection`/`logsource`, or `correlation`).
+    Sigma,
+}
+
+impl RuleFormat {
+    /// `panther` or `sigma`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RuleFormat::Panther => "panther",
+            RuleFormat::Sigma => "sigma",
+        }
+    }
+}
+
+impl fmt::Display for RuleFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One `AlertContext` field.
 #[derive(Debug, Clone)]
 pub enum ContextValue {
@@ -142,10 +167,14 @@ pub struct Rule {
     /// read anything (a path starting with an index or wildcard). The
     /// pipeline parses only these before deciding whether the rule matches.
     pub detection_keys: Option<Vec<String>>,
+    /// The language the rule was written in.
+    pub format: RuleFormat,
+    /// A Sigma rule's metadata (author, references, false positives, ...).
+    pub sigma: Option<Box<crate::sigma::SigmaMeta>>,
 }
 
 /// Collects the root keys `e` reads; `false` when it may read any key.
-fn root_keys(e: &Expr, out: &mut Vec<String>) -> bool {
+pub(crate) fn root_keys(e: &Expr, out: &mut Vec<String>) -> bool {
     let add = |p: &FieldPath, out: &mut Vec<String>| match p.root_key() {
         Some(k) => {
             if !out.iter().any(|x| x == k) {
@@ -370,6 +399,8 @@ impl Rule {
             tests: file.Tests,
             source: source.to_string(),
             detection_raw,
+            format: RuleFormat::Panther,
+            sigma: None,
         })
     }
 
