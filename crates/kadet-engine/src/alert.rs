@@ -72,6 +72,10 @@ pub struct Alert {
     pub reference: Option<String>,
     /// Runbook.
     pub runbook: Option<String>,
+    /// A Sigma rule's metadata (author, references, false positives, ...):
+    /// the Detection Rule License asks alerts to name the author.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sigma: Option<Box<kadet_rules::sigma::SigmaMeta>>,
     /// The first matching events (at most `events_cap`).
     pub events: Vec<EventRef>,
     /// The cap on `events`.
@@ -364,6 +368,7 @@ fn build_alert(rule: &Rule, w: AlertWindow) -> Alert {
         reports: rule.reports.clone(),
         reference: rule.reference.clone(),
         runbook: rule.runbook.clone(),
+        sigma: rule.sigma.clone(),
         events_truncated: w.count > w.events.len() as u64,
         events: w.events,
         events_cap: EVENTS_CAP,

@@ -23,17 +23,28 @@ fn millis(t: Option<&str>) -> Option<i64> {
     t.and_then(EventTime::parse).map(EventTime::unix_millis)
 }
 
-/// MITRE ATT&CK entries from `Reports` (`TA0003:T1098`).
+/// MITRE ATT&CK entries from `Reports` (`TA0003:T1098`, or a lone
+/// `TA0003` or `T1098`, as Sigma tags give).
 fn attacks(rule: Option<&Rule>) -> Vec<Value> {
     let Some(rule) = rule else { return Vec::new() };
     rule.report_ids("mitre")
         .into_iter()
         .filter_map(|id| {
             let id = id.split('#').next().unwrap_or(id).trim();
-            let (tactic, technique) = id.split_once(':')?;
+            let (tactic, technique) = match id.split_once(':') {
+                Some((ta, t)) => (Some(ta.trim()), Some(t.trim())),
+                None if id.starts_with("TA") => (Some(id), None),
+                None if id.starts_with('T') => (None, Some(id)),
+                None => return None,
+            };
             let mut a = Map::new();
-            a.insert("tactic".into(), json!({ "uid": tactic.trim() }));
-            let tech = technique.trim();
+            if let Some(ta) = tactic {
+                a.insert("tactic".into(), json!({ "uid": ta }));
+            }
+            let Some(tech) = technique else {
+                a.insert("version".into(), json!("14"));
+                return Some(Value::Object(a));
+            };
             let (base, sub) = match tech.split_once('.') {
                 Some((b, _)) => (b, Some(tech)),
                 None => (tech, None),
@@ -88,7 +99,9 @@ pub fn detection_finding(a: &Alert, rule: Option<&Rule>) -> Value {
         if let Some(t) = &a.target.resource {
             r.insert("type".into(), json!(t));
         }
-        if let Some(n) = &a.target.name {
+        // OCSF wants a name (or uid): a request on a collection (a list)
+        // names the collection.
+        if let Some(n) = a.target.name.as_ref().or(a.target.resource.as_ref()) {
             r.insert("name".into(), json!(n));
         }
         if let Some(ns) = &a.target.namespace {
@@ -154,6 +167,9 @@ pub fn detection_finding(a: &Alert, rule: Option<&Rule>) -> Value {
     }
     let mut unmapped = Map::new();
     unmapped.insert("dedup".into(), json!(a.dedup));
+    if let Some(meta) = &a.sigma {
+        unmapped.insert("sigma".into(), json!(meta));
+    }
     unmapped.insert("context".into(), Value::Object(a.context.clone()));
     if a.actor.source_ips.len() > 1 {
         unmapped.insert("source_ips".into(), json!(a.actor.source_ips));

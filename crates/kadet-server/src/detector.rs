@@ -154,6 +154,7 @@ impl WindowState {
             reports: rule.map(|r| r.reports.clone()).unwrap_or_default(),
             reference: rule.and_then(|r| r.reference.clone()),
             runbook: rule.and_then(|r| r.runbook.clone()),
+            sigma: rule.and_then(|r| r.sigma.clone()),
             events_truncated: self.count > self.events.len() as u64,
             events: self
                 .events
