@@ -4,25 +4,57 @@
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use kadet_event::{DecodeOptions, InputFormat};
-use kadet_rules::RuleSet;
+use kadet_rules::{LoadOptions, RuleSet, SourceFormat};
 use std::path::PathBuf;
 
 /// Where rules come from.
 #[derive(Args, Clone)]
 pub struct RuleSource {
-    /// Rule files or directories (default: the built-in pack).
+    /// Rule files or directories, Panther or Sigma (default: the built-in
+    /// pack); `builtin` adds the built-in pack to the others.
     #[arg(long = "rules", short = 'r', value_name = "PATH")]
     pub rules: Vec<PathBuf>,
-    /// Also run rules with `Enabled: false`.
+    /// Also run rules with `Enabled: false` (and Sigma rules whose status is
+    /// deprecated or unsupported).
     #[arg(long)]
     pub include_disabled: bool,
+    /// How rule files are read: recognised by their shape, or all as one
+    /// format.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub rule_format: RuleFormatArg,
+}
+
+/// `--rule-format`.
+#[derive(Copy, Clone, ValueEnum)]
+pub enum RuleFormatArg {
+    /// Panther files have `AnalysisType`; Sigma files `detection` and
+    /// `logsource`, or `correlation`.
+    Auto,
+    /// Every file is a Panther rule or library.
+    Panther,
+    /// Every file is a Sigma rule file.
+    Sigma,
+}
+
+impl From<RuleFormatArg> for SourceFormat {
+    fn from(f: RuleFormatArg) -> SourceFormat {
+        match f {
+            RuleFormatArg::Auto => SourceFormat::Auto,
+            RuleFormatArg::Panther => SourceFormat::Panther,
+            RuleFormatArg::Sigma => SourceFormat::Sigma,
+        }
+    }
 }
 
 impl RuleSource {
     /// Loads the rules, printing every problem with its file and line; fails
     /// before any event is read.
     pub fn load(&self) -> Result<RuleSet> {
-        match kadet_rules::load_rules(&self.rules, self.include_disabled) {
+        let opts = LoadOptions {
+            include_disabled: self.include_disabled,
+            format: self.rule_format.into(),
+        };
+        match kadet_rules::load_rules_with(&self.rules, &opts) {
             Ok(set) => Ok(set),
             Err(errors) => {
                 for e in &errors.0 {
