@@ -1,5 +1,5 @@
 //! kadet's rules: Panther-compatible YAML rule files with Simple Detection
-//! logic, compiled once into a fast form.
+//! logic, and Sigma rules, compiled once into the same fast form.
 //!
 //! - [`model`]: the file format as written (serde models; unknown keys are errors);
 //! - [`loader`]: reading files, directories and the built-in pack into a [`RuleSet`];
