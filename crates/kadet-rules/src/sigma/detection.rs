@@ -13,6 +13,7 @@ use super::condition::{self, Cond};
 use super::document::Document;
 use super::fields::Logsource;
 use super::modifiers::{self, Modifier};
+use super::values;
 use crate::expr::Expr;
 use crate::loader::LoadError;
 use crate::path::FieldPath;
@@ -53,7 +54,7 @@ pub fn compile(doc: &Document<'_>, source: Logsource) -> Result<Detection, LoadE
     let mut selections: Vec<(String, Expr)> = Vec::new();
     let mut conditions: Option<Vec<String>> = None;
     for (k, v) in map {
-        let name = modifiers::scalar_text(k).unwrap_or_default();
+        let name = values::scalar_text(k).unwrap_or_default();
         let line = doc.line_after(det_line, &format!("{name}:"));
         match name.as_str() {
             "condition" => conditions = Some(condition_texts(doc, v, line)?),
@@ -178,7 +179,7 @@ impl Ctx<'_, '_> {
         }
         let mut parts = Vec::new();
         for (k, v) in m {
-            let key = modifiers::scalar_text(k).unwrap_or_default();
+            let key = values::scalar_text(k).unwrap_or_default();
             let key_line = self.doc.line_after(line, &key);
             let col = |needle: &str| key_line.and_then(|l| self.doc.column_of(l, needle));
             let (field, mods) = modifiers::split_key(&key).map_err(|(modifier, message)| {
@@ -198,7 +199,7 @@ impl Ctx<'_, '_> {
             }
             let source = self.source;
             let path = source.field(&field).map_err(at)?;
-            let expr = modifiers::field_condition(&path, &mods, v, &|other| source.field(other))
+            let expr = values::field_condition(&path, &mods, v, &|other| source.field(other))
                 .map_err(at)?;
             if !self.fields.iter().any(|f| f.text == path.text) {
                 self.fields.push(path);
@@ -255,7 +256,7 @@ impl Ctx<'_, '_> {
                 .doc
                 .error(line, None, format!("{name}: a keyword cannot be null")));
         }
-        modifiers::field_condition(&FieldPath::any_value(), &mods, v, &|_| {
+        values::field_condition(&FieldPath::any_value(), &mods, v, &|_| {
             Err("keywords cannot use fieldref".to_string())
         })
         .map_err(|m| self.doc.error(line, None, format!("{name}: {m}")))

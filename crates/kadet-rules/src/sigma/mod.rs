@@ -6,7 +6,8 @@
 //! - [`document`]: multi-document YAML files and error positions;
 //! - [`fields`]: the log sources kadet serves and field-name mapping;
 //! - [`condition`]: the condition grammar;
-//! - [`pattern`] and [`modifiers`]: values, wildcards and modifiers;
+//! - [`modifiers`], [`pattern`] and [`values`]: modifiers, wildcards, and a
+//!   field's values compiled to an expression;
 //! - [`detection`]: search identifiers and the condition as one expression;
 //! - [`meta`] and [`attack`]: metadata, the `kadet:` key, ATT&CK tags;
 //! - [`correlation`]: `event_count` correlation rules;
@@ -22,6 +23,7 @@ pub mod load;
 pub mod meta;
 pub mod modifiers;
 pub mod pattern;
+pub mod values;
 
 pub use meta::SigmaMeta;
 
