@@ -255,3 +255,16 @@ fn format_can_be_forced() {
     let set = load_sources_with(Vec::new(), vec![src], &[], SourceFormat::Sigma).expect("loads");
     assert_eq!(set.rules.len(), 1);
 }
+
+#[test]
+fn condition_errors_are_found_on_the_condition_line() {
+    // `sel` also starts the line of the search identifier `sel_a`.
+    let e = one_error(&format!(
+        "{HEAD}detection:\n  sel_a:\n    verb: x\n  condition: sel\n"
+    ));
+    assert!(e.starts_with("rule.yml:7:14: "), "{e}");
+    let e = one_error(&format!(
+        "{HEAD}detection:\n  sel_a:\n    verb: x\n  condition:\n    - sel_a\n    - sel_b\n"
+    ));
+    assert!(e.starts_with("rule.yml:9:7: "), "{e}");
+}

@@ -55,7 +55,7 @@ pub fn compile(doc: &Document<'_>, source: Logsource) -> Result<Detection, LoadE
     let mut conditions: Option<Vec<String>> = None;
     for (k, v) in map {
         let name = values::scalar_text(k).unwrap_or_default();
-        let line = doc.line_after(det_line, &format!("{name}:"));
+        let line = doc.key_line_after(det_line, &name);
         match name.as_str() {
             "condition" => conditions = Some(condition_texts(doc, v, line)?),
             "timeframe" => {
@@ -75,8 +75,9 @@ pub fn compile(doc: &Document<'_>, source: Logsource) -> Result<Detection, LoadE
         return Err(doc.error(det_line, None, "detection has no condition"));
     };
     let mut alternatives = Vec::new();
+    let cond_line = doc.key_line_after(det_line, "condition");
     for text in &conditions {
-        let line = doc.line_after(det_line, text.as_str());
+        let line = doc.line_after(cond_line, text.as_str());
         let col0 = line.and_then(|l| doc.column_of(l, text.as_str()));
         let at = |offset: usize| col0.map(|c| c + offset);
         let parsed = condition::parse(text)
@@ -180,7 +181,7 @@ impl Ctx<'_, '_> {
         let mut parts = Vec::new();
         for (k, v) in m {
             let key = values::scalar_text(k).unwrap_or_default();
-            let key_line = self.doc.line_after(line, &key);
+            let key_line = self.doc.key_line_after(line, &key);
             let col = |needle: &str| key_line.and_then(|l| self.doc.column_of(l, needle));
             let (field, mods) = modifiers::split_key(&key).map_err(|(modifier, message)| {
                 self.doc.error(

@@ -105,6 +105,28 @@ impl Document<'_> {
             .or(from)
     }
 
+    /// The first file line after `from` that holds the mapping key `key`
+    /// (`key:`, quoted or not); else the first line after `from` holding
+    /// `key` at all, else `from`.
+    pub fn key_line_after(&self, from: Option<usize>, key: &str) -> Option<usize> {
+        let skip = from.map_or(0, |f| f.saturating_sub(self.first_line));
+        let forms = [
+            format!("{key}:"),
+            format!("'{key}':"),
+            format!("\"{key}\":"),
+        ];
+        self.text
+            .lines()
+            .enumerate()
+            .skip(skip)
+            .find(|(_, l)| {
+                let t = l.trim_start().trim_start_matches("- ");
+                forms.iter().any(|f| t.starts_with(f.as_str()))
+            })
+            .map(|(i, _)| i + self.first_line)
+            .or_else(|| self.line_after(from, key))
+    }
+
     /// The 1-based column of `needle` on file line `line`.
     pub fn column_of(&self, line: usize, needle: &str) -> Option<usize> {
         let l = self.text.lines().nth(line.checked_sub(self.first_line)?)?;
@@ -158,5 +180,8 @@ mod tests {
         assert_eq!(d.line_after(Some(4), "a"), Some(5));
         assert_eq!(d.line_after(Some(1), "a|contains"), Some(3));
         assert_eq!(d.column_of(3, "contains"), Some(7));
+        // `a:` is a key on line 5, not the `a|contains:` of line 3.
+        assert_eq!(d.key_line_after(Some(1), "a"), Some(5));
+        assert_eq!(d.key_line_after(Some(1), "other"), Some(4));
     }
 }
