@@ -1,7 +1,7 @@
 //! Clause derivation: what literals a rule's detection requires of a record
 //! of one log type, with the soundness rules listed in the module docs.
 
-use super::literals::{clause_frequency, CI_MARK, WEAK_FREQUENCY};
+use super::literals::{clause_frequency, CI_MARK, NUM_MARK, WEAK_FREQUENCY};
 use super::{IP_LITERAL, MAX_CLAUSES};
 use crate::expr::{ElementMode, Expr, IpTest, Literal, StrOp, Test};
 use crate::path::{FieldPath, Segment};
@@ -295,6 +295,7 @@ fn value_clause(test: &Test, numbers_only: bool, quoted: bool) -> Option<LitSet>
             }
             for s in integer_spellings(n)? {
                 let len = s.len();
+                let s = format!("{NUM_MARK}{s}");
                 if !out.iter().any(|(x, _)| *x == s) {
                     out.push((s, len));
                 }

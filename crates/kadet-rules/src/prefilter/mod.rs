@@ -63,7 +63,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, Matc
 use clauses::{rule_clauses, RuleClauses};
 use ip_scan::find_non_private_ips;
 use kadet_event::LogType;
-use literals::{pattern_text, LiteralFinder};
+use literals::{pattern_text, LiteralFinder, NUM_MARK};
 use plan::{AnchorSearch, LinePlan, PatternKind};
 
 /// Top-level keys that make the decoder read a record as something other
@@ -148,10 +148,12 @@ pub struct Prefilter {
     /// Bytes that occur in literals and markers (for the escape check).
     literal_bytes: [bool; 128],
     finders: Vec<LiteralFinder>,
+    /// Per literal: an integer's spelling, present only in context.
+    numbers: Vec<bool>,
     line_plan: Option<LinePlan>,
     n_rules: usize,
-    /// The literals (case-insensitive ones lower-cased and marked `(?i)`),
-    /// indexed by id.
+    /// The literals (case-insensitive ones lower-cased and marked `(?i)`,
+    /// an integer's spellings marked `(?n)`), indexed by id.
     pub literals: Vec<String>,
     /// Per rule: its clauses as text for the log type it is shown under
     /// (`Kubernetes.Audit` if it applies, else its first), or `None` when it
@@ -232,7 +234,17 @@ impl Prefilter {
                 } else {
                     (0..4).find(|&i| types[i].is_some()).unwrap_or(0)
                 };
-                types[shown].clone().flatten()
+                // Shown without the number mark: `403`.
+                types[shown].clone().flatten().map(|clauses| {
+                    clauses
+                        .into_iter()
+                        .map(|c| {
+                            c.iter()
+                                .map(|l| l.strip_prefix(NUM_MARK).unwrap_or(l).to_string())
+                                .collect()
+                        })
+                        .collect()
+                })
             })
             .collect();
         let has_numbers = literals
@@ -283,6 +295,7 @@ impl Prefilter {
             ac_kinds,
             literal_bytes,
             finders: finders.unwrap_or_default(),
+            numbers: literals.iter().map(|l| l.starts_with(NUM_MARK)).collect(),
             line_plan: None,
             n_rules: rules.len(),
             literals,
@@ -303,6 +316,7 @@ impl Prefilter {
             ac_kinds: Vec::new(),
             literal_bytes: [false; 128],
             finders: Vec::new(),
+            numbers: Vec::new(),
             line_plan: None,
             n_rules,
             literals: Vec::new(),
@@ -416,6 +430,8 @@ impl Prefilter {
         for &(at, p) in hits {
             for &q in &plan.contained[p as usize] {
                 match plan.kinds[q] {
+                    // A number's digits count only in context (verify checks).
+                    PatternKind::Literal(l) if self.numbers[l] => {}
                     PatternKind::Literal(l) => mask.found[l] = PRESENT,
                     PatternKind::Marker | PatternKind::Nines | PatternKind::SlashEscape => {
                         return LineVerdict::Decode
@@ -481,8 +497,12 @@ impl Prefilter {
         }
         // What the search finds is present, the rest absent; the IP
         // pseudo-literal is looked for only if a clause needs it.
-        for (f, l) in mask.found.iter_mut().zip(&self.literals) {
-            *f = if l == IP_LITERAL { UNKNOWN } else { ABSENT };
+        for ((f, l), number) in mask.found.iter_mut().zip(&self.literals).zip(&self.numbers) {
+            *f = if l == IP_LITERAL || *number {
+                UNKNOWN
+            } else {
+                ABSENT
+            };
         }
         if let Some(ac) = &self.ac {
             for m in ac.find_overlapping_iter(bytes) {
@@ -495,6 +515,7 @@ impl Prefilter {
                     PatternKind::Nines | PatternKind::Marker | PatternKind::SlashEscape => {
                         return mask.set_all()
                     }
+                    PatternKind::Literal(l) if self.numbers[l] => {}
                     PatternKind::Literal(l) => mask.found[l] = PRESENT,
                 }
             }

@@ -1,7 +1,7 @@
 //! The line plan: each rule's anchor for records presumed to be of one log
 //! type, and the whole-chunk search built from them.
 
-use super::literals::{clause_frequency, CI_MARK, SHARED_ANCHOR_FREQUENCY};
+use super::literals::{clause_frequency, pattern_text, CI_MARK, SHARED_ANCHOR_FREQUENCY};
 use super::{
     type_index, Prefilter, Requirement, ESCAPE, IP_LITERAL, NINES, SHAPE_MARKERS, SLASH_ESCAPE,
 };
@@ -153,7 +153,7 @@ impl Prefilter {
             }
             match lit.strip_prefix(CI_MARK) {
                 Some(text) => folded.push((text.to_ascii_lowercase(), PatternKind::Literal(l))),
-                None => exact.push((lit.clone(), PatternKind::Literal(l))),
+                None => exact.push((pattern_text(lit).to_string(), PatternKind::Literal(l))),
             }
         }
         // A line of another shape needs its own log type's clauses, unless
