@@ -104,7 +104,11 @@ struct Parser {
     toks: Vec<(Tok, usize)>,
     pos: usize,
     len: usize,
+    depth: usize,
 }
+
+/// Deeper nesting of parentheses and `not` is an error (not a stack overflow).
+const MAX_DEPTH: usize = 64;
 
 /// Parses a condition.
 pub fn parse(text: &str) -> Result<Cond, CondError> {
@@ -116,7 +120,12 @@ pub fn parse(text: &str) -> Result<Cond, CondError> {
             message: "the condition is empty".into(),
         });
     }
-    let mut p = Parser { toks, pos: 0, len };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        len,
+        depth: 0,
+    };
     let c = p.or()?;
     if let Some((t, at)) = p.toks.get(p.pos) {
         let what = match t {
@@ -171,11 +180,21 @@ impl Parser {
     }
 
     fn not(&mut self) -> Result<Cond, CondError> {
-        if self.peek_word().is_some_and(|w| is_op(w, "not")) {
-            self.pos += 1;
-            return Ok(Cond::Not(Box::new(self.not()?)));
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(CondError {
+                at: self.here(),
+                message: format!("the condition nests more than {MAX_DEPTH} deep"),
+            });
         }
-        self.primary()
+        let out = if self.peek_word().is_some_and(|w| is_op(w, "not")) {
+            self.pos += 1;
+            self.not().map(|c| Cond::Not(Box::new(c)))
+        } else {
+            self.primary()
+        };
+        self.depth -= 1;
+        out
     }
 
     fn primary(&mut self) -> Result<Cond, CondError> {
@@ -256,12 +275,24 @@ pub fn pattern_matches(pattern: Option<&str>, name: &str) -> bool {
     glob(p.as_bytes(), name.as_bytes())
 }
 
+/// `*`-glob matching in O(|p|·|s|): `ok[j]` says whether the pattern read so
+/// far matches `s[..j]`.
 fn glob(p: &[u8], s: &[u8]) -> bool {
-    match p.split_first() {
-        None => s.is_empty(),
-        Some((b'*', rest)) => (0..=s.len()).any(|i| glob(rest, &s[i..])),
-        Some((c, rest)) => s.first() == Some(c) && glob(rest, &s[1..]),
+    let mut ok = vec![false; s.len() + 1];
+    ok[0] = true;
+    for &c in p {
+        if c == b'*' {
+            for j in 1..=s.len() {
+                ok[j] = ok[j] || ok[j - 1];
+            }
+        } else {
+            for j in (1..=s.len()).rev() {
+                ok[j] = ok[j - 1] && s[j - 1] == c;
+            }
+            ok[0] = false;
+        }
     }
+    ok[s.len()]
 }
 
 #[cfg(test)]
@@ -333,6 +364,16 @@ mod tests {
         let e = parse("a and )").unwrap_err();
         assert_eq!(e.at, 6);
         assert!(parse("  ").is_err());
+    }
+
+    #[test]
+    fn pathological_conditions_are_errors() {
+        let deep = format!("{}a{}", "(".repeat(10_000), ")".repeat(10_000));
+        assert!(parse(&deep).unwrap_err().message.contains("nests"));
+        let nots = format!("{}a", "not ".repeat(10_000));
+        assert!(parse(&nots).is_err());
+        let many_stars = format!("{}b", "*a".repeat(40));
+        assert!(!pattern_matches(Some(&many_stars), &"a".repeat(60)));
     }
 
     #[test]
