@@ -34,6 +34,7 @@ const FREQUENCY: &[(&str, f32)] = &[
     ("200", 0.9),
     ("kube-", 0.8),
     ("uid", 0.7),
+    ("apigroup", 0.6),
     ("namespaces", 0.65),
     ("namespace", 0.65),
     ("node", 0.6),

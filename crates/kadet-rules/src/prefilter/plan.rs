@@ -49,8 +49,8 @@ pub(super) struct LinePlan {
     /// lower-cased copy of the chunk (a case-sensitive search can use SIMD
     /// where a case-folding one cannot); their ids follow those of `exact`.
     pub(super) folded: Option<AnchorSearch>,
-    /// Case-sensitive patterns shorter than [`SHORT_PATTERN`]; their ids
-    /// follow those of `folded`.
+    /// Case-sensitive patterns shorter than [`SHORT_PATTERN`], and numbers'
+    /// spellings; their ids follow those of `folded`.
     pub(super) short: Option<AnchorSearch>,
     pub(super) n_exact: usize,
     pub(super) n_folded: usize,
@@ -199,9 +199,11 @@ impl Prefilter {
         // Teddy fingerprints the first bytes of every pattern: one short
         // pattern (`403`) makes it slower for all, so short case-sensitive
         // anchors get their own search.
-        let (short, long): (Vec<_>, Vec<_>) = exact
-            .into_iter()
-            .partition(|(t, k)| t.len() < SHORT_PATTERN && matches!(k, PatternKind::Literal(_)));
+        // Numbers' spellings (`403`, `4.03`) go with them: digits are
+        // everywhere, and only few rules ask for numbers.
+        let (short, long): (Vec<_>, Vec<_>) = exact.into_iter().partition(|(t, k)| {
+            matches!(k, PatternKind::Literal(l) if t.len() < SHORT_PATTERN || self.numbers[*l])
+        });
         let exact = long;
         let exact_ac = build(&exact)?;
         let folded_ac = build(&folded)?;
