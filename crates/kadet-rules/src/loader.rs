@@ -211,7 +211,11 @@ pub fn load_paths_with(paths: &[PathBuf], format: SourceFormat) -> Result<RuleSe
     let read = |f: &Path, errors: &mut Vec<LoadError>| match std::fs::read_to_string(f) {
         Ok(text) => Some(Source {
             name: f.display().to_string(),
-            text,
+            // A byte-order mark would read as a second YAML document.
+            text: match text.strip_prefix('\u{feff}') {
+                Some(rest) => rest.to_string(),
+                None => text,
+            },
         }),
         Err(e) => {
             errors.push(LoadError {

@@ -268,3 +268,17 @@ fn condition_errors_are_found_on_the_condition_line() {
     ));
     assert!(e.starts_with("rule.yml:9:7: "), "{e}");
 }
+
+#[test]
+fn byte_order_marks_and_crlf_lines_are_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!(
+        "\u{feff}---\r\n{HEAD}detection:\r\n  sel:\r\n    verb: x\r\n  condition: sel\r\n---\r\n"
+    )
+    .replace("\n", "\r\n")
+    .replace("\r\r\n", "\r\n");
+    let path = dir.path().join("bom.yml");
+    std::fs::write(&path, text).expect("write");
+    let set = kadet_rules::load_paths(&[path]).expect("loads");
+    assert_eq!(set.rules.len(), 1);
+}
