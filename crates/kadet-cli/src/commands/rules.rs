@@ -49,12 +49,16 @@ fn list(source: &RuleSource) -> Result<ExitCode> {
         "RuleID", "Format", "Severity", "Sources", "Tests", "Status"
     )?;
     for r in &set.rules {
-        let status = match (&r.status, r.enabled) {
+        let mut status = match (&r.status, r.enabled) {
             (Some(s), true) => s.clone(),
             (None, true) => "enabled".into(),
             (Some(s), false) => format!("{s}, disabled"),
             (None, false) => "disabled".into(),
         };
+        if !r.create_alert {
+            // Matches, but alerts only through a correlation (or not at all).
+            status.push_str(", signal");
+        }
         writeln!(
             out,
             "{:<width$}  {:<7}  {:<8}  {:<11}  {:>5}  {status:<12}  {}",
