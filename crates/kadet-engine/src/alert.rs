@@ -69,6 +69,10 @@ pub struct Alert {
     pub reference: Option<String>,
     /// Runbook.
     pub runbook: Option<String>,
+    /// A Sigma rule's metadata (author, references, false positives, ...):
+    /// the Detection Rule License asks alerts to name the author.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sigma: Option<Box<kadet_rules::sigma::SigmaMeta>>,
     /// The first matching events (at most `events_cap`).
     pub events: Vec<EventRef>,
     /// The cap on `events`.

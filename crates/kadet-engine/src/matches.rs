@@ -149,6 +149,9 @@ pub struct MatchRecord<'a> {
     pub location: String,
     /// auditID.
     pub audit_id: Option<&'a str>,
+    /// A Sigma rule's metadata (its author, as its license asks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sigma: Option<&'a kadet_rules::sigma::SigmaMeta>,
 }
 
 impl<'a> MatchRecord<'a> {
@@ -166,6 +169,7 @@ impl<'a> MatchRecord<'a> {
             context: &m.outcome.context,
             location: m.location.to_string(),
             audit_id: m.audit_id.as_deref(),
+            sigma: rule.sigma.as_deref(),
         }
     }
 }

@@ -24,7 +24,8 @@ fn millis(t: Option<&str>) -> Option<i64> {
     t.and_then(EventTime::parse).map(EventTime::unix_millis)
 }
 
-/// MITRE ATT&CK entries from `Reports` (`TA0003:T1098`), with their names.
+/// MITRE ATT&CK entries from `Reports` (`TA0003:T1098`, or a lone `TA0003`
+/// or `T1098` as Sigma tags give), with their names.
 fn attacks(rule: Option<&Rule>) -> Vec<Value> {
     let Some(rule) = rule else { return Vec::new() };
     let named = |uid: &str| match crate::attack::name(uid) {
@@ -91,7 +92,9 @@ pub fn detection_finding(a: &Alert, rule: Option<&Rule>) -> Value {
         if let Some(t) = &a.target.resource {
             r.insert("type".into(), json!(t));
         }
-        if let Some(n) = &a.target.name {
+        // OCSF wants a name (or uid): a request on a collection (a list)
+        // names the collection.
+        if let Some(n) = a.target.name.as_ref().or(a.target.resource.as_ref()) {
             r.insert("name".into(), json!(n));
         }
         if let Some(ns) = &a.target.namespace {
@@ -157,6 +160,9 @@ pub fn detection_finding(a: &Alert, rule: Option<&Rule>) -> Value {
     }
     let mut unmapped = Map::new();
     unmapped.insert("dedup".into(), json!(a.dedup));
+    if let Some(meta) = &a.sigma {
+        unmapped.insert("sigma".into(), json!(meta));
+    }
     unmapped.insert("context".into(), Value::Object(a.context.clone()));
     if a.actor.source_ips.len() > 1 {
         unmapped.insert("source_ips".into(), json!(a.actor.source_ips));

@@ -198,6 +198,7 @@ impl AlertWindow {
             reports: rule.map(|r| r.reports.clone()).unwrap_or_default(),
             reference: rule.and_then(|r| r.reference.clone()),
             runbook: rule.and_then(|r| r.runbook.clone()),
+            sigma: rule.and_then(|r| r.sigma.clone()),
             events_truncated: self.count > self.events.len() as u64,
             events: self.events.clone(),
             events_cap: EVENTS_CAP,

@@ -1,7 +1,8 @@
 //! The prefilter is sound: scanning with it and without it gives the same
 //! matches, on generated events built to defeat it — JSON escapes
-//! (`\u0074oken`), AKS's JSON inside a JSON string, case changes, negations,
-//! absent keys, GKE mapping, CloudWatch and EventList containers.
+//! (`\u0074oken`, `\/`), AKS's JSON inside a JSON string, case changes,
+//! negations, absent keys, GKE mapping, CloudWatch and EventList containers;
+//! with the built-in pack, SigmaHQ's rules and the Sigma conformance rules.
 
 use kadet_engine::pipeline::{Evaluator, ScanOptions};
 use kadet_event::Chunk;
@@ -46,9 +47,66 @@ Detection:
     Value: "kubectl/"
 "#;
 
+/// Sigma rules that stress the prefilter: keywords (any string value),
+/// wildcards, case folding, a slash in a literal.
+const EXTRA_SIGMA: &str = r#"
+title: keyword
+id: Stress.Sigma.Keyword
+logsource: {product: kubernetes, service: audit}
+detection:
+  keywords:
+    - 'ACCOUNTS'
+    - 'x/token?a'
+    # Only in the requestURI kadet builds for GKE records.
+    - 'api/v1/namespaces/'
+  condition: keywords
+---
+title: wildcards
+id: Stress.Sigma.Wildcards
+logsource: {product: kubernetes, service: audit}
+detection:
+  selection:
+    user.username: 'SYSTEM:*:kube-?ystem:*'
+    requestURI|contains: '/x/TOKEN'
+  condition: selection
+---
+title: status code as a string
+id: Stress.Sigma.StatusString
+logsource: {product: kubernetes, service: audit}
+detection:
+  selection:
+    responseStatus.code: 'allow'
+  condition: selection
+"#;
+
+/// SigmaHQ's rules and the Sigma conformance rules, as sources.
+fn sigma_sources() -> Vec<Source> {
+    let mut out = Vec::new();
+    for dir in ["../../rules/sigma", "../kadet-rules/tests/sigma"] {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                let n = p.display().to_string();
+                n.ends_with(".yml") && !n.ends_with(".tests.yml")
+            })
+            .collect();
+        files.sort();
+        for f in files {
+            out.push(Source {
+                name: f.display().to_string(),
+                text: std::fs::read_to_string(&f).unwrap_or_default(),
+            });
+        }
+    }
+    out
+}
+
 fn load_rules() -> Vec<kadet_rules::Rule> {
     let mut sources = builtin_sources();
-    for (i, t) in [EXTRA_RULES, EXTRA_NEGATION, EXTRA_SLASH]
+    for (i, t) in [EXTRA_RULES, EXTRA_NEGATION, EXTRA_SLASH, EXTRA_SIGMA]
         .iter()
         .enumerate()
     {
@@ -57,6 +115,7 @@ fn load_rules() -> Vec<kadet_rules::Rule> {
             text: t.to_string(),
         });
     }
+    sources.extend(sigma_sources());
     let mut set = load_sources(Vec::new(), sources).unwrap_or_else(|e| panic!("{e:?}"));
     set.retain_enabled(true);
     set.rules
@@ -96,6 +155,8 @@ struct Ev {
     privileged: bool,
     mask: u64,
     shape: u8,
+    /// Every `/` written `\/` (some JSON encoders do).
+    slashes: bool,
 }
 
 fn ev_strategy() -> impl Strategy<Value = Ev> {
@@ -148,6 +209,7 @@ fn ev_strategy() -> impl Strategy<Value = Ev> {
                 "4030e-1",
                 "402.99999999999999999",
                 "\"403\"",
+                "\"ALLOW\"",
             ])),
             prop::option::of(prop::sample::select(vec![3607i64, 946080000, 90000])),
             prop::sample::select(vec![
@@ -169,12 +231,13 @@ fn ev_strategy() -> impl Strategy<Value = Ev> {
                 1 => any::<u64>().prop_map(|m| m & (m >> 7) & (m >> 13)),
             ],
             0u8..6,
+            prop::bool::weighted(0.2),
         ),
     )
         .prop_map(
             |(
                 (verb, resource, sub, user, ns),
-                (stage, code, expiration, ip, privileged, mask, shape),
+                (stage, code, expiration, ip, privileged, mask, shape, slashes),
             )| Ev {
                 verb,
                 resource,
@@ -188,6 +251,7 @@ fn ev_strategy() -> impl Strategy<Value = Ev> {
                 privileged,
                 mask,
                 shape,
+                slashes,
             },
         )
 }
@@ -256,7 +320,10 @@ fn event_json(e: &Ev) -> String {
 }
 
 fn record(e: &Ev) -> String {
-    let ev = event_json(e);
+    let mut ev = event_json(e);
+    if e.slashes {
+        ev = ev.replace('/', "\\/");
+    }
     let as_string = serde_json::to_string(&ev).unwrap_or_default();
     match e.shape {
         0 => ev,

@@ -1,5 +1,5 @@
 //! kadet's rules: Panther-compatible YAML rule files with Simple Detection
-//! logic, compiled once into a fast form.
+//! logic, and Sigma rules, compiled once into the same fast form.
 //!
 //! - [`model`]: the file format as written (serde models; unknown keys are errors);
 //! - [`loader`]: reading files, directories and the built-in pack into a [`RuleSet`];
@@ -7,6 +7,7 @@
 //! - [`path`]: key specifiers (`Key`, `KeyPath`, `DeepKey`);
 //! - [`template`]: `AlertTitle` / `Dedup` / context templates;
 //! - [`rule`]: a compiled [`Rule`] and the [`Outcome`] of a match;
+//! - [`sigma`]: Sigma rules and correlations compiled to the same [`Rule`];
 //! - [`prefilter`]: the literal prefilter that rejects records before parsing;
 //! - [`testing`]: running a rule's Tests offline;
 //! - [`tuning`]: tuning files (exclusions, severity, dedup, threshold, enabled) applied to shipped rules;
@@ -22,13 +23,15 @@ pub mod model;
 pub mod path;
 pub mod prefilter;
 pub mod rule;
+pub mod sigma;
 pub mod template;
 pub mod testing;
 pub mod tuning;
 
 pub use expr::Expr;
 pub use loader::{
-    load_builtin, load_paths, load_rules, load_tuned, LoadError, LoadErrors, RuleSet,
+    load_builtin, load_paths, load_rules, load_rules_with, load_tuned, LoadError, LoadErrors,
+    LoadOptions, RuleSet, SourceFormat,
 };
 pub use prefilter::{LineHit, LineVerdict, Prefilter, RuleMask};
-pub use rule::{Outcome, Rule, Severity, Verdict};
+pub use rule::{Outcome, Rule, RuleFormat, Severity, Verdict};

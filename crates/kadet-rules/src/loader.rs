@@ -2,11 +2,17 @@
 //! in the binary. Library files are read first; every rule is then compiled
 //! against the library. All problems are collected and reported with file,
 //! line and message, and nothing runs if there is one.
+//!
+//! A file is a Panther rule or library when it has `AnalysisType`, and a
+//! Sigma rule when it has `detection`/`logsource` or `correlation` (see
+//! [`crate::sigma`]); [`SourceFormat`] can force one. A Sigma file's tests
+//! live beside it in `<file>.tests.yml`.
 
 use crate::compile::{CompileError, Compiler, Library};
 use crate::model::{LibraryFile, RuleFile};
 use crate::prefilter::Prefilter;
 use crate::rule::Rule;
+use crate::sigma::load::{is_sidecar, sidecar_name};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -55,31 +61,72 @@ impl fmt::Display for LoadErrors {
 
 impl std::error::Error for LoadErrors {}
 
+/// The pseudo-path that stands for the built-in pack among rule paths
+/// (`--rules builtin --rules my-rules/`); a directory of that name is
+/// given as `./builtin`.
+pub const BUILTIN_PATH: &str = "builtin";
+
+/// How rule files are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SourceFormat {
+    /// Recognise each file by its shape.
+    #[default]
+    Auto,
+    /// Every file is a Panther rule or library.
+    Panther,
+    /// Every file is a Sigma rule file.
+    Sigma,
+}
+
+/// Options of [`load_rules_with`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// Keep rules with `Enabled: false` (or Sigma `status: deprecated`).
+    pub include_disabled: bool,
+    /// How files are read.
+    pub format: SourceFormat,
+}
+
 /// Loads the rules a command runs: the files and directories in `paths`, or
-/// the built-in pack when `paths` is empty; rules with `Enabled: false` are
-/// dropped unless `include_disabled`.
+/// the built-in pack when `paths` is empty (or names [`BUILTIN_PATH`]);
+/// rules with `Enabled: false` are dropped unless `include_disabled`.
 pub fn load_rules(paths: &[PathBuf], include_disabled: bool) -> Result<RuleSet, LoadErrors> {
+    load_rules_with(
+        paths,
+        &LoadOptions {
+            include_disabled,
+            format: SourceFormat::Auto,
+        },
+    )
+}
+
+/// [`load_rules`] with every option.
+pub fn load_rules_with(paths: &[PathBuf], opts: &LoadOptions) -> Result<RuleSet, LoadErrors> {
     let loaded = if paths.is_empty() {
         load_builtin()
     } else {
-        load_paths(paths)
+        load_paths_with(paths, opts.format)
     };
     let mut set = loaded.map_err(LoadErrors)?;
-    set.retain_enabled(include_disabled);
+    set.retain_enabled(opts.include_disabled);
     Ok(set)
 }
 
-/// Loads rules as [`load_rules`] does, with the tuning files in `tuning`
-/// applied (before disabled rules are dropped, so tuning may enable one) as
-/// of `today`. Returns the set and the tuning warnings (expired entries,
-/// patterns that match no rule).
+/// Loads rules as [`load_rules_with`] does, with the tuning files in
+/// `tuning` applied (before disabled rules are dropped, so tuning may enable
+/// one) as of `today`. Returns the set and the tuning warnings (expired
+/// entries, patterns that match no rule).
 pub fn load_tuned(
     paths: &[PathBuf],
     tuning: &[PathBuf],
-    include_disabled: bool,
+    opts: &LoadOptions,
     today: time::Date,
 ) -> Result<(RuleSet, Vec<String>), LoadErrors> {
-    let mut set = load_rules(paths, true)?;
+    let all = LoadOptions {
+        include_disabled: true,
+        format: opts.format,
+    };
+    let mut set = load_rules_with(paths, &all)?;
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     for path in tuning {
@@ -98,7 +145,7 @@ pub fn load_tuned(
     if !errors.is_empty() {
         return Err(LoadErrors(errors));
     }
-    set.retain_enabled(include_disabled);
+    set.retain_enabled(opts.include_disabled);
     Ok((set, warnings))
 }
 
@@ -164,11 +211,28 @@ pub fn load_builtin() -> Result<RuleSet, Vec<LoadError>> {
 /// for `*.yml` / `*.yaml`). The built-in library is always available; a
 /// library file given here may redefine its names.
 pub fn load_paths(paths: &[PathBuf]) -> Result<RuleSet, Vec<LoadError>> {
+    load_paths_with(paths, SourceFormat::Auto)
+}
+
+/// [`load_paths`], reading files as `format` says. [`BUILTIN_PATH`] adds the
+/// built-in pack's rules; `<file>.tests.yml` sidecars are read with the
+/// Sigma file beside them.
+pub fn load_paths_with(paths: &[PathBuf], format: SourceFormat) -> Result<RuleSet, Vec<LoadError>> {
     let mut files = Vec::new();
     let mut errors = Vec::new();
+    let mut with_builtin = false;
     for p in paths {
-        if p.is_dir() {
+        if p.as_os_str() == BUILTIN_PATH {
+            with_builtin = true;
+        } else if p.is_dir() {
             walk(p, &mut files);
+        } else if p.exists() && is_sidecar(&p.display().to_string()) {
+            errors.push(LoadError {
+                file: p.display().to_string(),
+                line: None,
+                column: None,
+                message: "this is a sidecar test file; give the rule file beside it".into(),
+            });
         } else if p.exists() {
             files.push(p.clone());
         } else {
@@ -180,19 +244,39 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<RuleSet, Vec<LoadError>> {
             });
         }
     }
-    let mut sources = Vec::new();
-    for f in files {
-        match std::fs::read_to_string(&f) {
-            Ok(text) => sources.push(Source {
-                name: f.display().to_string(),
-                text,
-            }),
-            Err(e) => errors.push(LoadError {
+    let mut sources = if with_builtin {
+        builtin_sources()
+    } else {
+        Vec::new()
+    };
+    let mut sidecars = Vec::new();
+    let read = |f: &Path, errors: &mut Vec<LoadError>| match std::fs::read_to_string(f) {
+        Ok(text) => Some(Source {
+            name: f.display().to_string(),
+            // A byte-order mark would read as a second YAML document.
+            text: match text.strip_prefix('\u{feff}') {
+                Some(rest) => rest.to_string(),
+                None => text,
+            },
+        }),
+        Err(e) => {
+            errors.push(LoadError {
                 file: f.display().to_string(),
                 line: None,
                 column: None,
                 message: e.to_string(),
-            }),
+            });
+            None
+        }
+    };
+    files.dedup();
+    for f in files {
+        if let Some(src) = read(&f, &mut errors) {
+            let side = sidecar_name(&src.name).map(PathBuf::from);
+            if let Some(side) = side.filter(|s| s.is_file()) {
+                sidecars.extend(read(&side, &mut errors));
+            }
+            sources.push(src);
         }
     }
     if !errors.is_empty() {
@@ -202,7 +286,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<RuleSet, Vec<LoadError>> {
         .into_iter()
         .filter(|s| is_library(&s.text))
         .collect();
-    load_sources(base, sources)
+    load_sources_with(base, sources, &sidecars, format)
 }
 
 fn is_library(text: &str) -> bool {
@@ -231,7 +315,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         }
         if p.is_dir() {
             walk(&p, out);
-        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml"))
+            && !is_sidecar(&p.display().to_string())
+        {
             out.push(p);
         }
     }
@@ -282,18 +368,72 @@ fn compile_error(src: &Source, e: CompileError) -> LoadError {
 }
 
 /// Loads from sources: `base` libraries (which later ones may redefine) and
-/// the user's `sources`.
+/// the user's `sources`, each file recognised by its shape.
 pub fn load_sources(base: Vec<Source>, sources: Vec<Source>) -> Result<RuleSet, Vec<LoadError>> {
+    load_sources_with(base, sources, &[], SourceFormat::Auto)
+}
+
+/// What kind of file a source is.
+enum FileKind {
+    Panther(serde_norway::Value),
+    Sigma,
+}
+
+/// Recognises a user's file: Panther by `AnalysisType`, Sigma by
+/// `detection`/`logsource`/`correlation` (in its first document).
+fn classify(src: &Source, format: SourceFormat) -> Result<FileKind, LoadError> {
+    if format == SourceFormat::Sigma {
+        return Ok(FileKind::Sigma);
+    }
+    let panther = |src: &Source| {
+        serde_norway::from_str(&src.text)
+            .map(FileKind::Panther)
+            .map_err(|e| yaml_error(&src.name, &e))
+    };
+    if format == SourceFormat::Panther {
+        return panther(src);
+    }
+    let docs = crate::sigma::document::split(&src.name, &src.text)?;
+    match docs.first() {
+        Some(d) if crate::sigma::looks_like_sigma(&d.value) => Ok(FileKind::Sigma),
+        Some(d) if d.value.get("AnalysisType").is_some() => panther(src),
+        _ => Err(LoadError {
+            file: src.name.clone(),
+            line: Some(1),
+            column: None,
+            message: "neither a Panther file (AnalysisType: rule or library) nor a Sigma rule (logsource and detection, or correlation)".into(),
+        }),
+    }
+}
+
+/// [`load_sources`] with the sidecar test files of Sigma sources and the
+/// way files are read.
+pub fn load_sources_with(
+    base: Vec<Source>,
+    sources: Vec<Source>,
+    sidecars: &[Source],
+    format: SourceFormat,
+) -> Result<RuleSet, Vec<LoadError>> {
     let mut errors = Vec::new();
     let mut library = Library::default();
     let mut rule_files = Vec::new();
+    let mut sigma_files = Vec::new();
     let base_count = base.len();
     for (idx, src) in base.iter().chain(sources.iter()).enumerate() {
         let is_base = idx < base_count;
-        let head: serde_norway::Value = match serde_norway::from_str(&src.text) {
-            Ok(v) => v,
+        let kind = if is_base {
+            classify(src, SourceFormat::Panther)
+        } else {
+            classify(src, format)
+        };
+        let head = match kind {
+            Ok(FileKind::Panther(v)) => v,
+            Ok(FileKind::Sigma) => {
+                sigma_files.push(src);
+                continue;
+            }
             Err(e) => {
-                errors.push(yaml_error(&src.name, &e));
+                errors.push(e);
                 continue;
             }
         };
@@ -351,6 +491,23 @@ pub fn load_sources(base: Vec<Source>, sources: Vec<Source>) -> Result<RuleSet, 
                 }
             }
             Err(e) => errors.push(compile_error(src, e)),
+        }
+    }
+    let (sigma_rules, sigma_errors) = crate::sigma::load::load(&sigma_files, sidecars);
+    errors.extend(sigma_errors);
+    for rule in sigma_rules {
+        if let Some(prev) = rules.iter().find(|r| r.id == rule.id) {
+            errors.push(LoadError {
+                file: rule.source.clone(),
+                line: None,
+                column: None,
+                message: format!(
+                    "rule id {:?} is already defined in {}",
+                    rule.id, prev.source
+                ),
+            });
+        } else {
+            rules.push(rule);
         }
     }
     if errors.is_empty() {

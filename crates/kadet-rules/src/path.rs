@@ -4,6 +4,9 @@
 use kadet_event::{CanonicalEvent, Value};
 use std::fmt;
 
+/// How [`FieldPath::any_value`] is shown.
+pub const ANY_VALUE_TEXT: &str = "<any value>";
+
 /// One step of a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
@@ -13,6 +16,9 @@ pub enum Segment {
     Index(usize),
     /// Every element of an array (`[*]`).
     Wildcard,
+    /// Every string value below this point, at any depth (Sigma keywords).
+    /// Never written in a `KeyPath`; see [`FieldPath::any_value`].
+    AnyValue,
 }
 
 /// A compiled field path.
@@ -47,6 +53,7 @@ impl FieldPath {
                 Segment::Key(k) => k.clone(),
                 Segment::Index(i) => i.to_string(),
                 Segment::Wildcard => "*".into(),
+                Segment::AnyValue => ANY_VALUE_TEXT.into(),
             })
             .collect::<Vec<_>>()
             .join(".");
@@ -54,6 +61,20 @@ impl FieldPath {
             segments: parts,
             text,
         }
+    }
+
+    /// Every string value of the event, at any depth (how a Sigma keyword
+    /// is searched for). Resolves to the list of those strings.
+    pub fn any_value() -> FieldPath {
+        FieldPath {
+            segments: vec![Segment::AnyValue],
+            text: ANY_VALUE_TEXT.to_string(),
+        }
+    }
+
+    /// True for [`FieldPath::any_value`].
+    pub fn is_any_value(&self) -> bool {
+        matches!(self.segments.as_slice(), [Segment::AnyValue])
     }
 
     /// Parses a `KeyPath`: `a.b`, `a[2]`, `a[*].b`, `annotations."x.y/z"`.
@@ -123,7 +144,9 @@ impl FieldPath {
 
     /// True when the path can give several values.
     pub fn has_wildcard(&self) -> bool {
-        self.segments.contains(&Segment::Wildcard)
+        self.segments
+            .iter()
+            .any(|s| matches!(s, Segment::Wildcard | Segment::AnyValue))
     }
 
     /// The first key, if the path starts with one.
@@ -249,6 +272,17 @@ fn collect<'v>(cur: &'v Value<'v>, segs: &[Segment], out: &mut Vec<&'v Value<'v>
                 collect(v, rest, out);
             }
         }
+        (Segment::AnyValue, v) => strings_below(v, out),
+        _ => {}
+    }
+}
+
+/// Pushes every string value in `v` (at any depth) to `out`.
+fn strings_below<'v>(v: &'v Value<'v>, out: &mut Vec<&'v Value<'v>>) {
+    match v {
+        Value::String(_) => out.push(v),
+        Value::Array(a) => a.iter().for_each(|x| strings_below(x, out)),
+        Value::Object(m) => m.0.iter().for_each(|(_, x)| strings_below(x, out)),
         _ => {}
     }
 }
@@ -279,6 +313,18 @@ mod tests {
         assert!(FieldPath::parse("a..b").is_err());
         assert!(FieldPath::parse("a[x]").is_err());
         assert!(FieldPath::parse("a[1").is_err());
+    }
+
+    #[test]
+    fn any_value_collects_every_string() {
+        let v = Value::parse_str(r#"{"a":"x","b":{"c":["y",1,{"d":"z"}]},"e":true}"#).unwrap();
+        match FieldPath::any_value().resolve_in(&v) {
+            Found::Many(vs) => {
+                let got: Vec<&str> = vs.iter().filter_map(|v| v.as_str()).collect();
+                assert_eq!(got, vec!["x", "y", "z"]);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -78,6 +78,31 @@ impl fmt::Display for Severity {
     }
 }
 
+/// The language a rule was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuleFormat {
+    /// A Panther analysis YAML file (`AnalysisType: rule`).
+    Panther,
+    /// A Sigma rule (`detection`/`logsource`, or `correlation`).
+    Sigma,
+}
+
+impl RuleFormat {
+    /// `panther` or `sigma`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RuleFormat::Panther => "panther",
+            RuleFormat::Sigma => "sigma",
+        }
+    }
+}
+
+impl fmt::Display for RuleFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One `AlertContext` field.
 #[derive(Debug, Clone)]
 pub enum ContextValue {
@@ -155,6 +180,10 @@ pub struct Rule {
     pub exclusions: Vec<crate::tuning::Exclusion>,
     /// The changes tuning made to the rule, with their sources.
     pub tuning: Vec<crate::tuning::TuningNote>,
+    /// The language the rule was written in.
+    pub format: RuleFormat,
+    /// A Sigma rule's metadata (author, references, false positives, ...).
+    pub sigma: Option<Box<crate::sigma::SigmaMeta>>,
 }
 
 /// A rule's verdict on an event.
@@ -169,7 +198,7 @@ pub enum Verdict {
 }
 
 /// Collects the root keys `e` reads; `false` when it may read any key.
-fn root_keys(e: &Expr, out: &mut Vec<String>) -> bool {
+pub(crate) fn root_keys(e: &Expr, out: &mut Vec<String>) -> bool {
     let add = |p: &FieldPath, out: &mut Vec<String>| match p.root_key() {
         Some(k) => {
             if !out.iter().any(|x| x == k) {
@@ -396,6 +425,8 @@ impl Rule {
             tests: file.Tests,
             source: source.to_string(),
             detection_raw,
+            format: RuleFormat::Panther,
+            sigma: None,
         })
     }
 

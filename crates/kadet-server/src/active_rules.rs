@@ -73,7 +73,10 @@ pub fn load(cfg: &RulesConfig) -> Result<Loaded, LoadErrors> {
     let (set, warnings) = kadet_rules::load_tuned(
         &cfg.paths,
         &cfg.tuning,
-        cfg.include_disabled,
+        &kadet_rules::LoadOptions {
+            include_disabled: cfg.include_disabled,
+            format: kadet_rules::SourceFormat::Auto,
+        },
         kadet_rules::loader::today(),
     )?;
     for w in warnings {

@@ -98,7 +98,10 @@ pub fn check(opts: &ServeOptions) -> Result<Checked, Vec<Problem>> {
     let rules = match kadet_rules::load_tuned(
         &cfg.rules.paths,
         &cfg.rules.tuning,
-        cfg.rules.include_disabled,
+        &kadet_rules::LoadOptions {
+            include_disabled: cfg.rules.include_disabled,
+            format: kadet_rules::SourceFormat::Auto,
+        },
         kadet_rules::loader::today(),
     ) {
         Ok((set, _)) => set.rules.len(),

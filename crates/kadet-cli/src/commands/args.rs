@@ -4,22 +4,50 @@
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use kadet_event::{DecodeOptions, InputFormat};
-use kadet_rules::RuleSet;
+use kadet_rules::{LoadOptions, RuleSet, SourceFormat};
 use std::path::PathBuf;
 
 /// Where rules come from.
 #[derive(Args, Clone)]
 pub struct RuleSource {
-    /// Rule files or directories (default: the built-in pack).
+    /// Rule files or directories, Panther or Sigma (default: the built-in
+    /// pack); `builtin` adds the built-in pack to the others.
     #[arg(long = "rules", short = 'r', value_name = "PATH")]
     pub rules: Vec<PathBuf>,
-    /// Also run rules with `Enabled: false`.
+    /// Also run rules with `Enabled: false` (and Sigma rules whose status is
+    /// deprecated or unsupported).
     #[arg(long)]
     pub include_disabled: bool,
     /// Tuning files: exclusions, severity, dedup and threshold changes for
     /// shipped rules, without editing them (repeatable; see docs/tuning.md).
     #[arg(long, value_name = "FILE")]
     pub tuning: Vec<PathBuf>,
+    /// How rule files are read: recognised by their shape, or all as one
+    /// format.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub rule_format: RuleFormatArg,
+}
+
+/// `--rule-format`.
+#[derive(Copy, Clone, ValueEnum)]
+pub enum RuleFormatArg {
+    /// Panther files have `AnalysisType`; Sigma files `detection` and
+    /// `logsource`, or `correlation`.
+    Auto,
+    /// Every file is a Panther rule or library.
+    Panther,
+    /// Every file is a Sigma rule file.
+    Sigma,
+}
+
+impl From<RuleFormatArg> for SourceFormat {
+    fn from(f: RuleFormatArg) -> SourceFormat {
+        match f {
+            RuleFormatArg::Auto => SourceFormat::Auto,
+            RuleFormatArg::Panther => SourceFormat::Panther,
+            RuleFormatArg::Sigma => SourceFormat::Sigma,
+        }
+    }
 }
 
 impl RuleSource {
@@ -27,8 +55,12 @@ impl RuleSource {
     /// its file and line (and tuning warnings, such as expired entries);
     /// fails before any event is read.
     pub fn load(&self) -> Result<RuleSet> {
+        let opts = LoadOptions {
+            include_disabled: self.include_disabled,
+            format: self.rule_format.into(),
+        };
         let today = kadet_rules::loader::today();
-        match kadet_rules::load_tuned(&self.rules, &self.tuning, self.include_disabled, today) {
+        match kadet_rules::load_tuned(&self.rules, &self.tuning, &opts, today) {
             Ok((set, warnings)) => {
                 for w in warnings {
                     eprintln!("kadet: tuning: {w}");

@@ -45,23 +45,29 @@ fn list(source: &RuleSource) -> Result<ExitCode> {
     let mut out = io::stdout().lock();
     writeln!(
         out,
-        "{:<width$}  {:<8}  {:<11}  {:>5}  Status",
-        "RuleID", "Severity", "Sources", "Tests"
+        "{:<width$}  {:<7}  {:<8}  {:<11}  {:>5}  {:<12}  Name",
+        "RuleID", "Format", "Severity", "Sources", "Tests", "Status"
     )?;
     for r in &set.rules {
-        let status = match (&r.status, r.enabled) {
+        let mut status = match (&r.status, r.enabled) {
             (Some(s), true) => s.clone(),
             (None, true) => "enabled".into(),
             (Some(s), false) => format!("{s}, disabled"),
             (None, false) => "disabled".into(),
         };
+        if !r.create_alert {
+            // Matches, but alerts only through a correlation (or not at all).
+            status.push_str(", signal");
+        }
         writeln!(
             out,
-            "{:<width$}  {:<8}  {:<11}  {:>5}  {status}",
+            "{:<width$}  {:<7}  {:<8}  {:<11}  {:>5}  {status:<12}  {}",
             r.id,
+            r.format.name(),
             r.severity.name(),
             short_log_types(&r.log_types),
-            r.tests.len()
+            r.tests.len(),
+            r.display_name.as_deref().unwrap_or("-"),
         )?;
     }
     writeln!(out, "{} rules", set.rules.len())?;
@@ -69,9 +75,10 @@ fn list(source: &RuleSource) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `Amazon.EKS.Audit, GCP.AuditLog` → `EKS GKE`; no log types → `all`.
+/// `Amazon.EKS.Audit, GCP.AuditLog` → `EKS GKE`; no log types (or all
+/// four) → `all`.
 fn short_log_types(types: &[String]) -> String {
-    if types.is_empty() {
+    if types.is_empty() || types.len() == kadet_event::LogType::ALL.len() {
         return "all".into();
     }
     types
@@ -155,6 +162,45 @@ fn table(rows: &[kadet_rules::explain::FieldRow], out: &mut String) {
     let _ = writeln!(out, "{t}");
 }
 
+/// A Sigma rule's metadata, in `rules show`'s key/value lines.
+fn sigma_lines(meta: &kadet_rules::sigma::SigmaMeta, o: &mut String) {
+    let mut line = |key: &str, value: &str| {
+        let _ = writeln!(o, "{key:<12} {value}");
+    };
+    if let Some(a) = &meta.author {
+        line("Author", a);
+    }
+    match (&meta.date, &meta.modified) {
+        (Some(d), Some(m)) => line("Date", &format!("{d} (modified {m})")),
+        (Some(d), None) => line("Date", d),
+        (None, Some(m)) => line("Modified", m),
+        (None, None) => {}
+    }
+    if let Some(l) = &meta.license {
+        line("License", l);
+    }
+    if !meta.logsource.is_empty() {
+        let parts: Vec<String> = meta
+            .logsource
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        line("Logsource", &parts.join(", "));
+    }
+    for (i, c) in meta.condition.iter().enumerate() {
+        line(if i == 0 { "Condition" } else { "" }, c);
+    }
+    if !meta.correlates.is_empty() {
+        line("Correlates", &meta.correlates.join(", "));
+    }
+    for (i, r) in meta.references.iter().enumerate() {
+        line(if i == 0 { "References" } else { "" }, r);
+    }
+    for (i, f) in meta.falsepositives.iter().enumerate() {
+        line(if i == 0 { "False pos." } else { "" }, f);
+    }
+}
+
 /// A rule presented like a detection catalog page.
 fn show_rule(rule: &Rule) -> String {
     let mut o = String::new();
@@ -175,12 +221,15 @@ fn show_rule(rule: &Rule) -> String {
         "Dedup        {} minutes, threshold {}",
         rule.dedup_period_minutes, rule.threshold
     );
-    if let Some(r) = &rule.reference {
+    if let (Some(r), None) = (&rule.reference, &rule.sigma) {
         let _ = writeln!(o, "Reference    {r}");
     }
-    let _ = writeln!(o, "Source       {}", rule.source);
+    let _ = writeln!(o, "Source       {} ({})", rule.source, rule.format);
     for (k, ids) in &rule.reports {
         let _ = writeln!(o, "Reports      {k}: {}", ids.join(", "));
+    }
+    if let Some(meta) = &rule.sigma {
+        sigma_lines(meta, &mut o);
     }
     if let Some(d) = &rule.description {
         let _ = writeln!(o, "\n{}", d.trim());
@@ -220,12 +269,16 @@ fn show_rule(rule: &Rule) -> String {
             .as_ref()
             .map_or_else(|| "DisplayName".to_string(), |t| t.text.clone()),
     ]);
-    t.add_row(vec![
-        "dedup".to_string(),
-        rule.dedup
-            .as_ref()
-            .map_or_else(|| "title".to_string(), |t| t.text.clone()),
-    ]);
+    let dedup = match (&rule.dedup, rule.group_by.is_empty(), &rule.title) {
+        (Some(t), _, _) => t.text.clone(),
+        (None, false, _) => {
+            let names: Vec<String> = rule.group_by.iter().map(|p| p.to_string()).collect();
+            format!("values of {}", names.join(", "))
+        }
+        (None, true, Some(_)) => "title".to_string(),
+        (None, true, None) => "rule id".to_string(),
+    };
+    t.add_row(vec!["dedup".to_string(), dedup]);
     for (k, v) in &rule.context {
         let src = match v {
             ContextValue::Path(p) => p.to_string(),

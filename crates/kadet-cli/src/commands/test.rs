@@ -1,6 +1,6 @@
 //! `kadet test`: runs rules' unit tests offline.
 
-use super::args::RuleSource;
+use super::args::{RuleFormatArg, RuleSource};
 use super::EXIT_FINDINGS;
 use anyhow::Result;
 use clap::Args;
@@ -14,7 +14,8 @@ use std::process::ExitCode;
 /// `kadet test` arguments.
 #[derive(Args)]
 pub struct TestArgs {
-    /// Rule files or directories (default: the built-in pack).
+    /// Rule files or directories, Panther or Sigma (default: the built-in
+    /// pack; `builtin` names it among others).
     #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// Only rules whose RuleID contains this, or that have this tag.
@@ -27,6 +28,10 @@ pub struct TestArgs {
     /// files' own tests run too (repeatable).
     #[arg(long, value_name = "FILE")]
     tuning: Vec<PathBuf>,
+    /// How rule files are read (a Sigma file's tests are in
+    /// `<file>.tests.yml` beside it).
+    #[arg(long, value_enum, default_value = "auto")]
+    rule_format: RuleFormatArg,
 }
 
 /// Runs the tests; exit status 1 when one fails.
@@ -35,6 +40,7 @@ pub fn run(a: TestArgs) -> Result<ExitCode> {
         rules: a.paths.clone(),
         include_disabled: true,
         tuning: a.tuning.clone(),
+        rule_format: a.rule_format,
     };
     let set = source.load()?;
     let (mut passed, mut failed, mut rules) = (0usize, 0usize, 0usize);

@@ -1,7 +1,7 @@
 //! Clause derivation: what literals a rule's detection requires of a record
 //! of one log type, with the soundness rules listed in the module docs.
 
-use super::literals::{clause_frequency, CI_MARK, WEAK_FREQUENCY};
+use super::literals::{clause_frequency, pattern_text, CI_MARK, NUM_MARK, WEAK_FREQUENCY};
 use super::{IP_LITERAL, MAX_CLAUSES};
 use crate::expr::{ElementMode, Expr, IpTest, Literal, StrOp, Test};
 use crate::path::{FieldPath, Segment};
@@ -103,7 +103,7 @@ fn required_in(e: &Expr, scope: Scope, t: LogType) -> Option<Vec<LitSet>> {
                     }
                 }
             }
-            Some(vec![union])
+            Some(vec![compact(union)])
         }
         Expr::None(_) | Expr::Compare { .. } => None,
         Expr::Const(true) => None,
@@ -138,7 +138,7 @@ fn required_in(e: &Expr, scope: Scope, t: LogType) -> Option<Vec<LitSet>> {
             }
             let status_code = matches!(scope, Scope::Root) && is_status_code(path);
             let copied = match scope {
-                Scope::Root => path_is_copied(path) || status_code,
+                Scope::Root => path_is_copied_for(path, t) || status_code,
                 Scope::Element { .. } => true,
             };
             let mut clauses = Vec::new();
@@ -295,16 +295,19 @@ fn value_clause(test: &Test, numbers_only: bool, quoted: bool) -> Option<LitSet>
             }
             for s in integer_spellings(n)? {
                 let len = s.len();
+                let s = format!("{NUM_MARK}{s}");
                 if !out.iter().any(|(x, _)| *x == s) {
                     out.push((s, len));
                 }
             }
             continue;
         }
-        if numbers_only {
+        let Literal::Str(s) = v else { return None };
+        // A derived field copied only for numbers (the status code) holds a
+        // string only when the record wrote that string: its text is there.
+        if numbers_only && (*op != StrOp::Equals || s.trim().is_empty()) {
             return None;
         }
-        let Literal::Str(s) = v else { return None };
         let mut piece = longest_safe_piece(s)?;
         let n = piece.len();
         // A value that starts with the piece follows a quote (`"x`, or `\"x`
@@ -327,6 +330,98 @@ fn value_clause(test: &Test, numbers_only: bool, quoted: bool) -> Option<LitSet>
         ));
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// A union with more literals than this has those sharing a long prefix
+/// replaced by the prefix: a few short anchors search faster than many.
+const MAX_UNION: usize = 12;
+
+/// The shortest prefix a union's literals are replaced by.
+const MIN_PREFIX: usize = 5;
+
+/// A literal's kind for [`compact`]: case-insensitive, case-sensitive, or
+/// neither (a number's spelling, the IP pseudo-literal), which is kept as is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Folded,
+    Exact,
+    Other,
+}
+
+fn mode(l: &str) -> Mode {
+    if l.starts_with(CI_MARK) {
+        Mode::Folded
+    } else if l.starts_with(NUM_MARK) || l == IP_LITERAL {
+        Mode::Other
+    } else {
+        Mode::Exact
+    }
+}
+
+/// True when a record holding literal `a` surely holds literal `b`.
+fn implies(a: &str, b: &str) -> bool {
+    let (ta, tb) = (pattern_text(a), pattern_text(b));
+    match (mode(a), mode(b)) {
+        _ if a == b => false,
+        (Mode::Other, _) | (_, Mode::Other) => false,
+        (_, Mode::Folded) => ta.to_ascii_lowercase().contains(tb),
+        (Mode::Exact, Mode::Exact) => ta.contains(tb),
+        (Mode::Folded, Mode::Exact) => false,
+    }
+}
+
+/// Simplifies a union (a clause: one of its literals is in the record)
+/// without losing a record: a literal that holds another of the clause is
+/// dropped, and, past [`MAX_UNION`] literals, those sharing a prefix of at
+/// least [`MIN_PREFIX`] bytes are replaced by it (`/bin/ash`, `/bin/bash`,
+/// `/bin/sh` → `/bin/`).
+fn compact(mut set: LitSet) -> LitSet {
+    loop {
+        let snapshot = set.clone();
+        set.retain(|(a, _)| !snapshot.iter().any(|(b, _)| implies(a, b)));
+        if set.len() <= MAX_UNION {
+            return set;
+        }
+        let Some(prefix) = best_prefix(&set) else {
+            return set;
+        };
+        let m = mode(&prefix);
+        set.retain(|(l, _)| !(mode(l) == m && pattern_text(l).starts_with(pattern_text(&prefix))));
+        let n = pattern_text(&prefix).len();
+        set.push((prefix, n));
+    }
+}
+
+/// The prefix (with its literals' mark) shared by the most literals of the
+/// same kind, at least three of them, longest on ties.
+fn best_prefix(set: &LitSet) -> Option<String> {
+    let mut best: Option<(usize, usize, String)> = None;
+    for (i, (a, _)) in set.iter().enumerate() {
+        for (b, _) in &set[i + 1..] {
+            let m = mode(a);
+            if m == Mode::Other || m != mode(b) {
+                continue;
+            }
+            let (ta, tb) = (pattern_text(a).as_bytes(), pattern_text(b).as_bytes());
+            let n = ta.iter().zip(tb).take_while(|(x, y)| x == y).count();
+            if n < MIN_PREFIX {
+                continue;
+            }
+            let p = &pattern_text(a)[..n];
+            let count = set
+                .iter()
+                .filter(|(l, _)| mode(l) == m && pattern_text(l).starts_with(p))
+                .count();
+            let better = best
+                .as_ref()
+                .is_none_or(|(c, len, _)| (count, n) > (*c, *len));
+            if count >= 3 && better {
+                let mark = if m == Mode::Folded { CI_MARK } else { "" };
+                best = Some((count, n, format!("{mark}{p}")));
+            }
+        }
+    }
+    best.map(|(_, _, p)| p)
 }
 
 /// True when the condition can only hold if the field is present (so its
@@ -373,6 +468,20 @@ fn keys_are_verbatim(path: &FieldPath) -> bool {
     !SYNTHESISED_ROOTS.contains(&root.as_str())
 }
 
+/// [`path_is_copied`] for records of log type `t`: `requestURI` is copied
+/// from every source but GKE (which builds it from the resource name), and
+/// every string value of the Event (a Sigma keyword's field) likewise.
+fn path_is_copied_for(path: &FieldPath, t: LogType) -> bool {
+    let gke = t == LogType::GcpAudit;
+    if path.is_any_value() {
+        return !gke;
+    }
+    if !gke && matches!(path.segments.as_slice(), [Segment::Key(k)] if k == "requestURI") {
+        return true;
+    }
+    path_is_copied(path)
+}
+
 /// True when a root path's text is copied verbatim from the source record.
 fn path_is_copied(path: &FieldPath) -> bool {
     let mut segs = path.segments.iter();
@@ -396,12 +505,11 @@ pub(super) fn is_weak(clause: &LitSet) -> bool {
     !clause.is_empty() && clause_frequency(clause.iter().map(|(l, _)| l.as_str())) >= WEAK_FREQUENCY
 }
 
-/// The longest run of characters no JSON encoder escapes.
+/// The longest run of characters no JSON encoder escapes (but `/`, which
+/// one may write `\/`: the prefilter passes records holding that on).
 fn longest_safe_piece(s: &str) -> Option<String> {
     let unsafe_char = |c: char| {
-        !c.is_ascii()
-            || c.is_ascii_control()
-            || matches!(c, '"' | '\\' | '/' | '<' | '>' | '&' | '\'')
+        !c.is_ascii() || c.is_ascii_control() || matches!(c, '"' | '\\' | '<' | '>' | '&' | '\'')
     };
     s.split(unsafe_char)
         .max_by_key(|p| p.len())
@@ -421,10 +529,41 @@ mod tests {
         );
         assert_eq!(
             longest_safe_piece("/api/v1/secrets").as_deref(),
-            Some("secrets")
+            Some("/api/v1/secrets")
         );
         assert_eq!(longest_safe_piece("a&bcd").as_deref(), Some("bcd"));
-        assert_eq!(longest_safe_piece("/"), None);
+        assert_eq!(longest_safe_piece("\""), None);
+    }
+
+    #[test]
+    fn large_unions_are_compacted() {
+        let lit = |s: &str| (s.to_string(), s.len());
+        let mut set: LitSet = [
+            "/bin/ash",
+            "/bin/bash",
+            "/bin/sh",
+            "/bin/zsh",
+            "/usr/bin/curl",
+            "/usr/bin/wget",
+            "/usr/bin/perl",
+        ]
+        .iter()
+        .map(|s| lit(&format!("{CI_MARK}{s}")))
+        .collect();
+        set.extend(["trufflehog", "azurehound", "rakkess", "kdigger", "peirates"].map(lit));
+        set.push(lit("(?n)403"));
+        let out = compact(set);
+        let texts: Vec<&str> = out.iter().map(|(l, _)| l.as_str()).collect();
+        // `/usr/bin/...` and `/bin/...` become `/bin/`; the rest stays.
+        assert!(texts.contains(&"(?i)/bin/"), "{texts:?}");
+        assert!(!texts.iter().any(|t| t.contains("usr")), "{texts:?}");
+        assert!(texts.contains(&"trufflehog") && texts.contains(&"(?n)403"));
+        assert_eq!(texts.len(), 7, "{texts:?}");
+        // A literal holding another is dropped, whatever the size.
+        let small = compact(vec![lit("\"create"), lit("(?i)creat")]);
+        assert_eq!(small, vec![lit("(?i)creat")]);
+        let kept = compact(vec![lit("(?i)\"create"), lit("creat")]);
+        assert_eq!(kept.len(), 2);
     }
 
     #[test]

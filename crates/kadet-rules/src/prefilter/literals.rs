@@ -3,7 +3,6 @@
 
 use super::ip_scan::find_non_private_ips;
 use super::IP_LITERAL;
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
 
 /// How often literals occur in audit records (the fraction of records
 /// holding them, lower-cased), measured on the benchmark corpus's mix of
@@ -35,6 +34,7 @@ const FREQUENCY: &[(&str, f32)] = &[
     ("200", 0.9),
     ("kube-", 0.8),
     ("uid", 0.7),
+    ("apigroup", 0.6),
     ("namespaces", 0.65),
     ("namespace", 0.65),
     ("node", 0.6),
@@ -115,10 +115,39 @@ pub(super) fn clause_frequency<'a>(literals: impl IntoIterator<Item = &'a str>) 
 pub(super) enum LiteralFinder {
     /// Case-sensitive: SIMD substring search.
     Exact(Box<memchr::memmem::Finder<'static>>),
-    /// ASCII case-insensitive.
-    Folded(Box<AhoCorasick>),
+    /// ASCII case-insensitive: the lower-cased literal, searched for in the
+    /// record's lower-cased copy (a SIMD search, where a case-folding
+    /// automaton would look at every byte).
+    Folded(Box<memchr::memmem::Finder<'static>>),
     /// The text of a non-private IP address.
     NonPrivateIp,
+    /// An integer's significant digits, counted only where they can be a
+    /// number's (see [`number_at`]).
+    Number(Box<memchr::memmem::Finder<'static>>),
+}
+
+/// A record's lower-cased copy, made on first use and kept while the
+/// record is checked.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Lowered {
+    buf: Vec<u8>,
+    ready: bool,
+}
+
+impl Lowered {
+    /// Forgets the copy (a new record is being checked).
+    pub(super) fn clear(&mut self) {
+        self.ready = false;
+    }
+
+    fn of(&mut self, bytes: &[u8]) -> &[u8] {
+        if !self.ready {
+            self.buf.clear();
+            self.buf.extend(bytes.iter().map(u8::to_ascii_lowercase));
+            self.ready = true;
+        }
+        &self.buf
+    }
 }
 
 impl LiteralFinder {
@@ -126,22 +155,31 @@ impl LiteralFinder {
         if literal == IP_LITERAL {
             return Some(LiteralFinder::NonPrivateIp);
         }
-        match literal.strip_prefix(CI_MARK) {
-            None => Some(LiteralFinder::Exact(Box::new(
-                memchr::memmem::Finder::new(literal.as_bytes()).into_owned(),
-            ))),
-            Some(text) => AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
-                .build([text])
-                .ok()
-                .map(|ac| LiteralFinder::Folded(Box::new(ac))),
+        if let Some(digits) = literal.strip_prefix(NUM_MARK) {
+            return Some(LiteralFinder::Number(Box::new(
+                memchr::memmem::Finder::new(digits.as_bytes()).into_owned(),
+            )));
         }
+        Some(match literal.strip_prefix(CI_MARK) {
+            None => LiteralFinder::Exact(Box::new(
+                memchr::memmem::Finder::new(literal.as_bytes()).into_owned(),
+            )),
+            Some(text) => LiteralFinder::Folded(Box::new(
+                memchr::memmem::Finder::new(text.to_ascii_lowercase().as_bytes()).into_owned(),
+            )),
+        })
     }
 
-    pub(super) fn is_in(&self, bytes: &[u8]) -> bool {
+    /// True when the literal is in `bytes` (`lowered` caches its
+    /// lower-cased copy for the case-insensitive literals).
+    pub(super) fn is_in(&self, bytes: &[u8], lowered: &mut Lowered) -> bool {
         match self {
             LiteralFinder::Exact(f) => f.find(bytes).is_some(),
-            LiteralFinder::Folded(ac) => ac.is_match(bytes),
+            LiteralFinder::Folded(f) => f.find(lowered.of(bytes)).is_some(),
+            LiteralFinder::Number(f) => {
+                let n = f.needle().len();
+                f.find_iter(bytes).any(|at| number_at(bytes, at, n))
+            }
             LiteralFinder::NonPrivateIp => {
                 let mut any = false;
                 find_non_private_ips(bytes, |_| {
@@ -157,7 +195,69 @@ impl LiteralFinder {
 /// Marks a literal that must be matched ignoring ASCII case.
 pub(super) const CI_MARK: &str = "(?i)";
 
-/// A stored literal without its case-insensitivity mark.
+/// Marks an integer's spelling (`403`, `4.03`): see [`number_at`].
+pub(super) const NUM_MARK: &str = "(?n)";
+
+/// A stored literal without its mark.
 pub(super) fn pattern_text(l: &str) -> &str {
-    l.strip_prefix(CI_MARK).unwrap_or(l)
+    l.strip_prefix(CI_MARK)
+        .or_else(|| l.strip_prefix(NUM_MARK))
+        .unwrap_or(l)
+}
+
+/// True when the `len` bytes at `at` in `bytes` can be the significant
+/// digits of a number (a JSON number, or a string that parses as one): not
+/// preceded by a letter or a digit 1-9 once leading zeros, signs and a point
+/// are passed over (`0.0403e4`), nor followed by a digit 1-9 or a letter
+/// other than an exponent's `e` once trailing zeros and a point are
+/// (`4030e-1`). `1403`, `4031`, `c403f` and the `40.1` of `12:40.149Z`
+/// cannot be 403 or 401.
+pub(super) fn number_at(bytes: &[u8], at: usize, len: usize) -> bool {
+    let before = bytes[..at.min(bytes.len())]
+        .iter()
+        .rev()
+        .find(|b| !matches!(b, b'0' | b'.' | b'+' | b'-'));
+    let after = bytes
+        .get(at + len..)
+        .unwrap_or(&[])
+        .iter()
+        .find(|b| !matches!(b, b'0' | b'.'));
+    let bad_before = before.is_some_and(|b| b.is_ascii_alphanumeric());
+    let bad_after = after.is_some_and(|b| b.is_ascii_alphanumeric() && !matches!(b, b'e' | b'E'));
+    !bad_before && !bad_after
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_in_context() {
+        let at = |hay: &str, digits: &str| {
+            let i = hay.find(digits).expect("present");
+            number_at(hay.as_bytes(), i, digits.len())
+        };
+        for yes in [
+            "\"code\":403}",
+            "\"code\": \"403\"",
+            "403.0,",
+            "4030e-1",
+            "0.0403e4",
+            "+403",
+            "[403]",
+            "\" 403 \"",
+            "403e0",
+            "-403",
+        ] {
+            assert!(at(yes, "403"), "{yes}");
+        }
+        assert!(at("40.3E1", "40.3"));
+        assert!(at("4.03e2", "4.03"));
+        for no in [
+            "1403", "4031", "a-4031-b", "14.03", "c403f", "x0403", "403ab",
+        ] {
+            assert!(!at(no, if no == "14.03" { "4.03" } else { "403" }), "{no}");
+        }
+        assert!(!at("T10:22:40.149824Z", "40.1"));
+    }
 }

@@ -8,6 +8,8 @@ pub struct RuleMask {
     pub(super) bits: Vec<bool>,
     /// Per literal: 0 not looked for yet, 1 present, 2 absent.
     pub(super) found: Vec<u8>,
+    /// The record's lower-cased copy, for case-insensitive literals.
+    pub(super) lowered: super::literals::Lowered,
     any: bool,
 }
 
@@ -40,6 +42,7 @@ impl RuleMask {
         self.bits.resize(n_rules, false);
         self.found.clear();
         self.found.resize(n_literals, UNKNOWN);
+        self.lowered.clear();
         self.any = false;
     }
 

@@ -42,8 +42,9 @@
 //!   string spelling of 403 contains one of them), and a record with a run of
 //!   nines (`402.99999999999999`, which rounds to 403) passes to every rule;
 //! - a literal is cut at every character a JSON encoder may escape (`"`, `\`,
-//!   `/`, `<`, `>`, `&`, `'`, control and non-ASCII characters) and the longest
-//!   piece is used;
+//!   `<`, `>`, `&`, `'`, control and non-ASCII characters) and the longest
+//!   piece is used; `/` may be written `\/`, so a record holding `\/` passes
+//!   to every rule when some literal has a `/`;
 //! - a record with a `\u00XX` escape of a character that occurs in any
 //!   literal or marker (or of a backslash, for JSON inside a JSON string) is
 //!   passed to every rule.
@@ -62,7 +63,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, Matc
 use clauses::{rule_clauses, RuleClauses};
 use ip_scan::find_non_private_ips;
 use kadet_event::LogType;
-use literals::{pattern_text, LiteralFinder};
+use literals::{pattern_text, LiteralFinder, NUM_MARK};
 use plan::{AnchorSearch, LinePlan, PatternKind};
 
 /// Top-level keys that make the decoder read a record as something other
@@ -83,6 +84,11 @@ pub(super) const ESCAPE: &str = "\\u00";
 /// A run of nines: a decimal that rounds to an integer literal without
 /// containing its digits (`402.99999999999999` is 403 as a double).
 pub(super) const NINES: &str = "999999999";
+
+/// An escaped slash (`\/`): JSON may write `/` so (Go's encoder does not),
+/// which would hide a literal holding `/` (`/bin/sh`). A record holding one
+/// passes to every rule, when some literal has a `/`.
+pub(super) const SLASH_ESCAPE: &str = "\\/";
 
 /// The pseudo-literal of an IP address test: the record holds the text of
 /// an IP address that is not private (found by a scan, not a substring).
@@ -120,6 +126,12 @@ pub enum LineVerdict {
     Decode,
 }
 
+thread_local! {
+    /// The lower-cased copy of a chunk the case-insensitive anchors are
+    /// searched for in (one per scanning thread, reused).
+    static LOWERED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// One match of the line search: byte offset in the chunk and pattern id.
 pub type LineHit = (usize, u32);
 
@@ -136,10 +148,12 @@ pub struct Prefilter {
     /// Bytes that occur in literals and markers (for the escape check).
     literal_bytes: [bool; 128],
     finders: Vec<LiteralFinder>,
+    /// Per literal: an integer's spelling, present only in context.
+    numbers: Vec<bool>,
     line_plan: Option<LinePlan>,
     n_rules: usize,
-    /// The literals (case-insensitive ones lower-cased and marked `(?i)`),
-    /// indexed by id.
+    /// The literals (case-insensitive ones lower-cased and marked `(?i)`,
+    /// an integer's spellings marked `(?n)`), indexed by id.
     pub literals: Vec<String>,
     /// Per rule: its clauses as text for the log type it is shown under
     /// (`Kubernetes.Audit` if it applies, else its first), or `None` when it
@@ -220,12 +234,23 @@ impl Prefilter {
                 } else {
                     (0..4).find(|&i| types[i].is_some()).unwrap_or(0)
                 };
-                types[shown].clone().flatten()
+                // Shown without the number mark: `403`.
+                types[shown].clone().flatten().map(|clauses| {
+                    clauses
+                        .into_iter()
+                        .map(|c| {
+                            c.iter()
+                                .map(|l| l.strip_prefix(NUM_MARK).unwrap_or(l).to_string())
+                                .collect()
+                        })
+                        .collect()
+                })
             })
             .collect();
         let has_numbers = literals
             .iter()
             .any(|l| l != IP_LITERAL && pattern_text(l).bytes().any(|b| b.is_ascii_digit()));
+        let has_slash = literals.iter().any(|l| pattern_text(l).contains('/'));
         let mut patterns: Vec<&str> = Vec::new();
         let mut ac_kinds = Vec::new();
         for (i, l) in literals.iter().enumerate() {
@@ -239,6 +264,10 @@ impl Prefilter {
         if has_numbers {
             patterns.push(NINES);
             ac_kinds.push(PatternKind::Nines);
+        }
+        if has_slash {
+            patterns.push(SLASH_ESCAPE);
+            ac_kinds.push(PatternKind::SlashEscape);
         }
         let ac = if ac_kinds.len() <= 2 && literals.is_empty() {
             None
@@ -266,6 +295,7 @@ impl Prefilter {
             ac_kinds,
             literal_bytes,
             finders: finders.unwrap_or_default(),
+            numbers: literals.iter().map(|l| l.starts_with(NUM_MARK)).collect(),
             line_plan: None,
             n_rules: rules.len(),
             literals,
@@ -273,7 +303,7 @@ impl Prefilter {
             disabled,
         };
         if !p.disabled {
-            p.line_plan = presumed.and_then(|t| p.plan_lines(t, has_numbers));
+            p.line_plan = presumed.and_then(|t| p.plan_lines(t, has_numbers, has_slash));
         }
         p
     }
@@ -286,6 +316,7 @@ impl Prefilter {
             ac_kinds: Vec::new(),
             literal_bytes: [false; 128],
             finders: Vec::new(),
+            numbers: Vec::new(),
             line_plan: None,
             n_rules,
             literals: Vec::new(),
@@ -308,33 +339,57 @@ impl Prefilter {
         let Some(plan) = &self.line_plan else {
             return false;
         };
-        let run = |search: &AnchorSearch, base: usize, hits: &mut Vec<LineHit>| match search {
-            AnchorSearch::One(f) => hits.extend(f.find_iter(data).map(|at| (at, base as u32))),
-            AnchorSearch::Many(ac) => {
-                let mut at = 0;
-                while at < data.len() {
-                    let Some(m) = ac.find(Input::new(data).span(at..data.len())) else {
-                        break;
-                    };
-                    hits.push((m.start(), (base + m.pattern().as_usize()) as u32));
-                    // Restart one byte on: every start position with a match
-                    // is reported, with its longest pattern (the shorter
-                    // ones that start there are its prefixes, covered by
-                    // `contained`).
-                    at = m.start() + 1;
+        let run =
+            |search: &AnchorSearch, data: &[u8], base: usize, hits: &mut Vec<LineHit>| match search
+            {
+                AnchorSearch::One(f) => hits.extend(f.find_iter(data).map(|at| (at, base as u32))),
+                AnchorSearch::Packed(p) => {
+                    let mut at = 0;
+                    while at < data.len() {
+                        let Some(m) = p.find_in(data, aho_corasick::Span::from(at..data.len()))
+                        else {
+                            break;
+                        };
+                        hits.push((m.start(), (base + m.pattern().as_usize()) as u32));
+                        at = m.start() + 1;
+                    }
                 }
-            }
-        };
+                AnchorSearch::Many(ac) => {
+                    let mut at = 0;
+                    while at < data.len() {
+                        let Some(m) = ac.find(Input::new(data).span(at..data.len())) else {
+                            break;
+                        };
+                        hits.push((m.start(), (base + m.pattern().as_usize()) as u32));
+                        // Restart one byte on: every start position with a match
+                        // is reported, with its longest pattern (the shorter
+                        // ones that start there are its prefixes, covered by
+                        // `contained`).
+                        at = m.start() + 1;
+                    }
+                }
+            };
         let mut sorted = true;
         let mut then = |hits: &mut Vec<LineHit>, before: usize| {
             sorted = sorted && (before == 0 || hits.len() == before);
         };
         if let Some(s) = &plan.exact {
-            run(s, 0, hits);
+            run(s, data, 0, hits);
         }
         if let Some(s) = &plan.folded {
             let before = hits.len();
-            run(s, plan.n_exact, hits);
+            // Lower-casing keeps offsets: hits in the copy are hits in `data`.
+            LOWERED.with(|buf| {
+                let mut buf = buf.borrow_mut();
+                buf.clear();
+                buf.extend(data.iter().map(u8::to_ascii_lowercase));
+                run(s, &buf, plan.n_exact, hits);
+            });
+            then(hits, before);
+        }
+        if let Some(s) = &plan.short {
+            let before = hits.len();
+            run(s, data, plan.n_exact + plan.n_folded, hits);
             then(hits, before);
         }
         if let Some(ip) = plan.ip_pattern {
@@ -375,8 +430,12 @@ impl Prefilter {
         for &(at, p) in hits {
             for &q in &plan.contained[p as usize] {
                 match plan.kinds[q] {
+                    // A number's digits count only in context (verify checks).
+                    PatternKind::Literal(l) if self.numbers[l] => {}
                     PatternKind::Literal(l) => mask.found[l] = PRESENT,
-                    PatternKind::Marker | PatternKind::Nines => return LineVerdict::Decode,
+                    PatternKind::Marker | PatternKind::Nines | PatternKind::SlashEscape => {
+                        return LineVerdict::Decode
+                    }
                     PatternKind::Escape => {
                         if self.escape_hides_literal(&line[at.saturating_sub(line_start)..]) {
                             return LineVerdict::Decode;
@@ -418,7 +477,7 @@ impl Prefilter {
         clauses.iter().all(|clause| {
             clause.iter().any(|&l| {
                 if mask.found[l] == UNKNOWN {
-                    mask.found[l] = if self.finders[l].is_in(line) {
+                    mask.found[l] = if self.finders[l].is_in(line, &mut mask.lowered) {
                         PRESENT
                     } else {
                         ABSENT
@@ -438,8 +497,12 @@ impl Prefilter {
         }
         // What the search finds is present, the rest absent; the IP
         // pseudo-literal is looked for only if a clause needs it.
-        for (f, l) in mask.found.iter_mut().zip(&self.literals) {
-            *f = if l == IP_LITERAL { UNKNOWN } else { ABSENT };
+        for ((f, l), number) in mask.found.iter_mut().zip(&self.literals).zip(&self.numbers) {
+            *f = if l == IP_LITERAL || *number {
+                UNKNOWN
+            } else {
+                ABSENT
+            };
         }
         if let Some(ac) = &self.ac {
             for m in ac.find_overlapping_iter(bytes) {
@@ -449,7 +512,10 @@ impl Prefilter {
                             return mask.set_all();
                         }
                     }
-                    PatternKind::Nines | PatternKind::Marker => return mask.set_all(),
+                    PatternKind::Nines | PatternKind::Marker | PatternKind::SlashEscape => {
+                        return mask.set_all()
+                    }
+                    PatternKind::Literal(l) if self.numbers[l] => {}
                     PatternKind::Literal(l) => mask.found[l] = PRESENT,
                 }
             }

@@ -1,10 +1,15 @@
 //! The line plan: each rule's anchor for records presumed to be of one log
 //! type, and the whole-chunk search built from them.
 
-use super::literals::{clause_frequency, CI_MARK, SHARED_ANCHOR_FREQUENCY};
-use super::{type_index, Prefilter, Requirement, ESCAPE, IP_LITERAL, NINES, SHAPE_MARKERS};
+use super::literals::{clause_frequency, pattern_text, CI_MARK, SHARED_ANCHOR_FREQUENCY};
+use super::{
+    type_index, Prefilter, Requirement, ESCAPE, IP_LITERAL, NINES, SHAPE_MARKERS, SLASH_ESCAPE,
+};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use kadet_event::LogType;
+
+/// Anchors shorter than this many bytes are searched for on their own.
+const SHORT_PATTERN: usize = 4;
 
 /// What a pattern of the line search stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +22,8 @@ pub(super) enum PatternKind {
     Escape,
     /// A run of nines.
     Nines,
+    /// An escaped slash (`\/`).
+    SlashEscape,
 }
 
 /// One search of the line plan.
@@ -26,6 +33,10 @@ pub(super) enum AnchorSearch {
     One(Box<memchr::memmem::Finder<'static>>),
     /// Leftmost-longest Aho-Corasick (Teddy when case-sensitive and few).
     Many(AhoCorasick),
+    /// Leftmost-longest SIMD (Teddy) search, for patterns that all start
+    /// with the same byte, where Aho-Corasick would pick a one-byte
+    /// prefilter (a JSON quote is in every few bytes).
+    Packed(Box<aho_corasick::packed::Searcher>),
 }
 
 /// The whole-chunk search for records presumed to be of one log type.
@@ -34,9 +45,15 @@ pub(super) struct LinePlan {
     pub(super) presumed: LogType,
     /// Case-sensitive patterns.
     pub(super) exact: Option<AnchorSearch>,
-    /// ASCII-case-insensitive patterns; their ids follow those of `exact`.
+    /// ASCII-case-insensitive patterns, lower-cased, searched for in a
+    /// lower-cased copy of the chunk (a case-sensitive search can use SIMD
+    /// where a case-folding one cannot); their ids follow those of `exact`.
     pub(super) folded: Option<AnchorSearch>,
+    /// Case-sensitive patterns shorter than [`SHORT_PATTERN`], and numbers'
+    /// spellings; their ids follow those of `folded`.
+    pub(super) short: Option<AnchorSearch>,
     pub(super) n_exact: usize,
+    pub(super) n_folded: usize,
     /// The pattern id given to hits of the IP address scan, when a rule is
     /// anchored on it.
     pub(super) ip_pattern: Option<u32>,
@@ -134,7 +151,12 @@ impl Prefilter {
 
     /// Picks each rule's anchor for records of type `presumed` and builds the
     /// line search. `None` when a line search cannot help (no anchor at all).
-    pub(super) fn plan_lines(&self, presumed: LogType, has_numbers: bool) -> Option<LinePlan> {
+    pub(super) fn plan_lines(
+        &self,
+        presumed: LogType,
+        has_numbers: bool,
+        has_slash: bool,
+    ) -> Option<LinePlan> {
         let ti = type_index(presumed);
         let Anchors {
             literals: anchors,
@@ -154,8 +176,8 @@ impl Prefilter {
                 continue;
             }
             match lit.strip_prefix(CI_MARK) {
-                Some(text) => folded.push((text.to_string(), PatternKind::Literal(l))),
-                None => exact.push((lit.clone(), PatternKind::Literal(l))),
+                Some(text) => folded.push((text.to_ascii_lowercase(), PatternKind::Literal(l))),
+                None => exact.push((pattern_text(lit).to_string(), PatternKind::Literal(l))),
             }
         }
         // A line of another shape needs its own log type's clauses, unless
@@ -171,11 +193,26 @@ impl Prefilter {
                     .map(|m| (m.to_string(), PatternKind::Marker)),
             );
         }
-        let exact_ac = build_search(&exact, false)?;
-        let folded_ac = build_search(&folded, true)?;
-        let mut contained = containment(&exact, false, 0);
-        contained.extend(containment(&folded, true, exact.len()));
-        let mut kinds: Vec<PatternKind> = exact.iter().chain(&folded).map(|(_, k)| *k).collect();
+        // Teddy fingerprints the first bytes of every pattern: one short
+        // pattern (`403`) makes it slower for all, so short case-sensitive
+        // anchors get their own search.
+        // Numbers' spellings (`403`, `4.03`) go with them: digits are
+        // everywhere, and only few rules ask for numbers.
+        let (short, exact): (Vec<_>, Vec<_>) = exact.into_iter().partition(|(t, k)| {
+            matches!(k, PatternKind::Literal(l) if t.len() < SHORT_PATTERN || self.numbers[*l])
+        });
+        let exact_ac = build_search(&exact)?;
+        let folded_ac = build_search(&folded)?;
+        let short_ac = build_search(&short)?;
+        let mut contained = containment(&exact, 0);
+        contained.extend(containment(&folded, exact.len()));
+        contained.extend(containment(&short, exact.len() + folded.len()));
+        let mut kinds: Vec<PatternKind> = exact
+            .iter()
+            .chain(&folded)
+            .chain(&short)
+            .map(|(_, k)| *k)
+            .collect();
         // Then the IP scan's and the hazards' hits, each its own search.
         let mut own = |kind: PatternKind| {
             kinds.push(kind);
@@ -193,11 +230,19 @@ impl Prefilter {
                 own(PatternKind::Nines),
             ));
         }
+        if has_slash {
+            hazards.push((
+                memchr::memmem::Finder::new(SLASH_ESCAPE.as_bytes()).into_owned(),
+                own(PatternKind::SlashEscape),
+            ));
+        }
         Some(LinePlan {
             presumed,
             exact: exact_ac,
             folded: folded_ac,
+            short: short_ac,
             n_exact: exact.len(),
+            n_folded: folded.len(),
             ip_pattern,
             hazards,
             kinds,
@@ -208,21 +253,33 @@ impl Prefilter {
     }
 }
 
-/// One search over `pats`: a SIMD substring search for a single
-/// case-sensitive literal, else leftmost-longest Aho-Corasick. `Some(None)`
-/// when there is nothing to search for; `None` when it cannot be built.
-fn build_search(pats: &[(String, PatternKind)], fold: bool) -> Option<Option<AnchorSearch>> {
+/// One search over `pats` (folded patterns are already lower-cased and
+/// searched for in a lower-cased chunk): a SIMD substring search for a single
+/// literal, a packed SIMD search when all start with the same byte, else
+/// leftmost-longest Aho-Corasick. `Some(None)` when there is nothing to search
+/// for; `None` when it cannot be built.
+fn build_search(pats: &[(String, PatternKind)]) -> Option<Option<AnchorSearch>> {
     match pats {
         [] => return Some(None),
-        [(one, _)] if !fold => {
+        [(one, _)] => {
             return Some(Some(AnchorSearch::One(Box::new(
                 memchr::memmem::Finder::new(one.as_bytes()).into_owned(),
             ))))
         }
         _ => {}
     }
+    let first = pats[0].0.as_bytes().first();
+    if pats.iter().all(|(t, _)| t.as_bytes().first() == first) {
+        let packed = aho_corasick::packed::Config::new()
+            .match_kind(aho_corasick::packed::MatchKind::LeftmostLongest)
+            .builder()
+            .extend(pats.iter().map(|(t, _)| t.as_bytes()))
+            .build();
+        if let Some(p) = packed {
+            return Some(Some(AnchorSearch::Packed(Box::new(p))));
+        }
+    }
     AhoCorasickBuilder::new()
-        .ascii_case_insensitive(fold)
         .match_kind(MatchKind::LeftmostLongest)
         .build(pats.iter().map(|(t, _)| t.as_str()))
         .ok()
@@ -232,20 +289,12 @@ fn build_search(pats: &[(String, PatternKind)], fold: bool) -> Option<Option<Anc
 /// Per pattern, the patterns of the same search found inside it (itself
 /// included), with pattern ids starting at `base`: a leftmost-longest match
 /// stands for all of them.
-fn containment(pats: &[(String, PatternKind)], fold: bool, base: usize) -> Vec<Vec<usize>> {
-    let text = |t: &str| {
-        if fold {
-            t.to_ascii_lowercase()
-        } else {
-            t.to_string()
-        }
-    };
+fn containment(pats: &[(String, PatternKind)], base: usize) -> Vec<Vec<usize>> {
     pats.iter()
         .map(|(outer, _)| {
-            let outer = text(outer);
             pats.iter()
                 .enumerate()
-                .filter(|(_, (inner, _))| outer.contains(&text(inner)))
+                .filter(|(_, (inner, _))| outer.contains(inner.as_str()))
                 .map(|(j, _)| base + j)
                 .collect()
         })

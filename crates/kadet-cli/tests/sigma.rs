@@ -1,0 +1,355 @@
+//! Sigma rules through the real `kadet` binary: loading beside Panther
+//! rules, `test` with sidecar files, `rules list`/`show`, `explain`, scans
+//! with correlations, output snapshots and load errors.
+
+use assert_cmd::Command;
+use std::path::PathBuf;
+
+fn kadet() -> Command {
+    let mut c = Command::cargo_bin("kadet").expect("binary builds");
+    c.env_remove("RUST_LOG");
+    c
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn sigmahq() -> String {
+    root().join("rules/sigma").display().to_string()
+}
+
+fn conformance() -> String {
+    root()
+        .join("crates/kadet-rules/tests/sigma")
+        .display()
+        .to_string()
+}
+
+/// Ten events: five forbidden requests by eve, four by mallory, and an
+/// exec into a pod by alice.
+fn events() -> String {
+    format!(
+        "{}/tests/data/sigma_events.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn lines(out: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+#[test]
+fn kadet_test_runs_the_sidecar_tests() {
+    let out = kadet()
+        .args(["test", "-q", &sigmahq()])
+        .output()
+        .expect("runs");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("20 rules tested"), "{stdout}");
+    assert!(stdout.contains(", 0 failed"), "{stdout}");
+    let out = kadet()
+        .args(["test", "-q", &conformance()])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out.stdout));
+}
+
+#[test]
+fn a_failing_sidecar_test_names_the_rule_and_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rule = root().join("rules/sigma/kubernetes_audit_deployment_deleted.yml");
+    std::fs::copy(&rule, dir.path().join("r.yml")).expect("copy");
+    std::fs::write(
+        dir.path().join("r.tests.yml"),
+        "Tests:\n  - Name: flipped\n    ExpectedResult: false\n    Log: {\"verb\": \"delete\", \"objectRef\": {\"resource\": \"deployments\"}}\n",
+    )
+    .expect("write");
+    let out = kadet().arg("test").arg(dir.path()).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("FAIL  40967487-139b-4811-81d9-c9767a92aa5a / flipped"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("r.yml"), "{stdout}");
+    // A sidecar given on its own is pointed at its rule file.
+    let out = kadet()
+        .arg("test")
+        .arg(dir.path().join("r.tests.yml"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("sidecar test file"));
+}
+
+#[test]
+fn rules_list_shows_both_formats_and_builtin_adds_the_pack() {
+    let out = kadet()
+        .args(["rules", "list", "--rules", "builtin", "--rules", &sigmahq()])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.lines().next().unwrap_or("").contains("Format"),
+        "{stdout}"
+    );
+    let seed = stdout
+        .lines()
+        .find(|l| l.starts_with("Kubernetes.ServiceAccount.TokenCreated "))
+        .expect("built-in rule listed");
+    assert!(seed.contains(" panther "), "{seed}");
+    let exec = stdout
+        .lines()
+        .find(|l| l.starts_with("a1b0ca4e-7835-413e-8471-3ff2b8a66be6"))
+        .expect("Sigma rule listed");
+    assert!(exec.contains(" sigma "), "{exec}");
+    assert!(
+        exec.ends_with("Potential Remote Command Execution In Pod Container"),
+        "{exec}"
+    );
+    let builtin_only = kadet().args(["rules", "list"]).output().expect("runs");
+    let n = |s: &str| {
+        s.lines()
+            .last()
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(n(&stdout), n(&text(&builtin_only.stdout)) + 20);
+}
+
+#[test]
+fn rules_show_has_the_sigma_metadata() {
+    let out = kadet()
+        .args([
+            "rules",
+            "show",
+            "597a7e84-187d-458b-9e4f-2f5a0e676711",
+            "--rules",
+            &sigmahq(),
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for want in [
+        "Kubernetes Potential Enumeration Activity",
+        "Author       uniqu3-us3r",
+        "Condition    selection_status and 1 of selection_request_*",
+        "References   https://www.nccgroup.com/research/detection-engineering-for-kubernetes-clusters/",
+        "False pos.   Authorized administrative maintenance via kubectl",
+        "(sigma)",
+        "TA0002:T1609",
+        "Prefilter: a record must contain",
+    ] {
+        assert!(stdout.contains(want), "missing {want:?} in\n{stdout}");
+    }
+}
+
+#[test]
+fn explain_walks_a_sigma_condition() {
+    let out = kadet()
+        .args([
+            "explain",
+            "--rules",
+            &sigmahq(),
+            "--rule",
+            "a1b0ca4e-7835-413e-8471-3ff2b8a66be6",
+            &events(),
+        ])
+        .output()
+        .expect("runs");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("✓ selection:"), "{stdout}");
+    assert!(
+        stdout.contains("objectRef.subresource equals \"exec\" — found \"exec\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("=> MATCH: Potential Remote Command Execution In Pod Container"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn scans_run_sigma_and_panther_rules_side_by_side() {
+    let out = kadet()
+        .args([
+            "scan",
+            "--format",
+            "jsonl",
+            "--rules",
+            "builtin",
+            "--rules",
+            &sigmahq(),
+            &events(),
+            &format!("{}/tests/data/seed_tests.jsonl", env!("CARGO_MANIFEST_DIR")),
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let alerts = lines(&out.stdout);
+    let sigma = alerts
+        .iter()
+        .find(|a| a["rule_id"] == "a1b0ca4e-7835-413e-8471-3ff2b8a66be6")
+        .expect("the Sigma exec rule alerts");
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a["rule_id"] == "Kubernetes.ServiceAccount.TokenCreated"),
+        "the built-in seed rule alerts too"
+    );
+    assert_eq!(sigma["sigma"]["author"], "Leo Tsaousis (@laripping)");
+    assert_eq!(sigma["dedup"], "create:pods:exec");
+    assert!(alerts
+        .iter()
+        .filter(|a| a["rule_id"] == "Kubernetes.ServiceAccount.TokenCreated")
+        .all(|a| a["sigma"].is_null()));
+}
+
+#[test]
+fn an_event_count_correlation_alerts_once_the_count_is_reached() {
+    let out = kadet()
+        .current_dir(format!("{}/tests/data", env!("CARGO_MANIFEST_DIR")))
+        .args([
+            "scan",
+            "--format",
+            "jsonl",
+            "--rules",
+            &format!("{}/correlation_event_count.yml", conformance()),
+            "sigma_events.jsonl",
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let alerts = lines(&out.stdout);
+    // eve: 5 forbidden requests in 5 minutes (gte 5); mallory: 4. The base
+    // rule is counted, so it gives signals, not alerts.
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0]["rule_id"], "conf-many-forbidden");
+    assert_eq!(alerts[0]["dedup"], "eve");
+    assert_eq!(alerts[0]["event_count"], 5);
+    assert_eq!(alerts[0]["severity"], "HIGH");
+    assert!(
+        text(&out.stderr).contains("signals"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn load_errors_name_file_line_and_feature() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("wide.yml");
+    std::fs::write(
+        &path,
+        "title: t\nid: x\nlogsource: {product: kubernetes, service: audit}\ndetection:\n  selection:\n    verb: create\n    requestURI|wide|contains: x\n  condition: selection\n",
+    )
+    .expect("write");
+    let out = kadet()
+        .args(["scan", "--rules"])
+        .arg(&path)
+        .arg(events())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}:7:16: ", path.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("\"wide\" modifier is not supported"),
+        "{stderr}"
+    );
+    // Forced to Panther, the same file is not a rule at all.
+    let out = kadet()
+        .args(["rules", "list", "--rule-format", "panther", "--rules"])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("AnalysisType"));
+}
+
+fn snapshot_scan(format: &str) -> String {
+    let out = kadet()
+        .current_dir(format!("{}/tests/data", env!("CARGO_MANIFEST_DIR")))
+        .args([
+            "scan",
+            "--quiet",
+            "--format",
+            format,
+            "--rules",
+            "../../../../rules/sigma/kubernetes_audit_exec_into_container.yml",
+            "--rules",
+            "../../../kadet-rules/tests/sigma/correlation_event_count.yml",
+            "sigma_events.jsonl",
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+#[test]
+fn sigma_jsonl_alerts() {
+    insta::assert_snapshot!(snapshot_scan("jsonl"));
+}
+
+#[test]
+fn sigma_ocsf_alerts() {
+    insta::assert_snapshot!(snapshot_scan("ocsf"));
+}
+
+/// OCSF findings of Sigma rules validate against the vendored OCSF 1.3.0
+/// schema, including ATT&CK entries with a tactic and no technique.
+#[test]
+fn sigma_ocsf_validates_against_the_schema() {
+    let schema_text = std::fs::read_to_string(format!(
+        "{}/../kadet-engine/tests/data/ocsf/detection_finding.schema.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("vendored schema");
+    let schema: serde_json::Value = serde_json::from_str(&schema_text).expect("schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("cronjob.json");
+    std::fs::write(
+        &path,
+        r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"create","user":{"username":"alice"},"objectRef":{"resource":"cronjobs","namespace":"default","apiGroup":"batch","apiVersion":"v1"},"stageTimestamp":"2024-05-01T10:00:00Z"}"#,
+    )
+    .expect("write");
+    let mut out = snapshot_scan("ocsf");
+    let cron = kadet()
+        .args(["scan", "--quiet", "--format", "ocsf", "--rules", &sigmahq()])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    out.push_str(&text(&cron.stdout));
+    let mut lone_tactic = false;
+    for line in out.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("JSON");
+        let errors: Vec<String> = validator
+            .iter_errors(&v)
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}\n{line}");
+        lone_tactic |= v["finding_info"]["attacks"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["technique"].is_null()));
+    }
+    assert!(lone_tactic, "{out}");
+}

@@ -1,0 +1,288 @@
+//! Sigma correlation rules, as far as they map onto kadet's alert windows.
+//!
+//! `type: event_count` becomes a rule whose detection is the OR of the
+//! rules it names (by `id` or `name`, in any loaded file), with
+//! `Threshold` from the condition (`gte: N`, or `gt: N` as N+1), the
+//! window (`DedupPeriodMinutes`) from `timespan`, rounded up to whole
+//! minutes, and the dedup string from the `group-by` values. kadet's window
+//! opens at the first match and lasts the timespan (a sliding window would
+//! also count events that straddle two of kadet's windows).
+//!
+//! Unless the correlation says `generate: true`, the rules it names become
+//! signals (they match but do not alert on their own), as Sigma specifies.
+//! Other correlation types, count conditions other than `gte`/`gt`,
+//! `aliases` and correlations of correlations are load errors.
+
+use super::document::Document;
+use super::fields::Logsource;
+use super::meta::{self, Logic};
+use crate::expr::{Expr, Literal, StrOp, Test};
+use crate::loader::LoadError;
+use crate::path::FieldPath;
+use crate::rule::Rule;
+use kadet_event::LogType;
+use serde_norway::Value as Yaml;
+
+/// A compiled Sigma detection rule a correlation may refer to.
+pub struct Target<'r> {
+    /// The rule.
+    pub rule: &'r Rule,
+    /// Its log source.
+    pub source: Logsource,
+    /// Its `name`, if any.
+    pub name: Option<&'r str>,
+    /// True for a correlation rule (which cannot be referred to).
+    pub is_correlation: bool,
+}
+
+/// A compiled correlation: the rule and the indices (in the targets) of
+/// the rules it counts.
+pub struct Compiled {
+    /// The rule.
+    pub rule: Rule,
+    /// Indices of the rules it counts.
+    pub counts: Vec<usize>,
+    /// True when those rules alert on their own too (`generate: true`).
+    pub generate: bool,
+}
+
+fn key_line(doc: &Document<'_>, key: &str) -> Option<usize> {
+    doc.line_after(doc.key_line("correlation"), &format!("{key}:"))
+}
+
+/// Compiles a correlation document against the rules loaded so far.
+pub fn compile(doc: &Document<'_>, targets: &[Target<'_>]) -> Result<Compiled, LoadError> {
+    let corr_line = doc.key_line("correlation");
+    let Some(Yaml::Mapping(c)) = doc.get("correlation") else {
+        return Err(doc.error(
+            corr_line,
+            None,
+            "correlation is a mapping (type, rules, group-by, timespan, condition)",
+        ));
+    };
+    let get = |k: &str| c.get(Yaml::String(k.into()));
+    let err =
+        |key: &str, message: String| doc.error(key_line(doc, key).or(corr_line), None, message);
+    let kind = get("type").and_then(Yaml::as_str).unwrap_or("");
+    match kind {
+        "event_count" => {}
+        "value_count" | "temporal" | "temporal_ordered" | "value_sum" | "value_avg"
+        | "value_percentile" | "value_median" => {
+            return Err(err(
+                "type",
+                format!("correlation type {kind:?} is not supported by kadet (event_count is)"),
+            ))
+        }
+        "" => return Err(err("type", "correlation needs a type (event_count)".into())),
+        other => return Err(err("type", format!("unknown correlation type {other:?}"))),
+    }
+    if get("aliases").is_some() {
+        return Err(err(
+            "aliases",
+            "correlation aliases are not supported by kadet".into(),
+        ));
+    }
+    let names = meta::strings(get("rules"));
+    if names.is_empty() {
+        return Err(err(
+            "rules",
+            "correlation needs rules: the ids or names of the rules it counts".into(),
+        ));
+    }
+    let mut counts = Vec::new();
+    for n in &names {
+        let found: Vec<usize> = targets
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.rule.id == *n || t.name == Some(n.as_str()))
+            .map(|(i, _)| i)
+            .collect();
+        match found.as_slice() {
+            [] => return Err(err("rules", format!("correlation refers to {n:?}, which no loaded Sigma rule has as its id or name"))),
+            [i] if targets[*i].is_correlation => {
+                return Err(err("rules", format!("correlation refers to the correlation {n:?}: chained correlations are not supported by kadet")))
+            }
+            [i] => {
+                if !counts.contains(i) {
+                    counts.push(*i);
+                }
+            }
+            _ => return Err(err("rules", format!("{n:?} names several loaded rules"))),
+        }
+    }
+    let threshold = threshold(get("condition")).map_err(|m| err("condition", m))?;
+    let timespan = get("timespan").and_then(Yaml::as_str).unwrap_or("");
+    let minutes = timespan_minutes(timespan).ok_or_else(|| {
+        err(
+            "timespan",
+            format!("timespan {timespan:?} is not a number followed by s, m, h or d"),
+        )
+    })?;
+    let gcp = counts.iter().any(|&i| targets[i].source == Logsource::Gcp);
+    let source = if gcp {
+        Logsource::Gcp
+    } else {
+        Logsource::Kubernetes
+    };
+    let group_names = meta::strings(get("group-by"));
+    let group_by = group_names
+        .iter()
+        .map(|n| source.field(n))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|m| err("group-by", m))?;
+    let generate = [get("generate"), doc.get("generate")]
+        .into_iter()
+        .flatten()
+        .any(|g| g.as_bool() == Some(true));
+    let (detection, log_types) = union(&counts, targets);
+    let mut common = meta::common(doc)?;
+    common.meta.condition = vec![format!(
+        "event_count >= {threshold} within {timespan}{}",
+        if group_names.is_empty() {
+            String::new()
+        } else {
+            format!(" by {}", group_names.join(", "))
+        }
+    )];
+    common.meta.correlates = counts.iter().map(|&i| targets[i].rule.id.clone()).collect();
+    let logic = Logic {
+        detection,
+        log_types,
+        dedup_fields: group_by,
+        context: Vec::new(),
+        threshold,
+        period_minutes: minutes,
+    };
+    let rule = meta::build(doc, common, logic, source)?;
+    Ok(Compiled {
+        rule,
+        counts,
+        generate,
+    })
+}
+
+/// The OR of the counted rules' detections; a rule reading fewer log types
+/// than the union is guarded by its own (the prefilter decides those
+/// guards per log type, at no cost).
+fn union(counts: &[usize], targets: &[Target<'_>]) -> (Expr, Vec<String>) {
+    let log_types: Vec<String> = LogType::ALL
+        .iter()
+        .map(|t| t.name().to_string())
+        .filter(|t| {
+            counts
+                .iter()
+                .any(|&i| targets[i].rule.log_types.contains(t))
+        })
+        .collect();
+    let mut parts = Vec::new();
+    for &i in counts {
+        let r = targets[i].rule;
+        let mut expr = r.detection.clone();
+        if r.log_types.len() < log_types.len() {
+            let guard = Expr::Leaf {
+                path: FieldPath::key("p_log_type"),
+                test: Test::Str {
+                    op: StrOp::Equals,
+                    ci: false,
+                    values: r
+                        .log_types
+                        .iter()
+                        .map(|t| Literal::Str(t.clone()))
+                        .collect(),
+                },
+                negate: false,
+                name: "equals|cased".into(),
+            };
+            expr = Expr::All(vec![guard, expr]);
+        }
+        parts.push(Expr::Named {
+            name: r.id.clone(),
+            expr: Box::new(expr),
+        });
+    }
+    let detection = if parts.len() == 1 {
+        parts.swap_remove(0)
+    } else {
+        Expr::Any(parts)
+    };
+    (detection, log_types)
+}
+
+/// The count a window needs: `gte: N` is N, `gt: N` is N+1.
+fn threshold(cond: Option<&Yaml>) -> Result<u32, String> {
+    let Some(Yaml::Mapping(m)) = cond else {
+        return Err("event_count needs a condition like {gte: 10}".into());
+    };
+    let mut out = None;
+    for (k, v) in m {
+        let n = v
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| "the count in the condition is a whole number".to_string())?;
+        let t = match k.as_str() {
+            Some("gte") => n,
+            Some("gt") => n.saturating_add(1),
+            Some(op @ ("eq" | "lt" | "lte" | "neq")) => {
+                return Err(format!(
+                    "condition {op:?} does not map onto kadet's threshold windows (gte and gt do)"
+                ))
+            }
+            _ => {
+                return Err(format!(
+                    "unknown condition {:?} (gte, gt)",
+                    k.as_str().unwrap_or("")
+                ))
+            }
+        };
+        if out.replace(t).is_some() {
+            return Err("give one of gte, gt".into());
+        }
+    }
+    out.filter(|t| *t >= 1)
+        .ok_or_else(|| "event_count needs a count of at least 1 (gte: N)".into())
+}
+
+/// `30s`, `5m`, `2h`, `1d` in whole minutes, rounded up.
+fn timespan_minutes(text: &str) -> Option<u32> {
+    let unit = text.chars().last()?;
+    let n: u64 = text[..text.len() - unit.len_utf8()].parse().ok()?;
+    let seconds = match unit {
+        's' => n,
+        'm' => n.checked_mul(60)?,
+        'h' => n.checked_mul(3600)?,
+        'd' => n.checked_mul(86400)?,
+        _ => return None,
+    };
+    u32::try_from(seconds.div_ceil(60)).ok().filter(|m| *m >= 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timespans() {
+        assert_eq!(timespan_minutes("30s"), Some(1));
+        assert_eq!(timespan_minutes("90s"), Some(2));
+        assert_eq!(timespan_minutes("5m"), Some(5));
+        assert_eq!(timespan_minutes("2h"), Some(120));
+        assert_eq!(timespan_minutes("1d"), Some(1440));
+        assert_eq!(timespan_minutes("0m"), None);
+        assert_eq!(timespan_minutes("5"), None);
+        assert_eq!(timespan_minutes("m"), None);
+        assert_eq!(timespan_minutes("1w"), None);
+    }
+
+    #[test]
+    fn thresholds() {
+        let y = |t: &str| serde_norway::from_str::<Yaml>(t).unwrap();
+        assert_eq!(threshold(Some(&y("{gte: 5}"))), Ok(5));
+        assert_eq!(threshold(Some(&y("{gt: 5}"))), Ok(6));
+        assert!(threshold(Some(&y("{lt: 5}")))
+            .unwrap_err()
+            .contains("does not map"));
+        assert!(threshold(Some(&y("{gte: 0}"))).is_err());
+        assert!(threshold(Some(&y("{gte: 5, gt: 6}"))).is_err());
+        assert!(threshold(None).is_err());
+    }
+}
