@@ -7,15 +7,23 @@
 //!     --url http://127.0.0.1:9765/v1/audit --connections 8 --batch 400 --seconds 20
 //! ```
 //!
-//! Options: `--url`, `--connections N`, `--batch EVENTS`, `--seconds S`,
-//! `--token T` (bearer), `--insecure` (accept any server certificate).
+//! Options: `--url` (repeat it to spread the connections over several
+//! instances, round robin), `--connections N`, `--batch EVENTS`,
+//! `--seconds S`, `--token T` (bearer), `--insecure` (accept any server
+//! certificate).
+//!
+//! Every request body is different (its `metadata.resourceVersion` is the
+//! request's number, counted from the start time in microseconds): kadet
+//! stores a batch resent with the same bytes once and does not evaluate it
+//! again, so repeating bodies would measure that shortcut instead of
+//! detection.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 struct Opts {
-    url: String,
+    urls: Vec<String>,
     connections: usize,
     batch: usize,
     seconds: u64,
@@ -25,7 +33,7 @@ struct Opts {
 
 fn parse() -> Result<Opts, String> {
     let mut o = Opts {
-        url: "http://127.0.0.1:9765/v1/audit".into(),
+        urls: Vec::new(),
         connections: 8,
         batch: 400,
         seconds: 20,
@@ -36,7 +44,7 @@ fn parse() -> Result<Opts, String> {
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or(format!("{a} needs a value"));
         match a.as_str() {
-            "--url" => o.url = val()?,
+            "--url" => o.urls.push(val()?),
             "--connections" => {
                 o.connections = val()?.parse().map_err(|e| format!("--connections: {e}"))?
             }
@@ -47,12 +55,16 @@ fn parse() -> Result<Opts, String> {
             other => return Err(format!("unknown option {other}")),
         }
     }
+    if o.urls.is_empty() {
+        o.urls.push("http://127.0.0.1:9765/v1/audit".into());
+    }
     Ok(o)
 }
 
 /// A batch of `n` events starting at sequence `seq`: mostly reads, one in
-/// fifty a long-lived token request (a match for the built-in pack).
-fn batch(seq: u64, n: usize) -> String {
+/// fifty a long-lived token request (a match for the built-in pack). The
+/// text is split where the request number goes (see [`Body::with_number`]).
+fn batch(seq: u64, n: usize) -> Body {
     let mut items = Vec::with_capacity(n);
     for i in 0..n as u64 {
         let id = seq * n as u64 + i;
@@ -92,7 +104,35 @@ fn batch(seq: u64, n: usize) -> String {
         };
         items.push(ev);
     }
-    serde_json::json!({ "kind": "EventList", "apiVersion": "audit.k8s.io/v1", "metadata": {}, "items": items }).to_string()
+    let items = serde_json::Value::Array(items).to_string();
+    Body {
+        head:
+            r#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{"resourceVersion":""#
+                .into(),
+        tail: format!(r#""}},"items":{items}}}"#),
+    }
+}
+
+/// A request body made before the run, in two parts around the request
+/// number, so that every request sends different bytes at the cost of a copy.
+struct Body {
+    head: String,
+    tail: String,
+}
+
+impl Body {
+    fn len(&self) -> usize {
+        self.head.len() + self.tail.len() + 8
+    }
+
+    fn with_number(&self, n: u64) -> String {
+        let n = n.to_string();
+        let mut s = String::with_capacity(self.head.len() + n.len() + self.tail.len());
+        s.push_str(&self.head);
+        s.push_str(&n);
+        s.push_str(&self.tail);
+        s
+    }
 }
 
 fn main() {
@@ -129,16 +169,21 @@ async fn run(o: Opts) {
         }
     };
     // Bodies are made up front so the client's own JSON work is not timed.
-    let bodies: Arc<Vec<String>> = Arc::new((0..256).map(|i| batch(i, o.batch)).collect());
-    let body_bytes: usize = bodies.iter().map(String::len).sum::<usize>() / bodies.len();
-    let seq = Arc::new(AtomicU64::new(0));
+    let bodies: Arc<Vec<Body>> = Arc::new((0..256).map(|i| batch(i, o.batch)).collect());
+    let body_bytes: usize = bodies.iter().map(Body::len).sum::<usize>() / bodies.len();
+    // Request numbers start at the current time in microseconds, so that a
+    // second run against the same server sends new bodies too.
+    let first = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    let seq = Arc::new(AtomicU64::new(first));
     let accepted = Arc::new(AtomicU64::new(0));
     let refused = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let latencies = Arc::new(Mutex::new(Vec::<f64>::new()));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..o.connections {
+    for c in 0..o.connections {
         let (client, bodies, seq, accepted, refused, stop, latencies) = (
             client.clone(),
             bodies.clone(),
@@ -148,12 +193,13 @@ async fn run(o: Opts) {
             stop.clone(),
             latencies.clone(),
         );
-        let (url, token, n) = (o.url.clone(), o.token.clone(), o.batch as u64);
+        let url = o.urls[c % o.urls.len()].clone();
+        let (token, n) = (o.token.clone(), o.batch as u64);
         tasks.push(tokio::spawn(async move {
             let mut mine = Vec::new();
             while !stop.load(Ordering::Relaxed) {
-                let i = seq.fetch_add(1, Ordering::Relaxed) as usize;
-                let body = bodies[i % bodies.len()].clone();
+                let i = seq.fetch_add(1, Ordering::Relaxed);
+                let body = bodies[i as usize % bodies.len()].with_number(i);
                 let mut req = client
                     .post(&url)
                     .header("Content-Type", "application/json")
@@ -200,8 +246,9 @@ async fn run(o: Opts) {
     };
     let events = accepted.load(Ordering::Relaxed);
     println!(
-        "{} connections, {} events/batch (~{} KiB), {:.1} s: {} batches acknowledged, {} refused or failed",
+        "{} connections to {} URL(s), {} events/batch (~{} KiB), {:.1} s: {} batches acknowledged, {} refused or failed",
         o.connections,
+        o.urls.len(),
         o.batch,
         body_bytes / 1024,
         elapsed,
