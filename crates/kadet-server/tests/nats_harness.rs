@@ -333,7 +333,7 @@ async fn c_consumer_info_gives_pending_ack_pending_and_redelivered() {
     // The 3 unacked come back once ack_wait has passed (a pull before that
     // would get the next new messages); num_redelivered counts the unacked
     // messages delivered more than once.
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let again: Vec<Message> = consumer
         .batch()
         .max_messages(3)
