@@ -64,7 +64,7 @@ pub struct Listen {
     pub address: String,
     /// The cluster name given to events whose record names none (raw
     /// kube-apiserver events) when the request names none either; a request
-    /// names its cluster with `?cluster=NAME` on the endpoint's URL.
+    /// names its cluster with `/v1/audit/NAME` (or `?cluster=NAME`).
     pub cluster: Option<String>,
 }
 

@@ -5,6 +5,16 @@
 use crate::journal::{Entry, Journal};
 use crate::metrics::{Gauge, Metrics};
 
+/// Why a batch was not stored; nothing of it was acknowledged.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The store failed or did not answer in time: try again (`503`).
+    Unavailable(String),
+    /// The batch can never be stored as it is (over NATS' message size
+    /// limit): the client must send less (`413`).
+    TooLarge(String),
+}
+
 /// The store of accepted batches.
 pub enum Intake {
     /// One process: the fsynced journal.
@@ -45,15 +55,15 @@ impl Intake {
         }
     }
 
-    /// Stores batches durably; an error means nothing was acknowledged
-    /// (`503`), and says why.
-    pub async fn store(&self, entries: Vec<Entry>) -> Result<(), String> {
+    /// Stores batches durably; an error means nothing was acknowledged,
+    /// and says why.
+    pub async fn store(&self, entries: Vec<Entry>) -> Result<(), StoreError> {
         match self {
             Intake::Journal { journal, .. } => journal
                 .append(entries)
                 .await
                 .map(|_| ())
-                .map_err(|e| format!("cannot write the journal: {e}")),
+                .map_err(|e| StoreError::Unavailable(format!("cannot write the journal: {e}"))),
             Intake::Cluster(c) => c.publish(entries).await,
         }
     }

@@ -3,6 +3,7 @@
 
 use crate::config::{Config, Limits, Require};
 use crate::ingest::{self, Prepared, Refusal};
+use crate::intake::StoreError;
 use crate::journal::{Entry, Source};
 use crate::metrics::{Counter, Gauge, Metrics};
 use crate::now_ms;
@@ -166,8 +167,11 @@ impl Refused {
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/v1/audit", post(audit))
+        .route("/v1/audit/{cluster}", post(audit))
         .route("/v1/eks/firehose", post(firehose))
+        .route("/v1/eks/firehose/{cluster}", post(firehose))
         .route("/v1/aks", post(aks))
+        .route("/v1/aks/{cluster}", post(aks))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -406,7 +410,7 @@ async fn ingest_request(
     let limits = &app.limits;
     let (parts, mut body) = req.into_parts();
     let headers = &parts.headers;
-    let cluster = match cluster_of(parts.uri.query()) {
+    let cluster = match cluster_of(parts.uri.path(), parts.uri.query(), ep) {
         Ok(c) => c.or_else(|| app.cluster.clone()),
         Err(r) => {
             linger(&mut body).await;
@@ -522,8 +526,13 @@ async fn ingest_request(
         .collect();
     if !docs.is_empty() {
         let bytes: usize = docs.iter().map(|d| d.doc.len()).sum();
-        app.intake.store(docs).await.map_err(|message| {
-            Refused::new(StatusCode::SERVICE_UNAVAILABLE, "store-error", message)
+        app.intake.store(docs).await.map_err(|e| match e {
+            StoreError::Unavailable(m) => {
+                Refused::new(StatusCode::SERVICE_UNAVAILABLE, "store-error", m)
+            }
+            StoreError::TooLarge(m) => {
+                Refused::new(StatusCode::PAYLOAD_TOO_LARGE, "batch-over-nats-limit", m)
+            }
         })?;
         app.metrics
             .add(Counter::JournalAppendedBytes, &[], bytes as u64);
@@ -533,14 +542,22 @@ async fn ingest_request(
     Ok((id, prepared))
 }
 
-/// The cluster a request names with `?cluster=NAME` (letters, digits, `.`,
-/// `_`, `-`, `:`; at most 100).
-fn cluster_of(query: Option<&str>) -> Result<Option<String>, Refused> {
-    let Some(value) = query
-        .into_iter()
-        .flat_map(|q| q.split('&'))
-        .find_map(|kv| kv.strip_prefix("cluster="))
-    else {
+/// The cluster a request names: the last path segment after the endpoint
+/// (`/v1/audit/NAME`; kube-apiserver's webhook client keeps a URL's path but
+/// not its query), else `?cluster=NAME`. Letters, digits, `.`, `_`, `-`,
+/// `:`; at most 100.
+fn cluster_of(path: &str, query: Option<&str>, ep: Endpoint) -> Result<Option<String>, Refused> {
+    let in_path = path
+        .strip_prefix(ep.path())
+        .and_then(|rest| rest.strip_prefix('/'))
+        .filter(|name| !name.is_empty());
+    let in_query = || {
+        query
+            .into_iter()
+            .flat_map(|q| q.split('&'))
+            .find_map(|kv| kv.strip_prefix("cluster="))
+    };
+    let Some(value) = in_path.or_else(in_query) else {
         return Ok(None);
     };
     let ok = !value.is_empty()
@@ -554,7 +571,7 @@ fn cluster_of(query: Option<&str>) -> Result<Option<String>, Refused> {
         Err(Refused::new(
             StatusCode::BAD_REQUEST,
             "bad-cluster-name",
-            "?cluster= takes 1 to 100 letters, digits, '.', '_', '-' or ':'",
+            "a cluster name (/v1/audit/NAME or ?cluster=NAME) is 1 to 100 letters, digits, '.', '_', '-' or ':'",
         ))
     }
 }
@@ -709,6 +726,24 @@ pub fn check_exposure(cfg: &Config, addr: SocketAddr, insecure: bool) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cluster_name_comes_from_the_path_then_the_query() {
+        let name = |p, q| cluster_of(p, q, Endpoint::Audit).ok().flatten();
+        assert_eq!(name("/v1/audit/prod", None).as_deref(), Some("prod"));
+        assert_eq!(
+            name("/v1/audit/prod", Some("cluster=other")).as_deref(),
+            Some("prod")
+        );
+        assert_eq!(
+            name("/v1/audit", Some("a=1&cluster=eu")).as_deref(),
+            Some("eu")
+        );
+        assert_eq!(name("/v1/audit", None), None);
+        assert!(cluster_of("/v1/audit/a%20b", None, Endpoint::Audit).is_err());
+        let aks = cluster_of("/v1/aks/aks-1", None, Endpoint::Aks);
+        assert_eq!(aks.ok().flatten().as_deref(), Some("aks-1"));
+    }
 
     #[test]
     fn auth_rules() {

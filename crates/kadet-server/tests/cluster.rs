@@ -350,3 +350,30 @@ fn a_batch_delivered_or_sent_twice_counts_once() {
     assert_eq!(metric(&m, "kadet_cluster_connected "), Some(1.0), "{m}");
     assert!(s.terminate().success());
 }
+
+#[test]
+fn a_batch_over_the_nats_message_limit_is_refused_as_too_large() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = NatsServer::start_with(&dir.path().join("nats"), "max_payload: 65536\n");
+    let (hook, _rx) = receiver_with_headers();
+    let cfg = config(dir.path(), 0, &[nats.url()], 1, &hook);
+    let s = Server::start(&cfg, dir.path());
+    let big: Vec<serde_json::Value> = (0..200)
+        .map(|i| token_event(i, "eve", "ci", "deployer", &ts(i, 0)))
+        .collect();
+    let big = event_list(&big);
+    assert!(big.len() > 65536, "the batch is {} bytes", big.len());
+    // Answered at once with 413 (the API server stops resending), not 503.
+    assert_eq!(post_audit(&s, &big), 413);
+    let small = event_list(&[token_event(1, "eve", "ci", "deployer", &ts(0, 0))]);
+    assert_eq!(post_audit(&s, &small), 200);
+    let m = reqwest::blocking::get(s.url("/metrics"))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        m.contains("reason=\"batch-over-nats-limit\""),
+        "the refusal is counted: {m}"
+    );
+    assert!(s.terminate().success());
+}

@@ -248,6 +248,9 @@ fn a_request_names_the_cluster_of_events_that_name_none() {
     assert_eq!(post("/v1/audit?cluster=prod-eu-1", 1, "ann"), 200);
     assert_eq!(post("/v1/audit", 2, "ben"), 200);
     assert_eq!(post("/v1/audit?cluster=bad%20name", 3, "cy"), 400);
+    // The path form, which kube-apiserver's webhook client keeps.
+    assert_eq!(post("/v1/audit/prod-us-2", 4, "dee"), 200);
+    assert_eq!(post("/v1/audit/bad%20name", 5, "eli"), 400);
     wait_idle(&c, &s, None);
     let got: Vec<serde_json::Value> = alerts(dir.path())
         .lines()
@@ -266,6 +269,8 @@ fn a_request_names_the_cluster_of_events_that_name_none() {
     assert_eq!(cluster_of("ann"), Some("prod-eu-1".into()));
     assert_eq!(cluster_of("ben"), Some("fallback".into()));
     assert_eq!(cluster_of("cy"), None);
+    assert_eq!(cluster_of("dee"), Some("prod-us-2".into()));
+    assert_eq!(cluster_of("eli"), None);
     assert!(s.terminate().success());
 }
 

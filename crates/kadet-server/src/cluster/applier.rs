@@ -9,8 +9,9 @@
 //! windows and `alert_id`s as `scan`. Alerts go to the alerts stream with
 //! `alert_id` as the message id (one alert, once, even when a new holder
 //! replays results the old one had applied). The state is saved every
-//! `snapshot_interval_ms` by compare-and-set; a refused save means the
-//! lease was lost, and this instance stops applying at once.
+//! `snapshot_interval_ms` by compare-and-set, after renewing the lease; a
+//! new holder first claims the state (see [`state::claim`]), so a refused
+//! save means the lease was lost, and this instance stops applying at once.
 
 use super::result::BatchResult;
 use super::state::{self, Body, Header, Lease, SaveError};
@@ -86,7 +87,20 @@ impl Applier {
     /// Applies results while the lease holds.
     fn lead(&self, lease: &mut Lease, stop: &AtomicBool) -> Result<()> {
         let state_kv = self.rt.block_on(self.nats.state())?;
-        let saved = self.rt.block_on(state::load(&state_kv))?;
+        let mut saved = self.rt.block_on(state::load(&state_kv))?;
+        // Fence off any earlier holder before applying anything.
+        let token = state::applier_token();
+        match self
+            .rt
+            .block_on(state::claim(&state_kv, &mut saved, &token))
+        {
+            Ok(_) => {}
+            Err(SaveError::Conflict) => {
+                self.metrics.inc(Counter::ClusterCasConflicts, &[]);
+                anyhow::bail!("the alert state changed while this instance took it over");
+            }
+            Err(SaveError::Other(e)) => return Err(e).context("taking the alert state over"),
+        }
         let mut header = saved.header;
         let mut revision = saved.revision;
         let mut body = saved.body;
@@ -163,6 +177,14 @@ impl Applier {
             self.raise(&mut alerter)?;
             let _ = alerter.take_changes();
             if saved_at.elapsed() >= save_every {
+                // A holder paused past its lease learns it here, before
+                // writing; the claim fences it off even if it does not.
+                if !self.rt.block_on(lease.renew()) {
+                    self.metrics.inc(Counter::ClusterCasConflicts, &[]);
+                    tracing::warn!("the applier lease was lost");
+                    return Ok(());
+                }
+                renewed = Instant::now();
                 header.resume = waiting
                     .values()
                     .map(|(rs, _)| *rs)

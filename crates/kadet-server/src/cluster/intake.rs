@@ -4,6 +4,7 @@
 
 use super::nats::CLUSTER_HEADER;
 use super::Nats;
+use crate::intake::StoreError;
 use crate::journal::Entry;
 use crate::metrics::{Gauge, Metrics};
 use async_nats::jetstream::message::PublishMessage;
@@ -59,10 +60,32 @@ impl ClusterIntake {
         })
     }
 
+    /// Room a batch's headers and message id take in a NATS message.
+    const HEADER_ROOM: usize = 512;
+
+    /// Refuses, before anything is published, a batch larger than the NATS
+    /// server takes in one message: it would be refused on every retry.
+    fn check_size(&self, entries: &[Entry]) -> Result<(), StoreError> {
+        let max = self.nats.client.server_info().max_payload;
+        let cluster = |e: &Entry| e.cluster.as_ref().map_or(0, String::len);
+        match entries
+            .iter()
+            .find(|e| max > 0 && e.doc.len() + cluster(e) + Self::HEADER_ROOM > max)
+        {
+            Some(e) => Err(StoreError::TooLarge(format!(
+                "a batch of {} bytes is over the NATS server's message limit of {max} bytes \
+                 (max_payload); send smaller batches or raise max_payload",
+                e.doc.len()
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// Publishes the batches, each retried until JetStream acknowledges it
     /// or the publish timeout passes (a failover answers "no stream" for a
     /// few seconds; the same message id makes retries safe).
-    pub async fn publish(&self, entries: Vec<Entry>) -> Result<(), String> {
+    pub async fn publish(&self, entries: Vec<Entry>) -> Result<(), StoreError> {
+        self.check_size(&entries)?;
         let budget = Duration::from_millis(self.nats.cfg.publish_timeout_ms);
         for e in entries {
             let id = batch_id(&e);
@@ -87,10 +110,10 @@ impl ClusterIntake {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                     Err(err) => {
-                        return Err(format!(
+                        return Err(StoreError::Unavailable(format!(
                             "JetStream did not acknowledge the batch within {} ms: {err:#}",
                             budget.as_millis()
-                        ))
+                        )))
                     }
                 }
             }

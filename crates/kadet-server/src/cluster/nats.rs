@@ -123,40 +123,46 @@ impl Nats {
         let c = &self.cfg;
         let day = Duration::from_secs(86_400);
         let audit = self
-            .js
-            .get_or_create_stream(self.stream_config(&c.stream, WorkQueue, Duration::ZERO))
+            .ensure_stream(self.stream_config(&c.stream, WorkQueue, Duration::ZERO))
             .await
             .context("creating the audit stream")?;
-        self.js
-            .get_or_create_stream(self.stream_config(
-                &c.results_stream,
-                Limits,
-                Duration::from_secs(c.results_retention_secs),
-            ))
-            .await
-            .context("creating the results stream")?;
+        self.ensure_stream(self.stream_config(
+            &c.results_stream,
+            Limits,
+            Duration::from_secs(c.results_retention_secs),
+        ))
+        .await
+        .context("creating the results stream")?;
         let alerts = self
-            .js
-            .get_or_create_stream(self.stream_config(&c.alerts_stream, Limits, 7 * day))
+            .ensure_stream(self.stream_config(&c.alerts_stream, Limits, 7 * day))
             .await
             .context("creating the alerts stream")?;
-        self.js
-            .get_or_create_stream(self.stream_config(&c.dead_letter_stream, Limits, 30 * day))
+        self.ensure_stream(self.stream_config(&c.dead_letter_stream, Limits, 30 * day))
             .await
             .context("creating the dead-letter stream")?;
-        audit
-            .get_or_create_consumer(
-                DETECT_CONSUMER,
-                pull::Config {
-                    durable_name: Some(DETECT_CONSUMER.into()),
-                    ack_policy: AckPolicy::Explicit,
-                    ack_wait: Duration::from_secs(c.ack_wait_secs),
-                    max_deliver: c.max_deliver,
-                    ..Default::default()
-                },
-            )
+        let detect = pull::Config {
+            durable_name: Some(DETECT_CONSUMER.into()),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: Duration::from_secs(c.ack_wait_secs),
+            max_deliver: c.max_deliver,
+            ..Default::default()
+        };
+        let mut consumer: PullConsumer = audit
+            .get_or_create_consumer(DETECT_CONSUMER, detect.clone())
             .await
             .context("creating the detection consumer")?;
+        let have = consumer.info().await.map(|i| i.config.clone());
+        if have.is_ok_and(|h| h.ack_wait != detect.ack_wait || h.max_deliver != detect.max_deliver)
+        {
+            // An edit of a durable consumer: the server applies what it can
+            // change in place, and refuses (said here) what it cannot.
+            match audit.create_consumer(detect).await {
+                Ok(_) => tracing::info!("updated the detection consumer to the configuration"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the detection consumer keeps its settings; edit it with the nats CLI")
+                }
+            }
+        }
         for sink in sinks {
             let name = sink_consumer(sink);
             alerts
@@ -204,23 +210,51 @@ impl Nats {
     /// account-info request (which async-nats cannot read from a 2.9
     /// server): the bucket is a stream `KV_<bucket>` over `$KV.<bucket>.>`.
     async fn bucket(&self, bucket: &str, max_age: Duration) -> Result<()> {
-        self.js
-            .get_or_create_stream(stream::Config {
-                name: format!("KV_{bucket}"),
-                subjects: vec![format!("$KV.{bucket}.>")],
-                max_messages_per_subject: 1,
-                max_age,
-                storage: stream::StorageType::File,
-                num_replicas: self.cfg.replicas,
-                allow_rollup: true,
-                deny_delete: true,
-                allow_direct: true,
-                discard: stream::DiscardPolicy::New,
-                ..Default::default()
-            })
-            .await
-            .with_context(|| format!("creating the KV bucket {bucket}"))?;
+        self.ensure_stream(stream::Config {
+            name: format!("KV_{bucket}"),
+            subjects: vec![format!("$KV.{bucket}.>")],
+            max_messages_per_subject: 1,
+            max_age,
+            storage: stream::StorageType::File,
+            num_replicas: self.cfg.replicas,
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            discard: stream::DiscardPolicy::New,
+            ..Default::default()
+        })
+        .await
+        .with_context(|| format!("creating the KV bucket {bucket}"))?;
         Ok(())
+    }
+
+    /// Creates a stream, or brings an existing one to `want` where the
+    /// configuration changed what kadet sets and NATS can change in place
+    /// (replicas, retention age, duplicate window). A refused change is
+    /// logged, and the stream is used as it is.
+    async fn ensure_stream(&self, want: stream::Config) -> Result<stream::Stream> {
+        let mut s = self.js.get_or_create_stream(want.clone()).await?;
+        let have = s.info().await?.config.clone();
+        let differs = have.num_replicas != want.num_replicas
+            || have.max_age != want.max_age
+            || (!want.duplicate_window.is_zero() && have.duplicate_window != want.duplicate_window);
+        if differs {
+            let update = stream::Config {
+                num_replicas: want.num_replicas,
+                max_age: want.max_age,
+                duplicate_window: want.duplicate_window,
+                ..have
+            };
+            match self.js.update_stream(&update).await {
+                Ok(_) => {
+                    tracing::info!(stream = %want.name, "updated the stream to the configuration")
+                }
+                Err(e) => {
+                    tracing::warn!(stream = %want.name, error = %e, "the stream keeps its settings")
+                }
+            }
+        }
+        Ok(s)
     }
 
     /// The detection consumer.

@@ -4,10 +4,15 @@
 //! holds (open windows, the reorder buffer, the watermark) plus where it is
 //! in the results: the next batch sequence to apply and the results-stream
 //! sequence to replay from. It is saved as zstd-compressed chunks
-//! `snap.<generation>.<n>` and a header `applier` that names the
-//! generation; the header is written last, with compare-and-set on its
-//! revision, so a state is either whole or not there, and an applier that
-//! lost its lease cannot overwrite the state of the one that took over.
+//! `snap.<generation>.<writer>.<n>` and a header `applier` that names the
+//! generation and the writer; the header is written last, with
+//! compare-and-set on its revision, so a state is either whole or not there.
+//!
+//! Fencing: a new lease holder first rewrites the header with its own token
+//! ([`claim`]) before applying anything, so a former holder that was paused
+//! past its lease (and does not know it lost it) finds the revision moved
+//! and its next save refused. Chunk keys name their writer, so two appliers
+//! never write (or, after a refused save, delete) each other's chunks.
 
 use super::nats::APPLIER_KEY;
 use anyhow::{bail, Context, Result};
@@ -29,6 +34,14 @@ pub struct Header {
     pub v: u32,
     /// The generation of the chunks.
     pub generation: u64,
+    /// The token of the applier that wrote the chunks (empty in states
+    /// written before writer-named chunks: `snap.<generation>.<n>`).
+    #[serde(default)]
+    pub writer: String,
+    /// The token of the applier that holds the state now (written by
+    /// [`claim`]).
+    #[serde(default)]
+    pub holder: String,
     /// How many chunks.
     pub chunks: u32,
     /// The next audit-stream sequence to apply.
@@ -79,6 +92,8 @@ pub async fn create_initial(kv: &kv::Store) -> Result<()> {
     let header = Header {
         v: STATE_VERSION,
         generation: 0,
+        writer: String::new(),
+        holder: String::new(),
         chunks: 0,
         next_seq: 1,
         resume: 1,
@@ -112,7 +127,7 @@ pub async fn load(kv: &kv::Store) -> Result<Saved> {
     let mut packed = Vec::new();
     for i in 0..header.chunks {
         let chunk = kv
-            .get(chunk_key(header.generation, i))
+            .get(chunk_key(&header, i))
             .await
             .context("reading the cluster state")?
             .with_context(|| format!("chunk {i} of the cluster state is missing"))?;
@@ -140,8 +155,32 @@ pub enum SaveError {
     Other(anyhow::Error),
 }
 
+/// Writes `header` over the revision `revision`.
+async fn update_header(kv: &kv::Store, header: &Header, revision: u64) -> Result<u64, SaveError> {
+    let value = serde_json::to_vec(header).map_err(|e| SaveError::Other(e.into()))?;
+    match kv.update(APPLIER_KEY, value.into(), revision).await {
+        Ok(rev) => Ok(rev),
+        Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Err(SaveError::Conflict),
+        Err(e) => Err(SaveError::Other(e.into())),
+    }
+}
+
+/// Takes the saved state over for the applier `token`: rewrites the header
+/// (same state, new holder), so that a save by any earlier holder, based on
+/// an older revision, is refused. Returns the new revision; a conflict means
+/// another applier wrote in between (load again).
+pub async fn claim(kv: &kv::Store, saved: &mut Saved, token: &str) -> Result<u64, SaveError> {
+    let mut header = saved.header.clone();
+    header.holder = token.to_string();
+    let rev = update_header(kv, &header, saved.revision).await?;
+    saved.header = header;
+    saved.revision = rev;
+    Ok(rev)
+}
+
 /// Saves a new state over the one at `revision`; returns the new revision
-/// and, on success, updates `current` to the saved header.
+/// and, on success, updates `current` to the saved header. The chunks are
+/// named after `current.holder`, so a refused save deletes only its own.
 pub async fn save(
     kv: &kv::Store,
     current: &mut Header,
@@ -149,40 +188,60 @@ pub async fn save(
     revision: u64,
 ) -> Result<u64, SaveError> {
     let other = |e: anyhow::Error| SaveError::Other(e);
+    let old = current.clone();
     let mut header = current.clone();
-    let old_generation = header.generation;
-    let old_chunks = header.chunks;
     header.generation += 1;
+    header.writer = header.holder.clone();
     let json = serde_json::to_vec(body).map_err(|e| other(e.into()))?;
     let packed = zstd::encode_all(&json[..], 3).map_err(|e| other(e.into()))?;
     let chunks: Vec<&[u8]> = packed.chunks(CHUNK).collect();
     header.chunks = chunks.len() as u32;
     for (i, c) in chunks.iter().enumerate() {
-        kv.put(chunk_key(header.generation, i as u32), c.to_vec().into())
+        kv.put(chunk_key(&header, i as u32), c.to_vec().into())
             .await
             .map_err(|e| other(e.into()))?;
     }
-    let value = serde_json::to_vec(&header).map_err(|e| other(e.into()))?;
-    match kv.update(APPLIER_KEY, value.into(), revision).await {
+    match update_header(kv, &header, revision).await {
         Ok(rev) => {
-            for i in 0..old_chunks {
-                let _ = kv.purge(chunk_key(old_generation, i)).await;
+            for i in 0..old.chunks {
+                let _ = kv.purge(chunk_key(&old, i)).await;
             }
             *current = header;
             Ok(rev)
         }
-        Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-            for i in 0..header.chunks {
-                let _ = kv.purge(chunk_key(header.generation, i)).await;
+        Err(e) => {
+            if matches!(e, SaveError::Conflict) {
+                for i in 0..header.chunks {
+                    let _ = kv.purge(chunk_key(&header, i)).await;
+                }
             }
-            Err(SaveError::Conflict)
+            Err(e)
         }
-        Err(e) => Err(other(e.into())),
     }
 }
 
-fn chunk_key(generation: u64, i: u32) -> String {
-    format!("snap.{generation}.{i}")
+/// The key of chunk `i` of the state `header` names.
+fn chunk_key(header: &Header, i: u32) -> String {
+    let generation = header.generation;
+    if header.writer.is_empty() {
+        format!("snap.{generation}.{i}")
+    } else {
+        format!("snap.{generation}.{}.{i}", header.writer)
+    }
+}
+
+/// A token naming one term of one applier: unique across instances and
+/// across the terms of one instance, and a valid KV key part.
+pub fn applier_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    h.write_u128(nanos);
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
 }
 
 /// The applier's lease: a key in a bucket whose values expire after the
@@ -250,5 +309,31 @@ impl Lease {
         if self.revision.take().is_some() {
             let _ = self.kv.purge(APPLIER_KEY).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_header_from_before_writer_named_chunks_still_finds_its_chunks() {
+        let old: Header = serde_json::from_str(
+            r#"{"v":1,"generation":7,"chunks":2,"next_seq":5,"resume":3,"watermark":null}"#,
+        )
+        .unwrap();
+        assert_eq!(chunk_key(&old, 1), "snap.7.1");
+        let new = Header {
+            writer: "00ff".into(),
+            ..old
+        };
+        assert_eq!(chunk_key(&new, 1), "snap.7.00ff.1");
+    }
+
+    #[test]
+    fn applier_tokens_differ_and_are_key_safe() {
+        let (a, b) = (applier_token(), applier_token());
+        assert_ne!(a, b);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
     }
 }

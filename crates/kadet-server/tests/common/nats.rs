@@ -134,6 +134,8 @@ struct Node {
     http_port: u16,
     cluster_port: Option<u16>,
     child: Option<Child>,
+    /// Extra lines for the server's config (`max_payload: 64KB`).
+    extra: String,
 }
 
 /// Which `/healthz` a node must pass to count as ready.
@@ -173,6 +175,7 @@ impl Node {
             http_port: free_port(),
             cluster_port: cluster.then(free_port),
             child: None,
+            extra: String::new(),
         }
     }
 
@@ -223,6 +226,7 @@ impl Node {
                 routes.join(", ")
             ));
         }
+        conf.push_str(&self.extra);
         std::fs::create_dir_all(self.store_dir()).expect("creating the JetStream store dir");
         std::fs::write(self.conf_path(), conf).expect("writing the nats-server config");
     }
@@ -392,7 +396,14 @@ impl NatsServer {
     /// Starts a server whose files (config, log, JetStream store) live under
     /// `dir`, and waits until it takes connections with JetStream enabled.
     pub fn start(dir: &Path) -> NatsServer {
+        NatsServer::start_with(dir, "")
+    }
+
+    /// Starts a server as [`NatsServer::start`] does, with `extra` lines
+    /// added to its config (`"max_payload: 65536\n"`).
+    pub fn start_with(dir: &Path, extra: &str) -> NatsServer {
         let mut node = Node::new("n0", dir, false);
+        node.extra = extra.to_string();
         for attempt in 1..=PORT_ATTEMPTS {
             node.write_config("", &[]);
             node.spawn();
