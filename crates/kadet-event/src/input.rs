@@ -161,6 +161,16 @@ pub fn open_input(file: &InputFile, counter: Arc<ByteCounter>) -> io::Result<Box
         Some(p) => Box::new(File::open(p)?),
         None => Box::new(io::stdin()),
     };
+    open_stream(raw, counter)
+}
+
+/// Wraps an opened byte stream as [`open_input`] does: gzip and zstd are
+/// recognised by their magic bytes and decompressed on the fly; `counter`
+/// counts the bytes read from `raw`.
+pub fn open_stream(
+    raw: Box<dyn Read + Send>,
+    counter: Arc<ByteCounter>,
+) -> io::Result<Box<dyn Read + Send>> {
     let mut buffered = BufReader::with_capacity(
         256 << 10,
         Counting {

@@ -26,34 +26,77 @@ pub fn redact_event(event: &mut Value<'_>) -> usize {
     n
 }
 
+/// Why [`redact_document`] could not check a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable(pub String);
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unreadable {}
+
 /// Redacts secrets in one record of any shape kadet reads; returns the
-/// record rewritten and the number of values replaced, or `None` when it
+/// record rewritten and the number of values replaced, or `Ok(None)` when it
 /// holds nothing to redact (the record is then stored as it came).
-pub fn redact_document(doc: &[u8]) -> Option<(Vec<u8>, usize)> {
-    // Only a record that names a token or a Secret can hold one.
-    if memchr::memmem::find(doc, b"token").is_none()
-        && memchr::memmem::find(doc, b"Secret").is_none()
-    {
-        return None;
+///
+/// A record that may name a token or a Secret but cannot be read whole
+/// (nested deeper than the JSON parser allows, a number out of range, an
+/// event held as JSON text that is such) is an error, not "nothing to
+/// redact": the decoders skip what they do not read, so they may still find
+/// an event with a secret in it, and the record must not be stored as it
+/// came.
+pub fn redact_document(doc: &[u8]) -> Result<Option<(Vec<u8>, usize)>, Unreadable> {
+    if !may_name_secret(doc) {
+        return Ok(None);
     }
-    let mut v = Value::from_slice(doc).ok()?;
-    let n = redact_within(&mut v, 0);
+    let mut v = Value::from_slice(doc)
+        .map_err(|e| Unreadable(format!("record cannot be checked for secrets: {e}")))?;
+    let n = redact_within(&mut v, 0)?;
     if n == 0 {
-        return None;
+        return Ok(None);
     }
-    serde_json::to_vec(&v).ok().map(|bytes| (bytes, n))
+    let bytes = serde_json::to_vec(&v)
+        .map_err(|e| Unreadable(format!("redacted record cannot be written: {e}")))?;
+    Ok(Some((bytes, n)))
+}
+
+/// True unless `doc` certainly names no token and no Secret: it holds one
+/// of the words, or a `\u00XX` escape of one of their letters (JSON may
+/// spell any character so, `"\u0074oken"` is the key `token`). Go's encoder
+/// escapes only `<`, `>` and `&`, so real logs rarely pay for the full parse.
+fn may_name_secret(doc: &[u8]) -> bool {
+    if memchr::memmem::find(doc, b"token").is_some()
+        || memchr::memmem::find(doc, b"Secret").is_some()
+    {
+        return true;
+    }
+    memchr::memmem::find_iter(doc, b"\\u00").any(|i| {
+        doc.get(i + 4..i + 6)
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            .is_some_and(|b| b"tokenSecr".contains(&b))
+    })
 }
 
 /// How deep containers are searched for events.
 const MAX_CONTAINER_DEPTH: usize = 8;
 
 /// Redacts the audit events found in `v`, a record or a container of them.
-fn redact_within(v: &mut Value<'_>, depth: usize) -> usize {
+fn redact_within(v: &mut Value<'_>, depth: usize) -> Result<usize, Unreadable> {
     if depth > MAX_CONTAINER_DEPTH {
-        return 0;
+        return Ok(0);
     }
     match v {
-        Value::Array(items) => items.iter_mut().map(|i| redact_within(i, depth + 1)).sum(),
+        Value::Array(items) => {
+            let mut n = 0;
+            for i in items {
+                n += redact_within(i, depth + 1)?;
+            }
+            Ok(n)
+        }
         Value::Object(obj) => {
             let mut n = 0;
             // An audit event (or a Panther record holding its fields).
@@ -73,41 +116,42 @@ fn redact_within(v: &mut Value<'_>, depth: usize) -> usize {
             // Containers: EventList items, Azure records, CloudWatch events.
             for key in ["items", "records", "logEvents", "properties", "log"] {
                 if let Some(inner) = obj.get_mut(key) {
-                    n += redact_within(inner, depth + 1);
+                    n += redact_within(inner, depth + 1)?;
                 }
             }
             // An event carried as JSON text (Azure `log`, CloudWatch `message`).
             for key in ["log", "message"] {
                 if let Some(Value::String(text)) = obj.get_mut(key) {
-                    n += redact_json_text(text, depth);
+                    n += redact_json_text(text, depth)?;
                 }
             }
-            n
+            Ok(n)
         }
-        _ => 0,
+        _ => Ok(0),
     }
 }
 
 /// Redacts an event held as JSON text, rewriting the text when needed.
-fn redact_json_text(text: &mut Cow<'_, str>, depth: usize) -> usize {
-    if !text.trim_start().starts_with('{') {
-        return 0;
+fn redact_json_text(text: &mut Cow<'_, str>, depth: usize) -> Result<usize, Unreadable> {
+    if !text.trim_start().starts_with('{') || !may_name_secret(text.as_bytes()) {
+        return Ok(0);
     }
     let rewritten = {
-        let Ok(mut inner) = Value::parse_str(text) else {
-            return 0;
-        };
-        let n = redact_within(&mut inner, depth + 1);
+        let mut inner = Value::parse_str(text).map_err(|e| {
+            Unreadable(format!(
+                "an event held as JSON text cannot be checked for secrets: {e}"
+            ))
+        })?;
+        let n = redact_within(&mut inner, depth + 1)?;
         if n == 0 {
-            return 0;
+            return Ok(0);
         }
-        match serde_json::to_string(&inner) {
-            Ok(s) => (s, n),
-            Err(_) => return 0,
-        }
+        let s = serde_json::to_string(&inner)
+            .map_err(|e| Unreadable(format!("redacted event cannot be written: {e}")))?;
+        (s, n)
     };
     *text = Cow::Owned(rewritten.0);
-    rewritten.1
+    Ok(rewritten.1)
 }
 
 /// Redacts one Kubernetes object (a request or response body).
@@ -212,15 +256,84 @@ mod tests {
             ),
         ];
         for doc in shapes {
-            let (out, n) = redact_document(doc.as_bytes()).unwrap_or_else(|| panic!("{doc}"));
+            let (out, n) = redact_document(doc.as_bytes())
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| panic!("{doc}"));
             assert!(n >= 1, "{doc}");
             let text = String::from_utf8(out).unwrap();
             assert!(!text.contains(TOKEN), "{text}");
             assert!(text.contains(REDACTED), "{text}");
             serde_json::from_str::<serde_json::Value>(&text).expect("still JSON");
         }
-        assert_eq!(redact_document(br#"{"kind":"Event","verb":"get"}"#), None);
-        assert_eq!(redact_document(b"not json token"), None);
+        assert_eq!(
+            redact_document(br#"{"kind":"Event","verb":"get"}"#),
+            Ok(None)
+        );
+        assert_eq!(redact_document(b"not json, no secret"), Ok(None));
+        assert!(redact_document(b"not json, token").is_err());
+    }
+
+    #[test]
+    fn escaped_names_do_not_hide_a_secret() {
+        // The quick check looked for the words as written, and JSON may
+        // escape any letter (found reviewing the redact fuzz target's
+        // finding below).
+        for doc in [
+            r#"{"kind":"Event","responseObject":{"kind":"TokenRequest","status":{"\u0074oken":"eyJ.planted"}}}"#,
+            r#"{"kind":"Event","requestObject":{"kind":"S\u0065cret","data":{"k":"cGxhbnRlZA=="}}}"#,
+            r#"{"records":[{"category":"kube-audit","properties":{"log":"{\"requestObject\":{\"kind\":\"Secr\\u0065t\",\"data\":{\"k\":\"cGxhbnRlZA==\"}}}"}}]}"#,
+        ] {
+            let (out, n) = redact_document(doc.as_bytes())
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| panic!("not redacted: {doc}"));
+            assert_eq!(n, 1, "{doc}");
+            let out = String::from_utf8(out).unwrap();
+            assert!(
+                !out.contains("planted") && !out.contains("cGxhbnRlZA"),
+                "{out}"
+            );
+        }
+        // Escapes of other letters (Go writes `&` as \u0026) stay cheap.
+        assert_eq!(
+            redact_document(br#"{"requestURI":"/api/v1/pods?limit=5\u0026watch=1"}"#),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn records_too_deep_or_odd_to_check_are_errors() {
+        // Found by the redact fuzz target: the decoders skip what they do
+        // not read, so they found the event beside a member that stopped
+        // the whole-record parse (invalid UTF-8, which serve's intake refuses
+        // first; nesting past the parser's limit; a number out of range),
+        // while redaction gave up and kept the record as it came.
+        let ev = token_event();
+        let escaped = serde_json::to_string(&ev).unwrap();
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        for doc in [
+            format!(
+                r#"{{"records":[{{"category":"kube-audit","x":{deep},"properties":{{"log":{escaped}}}}}]}}"#
+            ),
+            format!(r#"{{"kind":"EventList","x":1e400,"items":[{ev}]}}"#),
+            format!(
+                r#"{{"records":[{{"category":"kube-audit","properties":{{"log":{}}}}}]}}"#,
+                serde_json::to_string(&format!("{}, \"x\": {deep}}}", &ev[..ev.len() - 1]))
+                    .unwrap()
+            ),
+        ] {
+            assert!(redact_document(doc.as_bytes()).is_err(), "{doc}");
+        }
+        let mut bad_utf8 = br#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1"#.to_vec();
+        bad_utf8.push(0xff);
+        bad_utf8.extend_from_slice(format!(r#"","items":[{ev}]}}"#).as_bytes());
+        assert!(redact_document(&bad_utf8).is_err());
+        // Without a token or Secret in sight, such a record is left alone.
+        assert_eq!(
+            redact_document(format!(r#"{{"x":{deep}}}"#).as_bytes()),
+            Ok(None)
+        );
     }
 
     #[test]

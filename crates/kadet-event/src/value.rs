@@ -310,14 +310,49 @@ pub struct PlainEvent {
     pub has_kind: bool,
     /// See `has_kind`.
     pub kind_is_event: bool,
+    /// A key the decoder reads to recognise records (see [`ENVELOPE_KEYS`])
+    /// appears twice: the decoder refuses such a record ("duplicate
+    /// field"), so it is no plain event.
+    pub duplicate_key: bool,
+    envelope_seen: u16,
 }
+
+/// The top-level keys the decoder reads to recognise a record's shape; it
+/// refuses a record that repeats one of them.
+pub const ENVELOPE_KEYS: [&str; 14] = [
+    "kind",
+    "items",
+    "records",
+    "logEvents",
+    "messageType",
+    "protoPayload",
+    "p_log_type",
+    "category",
+    "properties",
+    "verb",
+    "auditID",
+    "objectRef",
+    "requestURI",
+    "stage",
+];
 
 impl PlainEvent {
     /// True when the decoder would take the object for one audit Event.
     pub fn is_plain(&self) -> bool {
         let foreign = self.other_shape || (self.category && self.properties);
         let bad_kind = self.has_kind && !self.kind_is_event;
-        !foreign && !bad_kind && (self.audit_key || self.kind_is_event)
+        !foreign && !bad_kind && !self.duplicate_key && (self.audit_key || self.kind_is_event)
+    }
+
+    /// Notes a top-level key, for `duplicate_key`.
+    fn see(&mut self, key: &str) {
+        if let Some(i) = ENVELOPE_KEYS.iter().position(|k| *k == key) {
+            let bit = 1u16 << i;
+            if self.envelope_seen & bit != 0 {
+                self.duplicate_key = true;
+            }
+            self.envelope_seen |= bit;
+        }
     }
 }
 
@@ -344,6 +379,7 @@ impl<'de> Visitor<'de> for TopLevelSeed<'_, '_> {
         let mut out = Vec::with_capacity(self.keys.len());
         while let Some(key) = map.next_key_seed(KeySeed)? {
             if let Some(plain) = self.plain.as_deref_mut() {
+                plain.see(&key);
                 match key.as_ref() {
                     "items" | "records" | "logEvents" | "messageType" | "protoPayload"
                     | "p_log_type" => plain.other_shape = true,
@@ -474,6 +510,35 @@ mod tests {
         assert!(matches!(v.get("b"), Some(Value::String(Cow::Owned(_)))));
         assert_eq!(v.get("b").unwrap().as_str(), Some("esc\"aped"));
         assert_eq!(v.get("c").unwrap().as_array().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn a_repeated_envelope_key_is_no_plain_event() {
+        // Found by the scan_prefilter fuzz target: a line repeating `verb`
+        // matched rules through the one-pass parse while the decoder (and
+        // so `--no-prefilter`) refused it for the duplicate field.
+        let plain = |text: &str| {
+            Value::from_slice_keys_plain(text.as_bytes(), &["verb"])
+                .unwrap()
+                .1
+        };
+        assert!(plain(r#"{"kind":"Event","verb":"get","x":1,"x":2}"#).is_plain());
+        for key in ENVELOPE_KEYS {
+            let text = format!(r#"{{"kind":"Event","verb":"get","{key}":1,"{key}":2}}"#);
+            assert!(!plain(&text).is_plain(), "{text}");
+            // The decoder refuses the same record.
+            let mut sink = crate::CollectSink::default();
+            crate::Decoder::default().decode(
+                text.as_bytes(),
+                &crate::Location::line(std::sync::Arc::from("t"), 1),
+                &mut sink,
+            );
+            assert!(sink.events.is_empty(), "{text}");
+            assert!(
+                sink.skipped[0].message.contains("duplicate field"),
+                "{text}"
+            );
+        }
     }
 
     #[test]

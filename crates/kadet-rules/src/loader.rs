@@ -574,3 +574,51 @@ fn origin_name(src: &Source, is_base: bool) -> String {
         src.name.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_one(text: String) -> Result<RuleSet, Vec<LoadError>> {
+        load_sources(
+            Vec::new(),
+            vec![Source {
+                name: "r.yml".into(),
+                text,
+            }],
+        )
+    }
+
+    #[test]
+    fn yaml_alias_bombs_and_deep_nesting_are_refused_quickly() {
+        // The rules_load fuzz target's seeds: nine levels of nine aliases
+        // (387 million strings if expanded), and nesting past the limit.
+        let mut bomb = String::from("AnalysisType: rule\nRuleID: bomb\na: &a [");
+        bomb.push_str(&["\"lol\""; 9].join(","));
+        bomb.push_str("]\n");
+        let mut prev = 'a';
+        for c in 'b'..='i' {
+            bomb.push_str(&format!(
+                "{c}: &{c} [{}]\n",
+                vec![format!("*{prev}"); 9].join(",")
+            ));
+            prev = c;
+        }
+        bomb.push_str("Detection:\n  - Key: verb\n    Condition: IsIn\n    Values: *i\n");
+        let deep = format!(
+            "AnalysisType: rule\nRuleID: deep\nTags: {}{}\n",
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        );
+        for (text, why) in [
+            (bomb, "repetition limit exceeded"),
+            (deep, "recursion limit exceeded"),
+        ] {
+            let started = std::time::Instant::now();
+            let errors = load_one(text).expect_err("refused");
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].message, why);
+            assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+        }
+    }
+}

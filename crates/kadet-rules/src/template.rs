@@ -340,12 +340,14 @@ fn apply(f: &Filter, cur: Cur) -> Option<Cur> {
         },
         Filter::Unique => match cur {
             Cur::Many(vs) => {
-                let mut out: Vec<Value<'static>> = Vec::new();
-                for v in vs {
-                    if !out.contains(&v) {
-                        out.push(v);
-                    }
-                }
+                // First occurrences, by the text they render as: one hash
+                // per element (an event may carry a list of hundreds of
+                // thousands, which a pairwise check made quadratic).
+                let mut seen = std::collections::HashSet::new();
+                let out: Vec<Value<'static>> = vs
+                    .into_iter()
+                    .filter(|v| seen.insert(python_repr(v)))
+                    .collect();
                 Some(Cur::Many(out))
             }
             one => Some(one),
@@ -536,6 +538,24 @@ mod tests {
             render("[{none[*].x|'fallback'}]", r#"{"none":[]}"#),
             "[fallback]"
         );
+    }
+
+    #[test]
+    fn unique_keeps_first_occurrences_in_linear_time() {
+        assert_eq!(
+            render(
+                "{a!unique}",
+                r#"{"a":["x",1,"x",1.0,1,null,[1],[1],{"k":1},{"k":1}]}"#
+            ),
+            "['x', 1, 1.0, None, [1], {'k': 1}]"
+        );
+        // 200,000 distinct values: a pairwise check took minutes.
+        let items: Vec<String> = (0..200_000).map(|i| format!("\"img-{i}\"")).collect();
+        let json = format!(r#"{{"a":[{}]}}"#, items.join(","));
+        let started = std::time::Instant::now();
+        let out = render("{a!unique!first}", &json);
+        assert_eq!(out, "img-0");
+        assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
     }
 
     #[test]

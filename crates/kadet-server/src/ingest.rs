@@ -36,14 +36,22 @@ pub struct Prepared {
 
 impl Prepared {
     /// Redacts minted tokens and Secret data in every document before it is
-    /// stored, with the same redaction `scan` applies to what it prints.
-    pub fn redact(&mut self) {
+    /// stored, with the same redaction `scan` applies to what it prints. A
+    /// document that may hold a secret but cannot be read whole (nested
+    /// past the parser's limit, a number out of range) refuses the body:
+    /// it must not reach the journal as it came.
+    pub fn redact(&mut self) -> Result<(), Refusal> {
         for doc in &mut self.docs {
-            if let Some((clean, n)) = kadet_event::redact::redact_document(doc) {
-                *doc = clean;
-                self.redacted += n as u64;
+            match kadet_event::redact::redact_document(doc) {
+                Ok(Some((clean, n))) => {
+                    *doc = clean;
+                    self.redacted += n as u64;
+                }
+                Ok(None) => {}
+                Err(e) => return Err(Refusal::Malformed(e.to_string())),
             }
         }
+        Ok(())
     }
 }
 
@@ -349,6 +357,25 @@ mod tests {
             prepare_body(deep.as_bytes(), 1 << 20),
             Err(Refusal::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn bodies_that_cannot_be_checked_for_secrets_are_refused() {
+        let token = r#"{"kind":"Event","verb":"create","responseObject":{"kind":"TokenRequest","status":{"token":"eyJ.planted"}}}"#;
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let body = format!(r#"{{"kind":"EventList","x":{deep},"items":[{token}]}}"#);
+        let mut p = prepare_body(body.as_bytes(), 1 << 20).unwrap();
+        assert_eq!(p.accepted, 1);
+        match p.redact() {
+            Err(Refusal::Malformed(m)) => assert!(m.contains("secrets"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        // The same body without the deep member is redacted and kept.
+        let body = format!(r#"{{"kind":"EventList","items":[{token}]}}"#);
+        let mut p = prepare_body(body.as_bytes(), 1 << 20).unwrap();
+        p.redact().unwrap();
+        assert_eq!(p.redacted, 1);
+        assert!(!String::from_utf8_lossy(&p.docs[0]).contains("planted"));
     }
 
     #[test]

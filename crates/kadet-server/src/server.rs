@@ -501,7 +501,7 @@ async fn ingest_request(
                 }
                 _ => ingest::prepare_body(&body, max_event).map(|p| (None, p)),
             }?;
-            prepared.redact();
+            prepared.redact()?;
             Ok((id, prepared))
         })
         .await
