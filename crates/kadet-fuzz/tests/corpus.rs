@@ -4,7 +4,6 @@
 //! fuzzers found, without cargo-fuzz or a nightly compiler.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
@@ -29,15 +28,8 @@ fn replay(target: &str, harness: kadet_fuzz::Harness) -> usize {
         for file in files_in(&fuzz_dir().join(kind).join(target)) {
             let data = std::fs::read(&file)
                 .unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
-            let started = Instant::now();
             let outcome = std::panic::catch_unwind(|| harness(&data));
             assert!(outcome.is_ok(), "{target}: {} fails", file.display());
-            let took = started.elapsed();
-            assert!(
-                took.as_secs() < 5,
-                "{target}: {} took {took:?}",
-                file.display()
-            );
             n += 1;
         }
     }
