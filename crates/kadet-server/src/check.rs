@@ -92,6 +92,11 @@ pub fn check(opts: &ServeOptions) -> Result<Checked, Vec<Problem>> {
             );
         }
     }
+    if let Some(c) = &cfg.cluster {
+        for m in cluster_file_problems(c) {
+            fail(at("[cluster]", 0), m);
+        }
+    }
     if let Some(m) = state_dir_problem(&cfg.state.dir) {
         fail(at("[state]", 0), m);
     }
@@ -183,6 +188,27 @@ fn sink_problems(s: &SinkConfig) -> Vec<String> {
     out
 }
 
+/// The `[cluster]` files (credentials, TLS) that cannot be read. Whether
+/// NATS accepts them is learnt on connecting.
+fn cluster_file_problems(c: &crate::cluster::ClusterConfig) -> Vec<String> {
+    [
+        ("credentials_file", &c.credentials_file),
+        ("tls_ca_file", &c.tls_ca_file),
+        ("tls_cert_file", &c.tls_cert_file),
+        ("tls_key_file", &c.tls_key_file),
+    ]
+    .into_iter()
+    .filter_map(|(what, file)| {
+        let f = file.as_ref()?;
+        match std::fs::read(f) {
+            Ok(bytes) if bytes.is_empty() => Some(format!("{what} {}: empty", f.display())),
+            Ok(_) => None,
+            Err(e) => Some(format!("{what} {}: {e}", f.display())),
+        }
+    })
+    .collect()
+}
+
 /// Whether a file can be created at `path`: its directory must exist.
 fn writable_dir_problem(path: &Path) -> Option<String> {
     let dir = match path.parent() {
@@ -226,7 +252,8 @@ mod tests {
             format!(
                 "[listen]\naddress = \"127.0.0.1:1\"\n\n[rules]\npaths = [{:?}]\n\n\
                  [[sinks]]\ntype = \"file\"\npath = \"/no/such/dir/a.jsonl\"\n\n\
-                 [[sinks]]\ntype = \"webhook\"\nurl = \"https://h/x\"\nsigning_key_file = \"/no/key\"\n",
+                 [[sinks]]\ntype = \"webhook\"\nurl = \"https://h/x\"\nsigning_key_file = \"/no/key\"\n\n\
+                 [cluster]\nnats_url = \"nats://n:4222\"\ncredentials_file = \"/no/kadet.creds\"\n",
                 dir.path().join("rules")
             ),
         )
@@ -255,7 +282,12 @@ mod tests {
                 .any(|t| t.contains("bad.yml:3") && t.contains("Severty")),
             "{text:#?}"
         );
-        assert_eq!(problems.len(), 3, "{text:#?}");
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with(&format!("{origin}:16: credentials_file /no/kadet.creds"))),
+            "{text:#?}"
+        );
+        assert_eq!(problems.len(), 4, "{text:#?}");
         let ok = check(&ServeOptions::default()).unwrap();
         assert!(ok.rules > 40);
         assert_eq!(ok.sinks, ["stdout"]);
