@@ -47,11 +47,14 @@ impl Intake {
         }
     }
 
-    /// True while batches can be stored (for `/readyz`).
+    /// True while batches can be stored (for `/readyz`). In cluster mode
+    /// backpressure is global, so it does not count: failing readiness on
+    /// every instance at once would leave the Service without endpoints,
+    /// and the API server would get refused connections instead of `429`.
     pub fn ready(&self) -> bool {
         match self {
             Intake::Journal { .. } => self.backpressure().is_none(),
-            Intake::Cluster(c) => c.connected() && c.backpressure().is_none(),
+            Intake::Cluster(c) => c.connected(),
         }
     }
 

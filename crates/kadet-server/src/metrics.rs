@@ -84,6 +84,9 @@ metric_names! {
         ClusterCasConflicts = "kadet_cluster_cas_conflicts_total", "Writes of the alert state or lease refused because another instance wrote first.";
         /// Dead letters in cluster mode.
         ClusterDeadLetters = "kadet_cluster_dead_letters_total", "Records and batches sent to the dead-letter stream, by kind.";
+        /// Matches of a rule the applier does not have (rule sets differ
+        /// across instances during a reload).
+        ClusterUnknownRuleMatches = "kadet_cluster_unknown_rule_matches_total", "Matches of a rule the applier's rule set does not have (instances reloaded at different times), dropped, by rule.";
         /// Store failures of the detector.
         StoreErrors = "kadet_store_errors_total", "Detector passes that failed because the store could not be written.";
     }

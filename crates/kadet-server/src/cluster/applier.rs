@@ -75,6 +75,9 @@ impl Applier {
             tracing::info!(holder = %self.holder, "this instance applies results now");
             if let Err(e) = self.lead(&mut lease, stop) {
                 tracing::error!(error = %format!("{e:#}"), "the applier stopped; another instance takes over");
+                // Let another instance try at once: the cause may be this
+                // instance's alone.
+                self.rt.block_on(lease.release());
                 std::thread::sleep(lease_every);
             }
             if stop.load(Ordering::Acquire) || !lease.held() {
@@ -234,6 +237,9 @@ impl Applier {
         while let Some((_, r)) = waiting.remove(next_seq) {
             for (rule_id, mut m) in r.matches {
                 let Some(i) = alerter.rule_index(&rule_id) else {
+                    self.metrics
+                        .inc(Counter::ClusterUnknownRuleMatches, &[("rule", &rule_id)]);
+                    tracing::warn!(rule = %rule_id, "a match of a rule this applier does not have was dropped");
                     continue;
                 };
                 m.rule = i;

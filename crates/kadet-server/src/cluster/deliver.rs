@@ -68,12 +68,19 @@ impl DeliverWorker {
         }
     }
 
+    /// Pulls the next alerts. A webhook takes them one at a time: each
+    /// attempt may take its whole timeout, and alerts held behind slow
+    /// attempts would pass the consumer's ack wait and come again.
     fn fetch(&self, consumer: &PullConsumer) -> Vec<Message> {
+        let max = match self.target {
+            Target::Webhook(_) => 1,
+            _ => 32,
+        };
         self.rt.block_on(async {
             let mut out = Vec::new();
             let Ok(mut batch) = consumer
                 .batch()
-                .max_messages(32)
+                .max_messages(max)
                 .expires(Duration::from_secs(1))
                 .messages()
                 .await
