@@ -197,6 +197,156 @@ pub enum Verdict {
     Suppressed(usize),
 }
 
+/// Named lists a template's `!only:NAME` filter may use.
+type Lists = BTreeMap<String, Vec<serde_norway::Value>>;
+
+/// An optional template of a rule file, parsed.
+fn template(
+    t: &Option<String>,
+    what: &str,
+    lists: &Lists,
+) -> Result<Option<Template>, CompileError> {
+    t.as_ref()
+        .map(|t| {
+            Template::parse_with(t, lists).map_err(|m| CompileError {
+                at: what.into(),
+                message: m,
+                needle: Some(t.clone()),
+            })
+        })
+        .transpose()
+}
+
+/// `AlertContext`: each entry has exactly one of KeyValue, Template, Value.
+fn alert_context(
+    file: &RuleFile,
+    lists: &Lists,
+) -> Result<Vec<(String, ContextValue)>, CompileError> {
+    let mut context = Vec::new();
+    for (i, c) in file.AlertContext.iter().flatten().enumerate() {
+        let where_ = format!("AlertContext[{i}]");
+        let v = match (&c.KeyValue, &c.Template, &c.Value) {
+            (Some(k), None, None) => ContextValue::Path(key_spec_raw(k, &where_)?),
+            (None, Some(t), None) => {
+                ContextValue::Template(Template::parse_with(t, lists).map_err(|m| {
+                    CompileError {
+                        at: where_.clone(),
+                        message: m,
+                        needle: Some(t.clone()),
+                    }
+                })?)
+            }
+            (None, None, Some(v)) => {
+                ContextValue::Literal(serde_json::to_value(v).map_err(|e| CompileError {
+                    at: where_.clone(),
+                    message: e.to_string(),
+                    needle: None,
+                })?)
+            }
+            _ => {
+                return Err(CompileError {
+                    at: where_,
+                    message: "an AlertContext entry has exactly one of KeyValue, Template, Value"
+                        .into(),
+                    needle: Some(c.KeyName.clone()),
+                })
+            }
+        };
+        context.push((c.KeyName.clone(), v));
+    }
+    Ok(context)
+}
+
+/// `DynamicSeverities`: a severity and the conditions that choose it.
+fn dynamic_severities(
+    file: &RuleFile,
+    compiler: &mut Compiler<'_>,
+) -> Result<Vec<(Severity, Expr)>, CompileError> {
+    let mut out = Vec::new();
+    for (i, d) in file.DynamicSeverities.iter().flatten().enumerate() {
+        let where_ = format!("DynamicSeverities[{i}]");
+        let sev = Severity::parse(&d.ChangeTo).ok_or_else(|| CompileError {
+            at: where_.clone(),
+            message: format!("unknown severity {:?}", d.ChangeTo),
+            needle: Some(d.ChangeTo.clone()),
+        })?;
+        out.push((
+            sev,
+            compiler.list(&d.Conditions, &format!("{where_}.Conditions"))?,
+        ));
+    }
+    Ok(out)
+}
+
+/// A title and/or dedup template, with the conditions that choose them.
+type DynamicTitle = (Expr, Option<Template>, Option<Template>);
+
+/// `DynamicTitles`: each entry sets AlertTitle, Dedup or both.
+fn dynamic_titles(
+    file: &RuleFile,
+    compiler: &mut Compiler<'_>,
+    lists: &Lists,
+) -> Result<Vec<DynamicTitle>, CompileError> {
+    let mut out = Vec::new();
+    for (i, d) in file.DynamicTitles.iter().flatten().enumerate() {
+        let where_ = format!("DynamicTitles[{i}]");
+        if d.AlertTitle.is_none() && d.Dedup.is_none() {
+            return Err(CompileError {
+                at: where_,
+                message: "a DynamicTitles entry sets AlertTitle, Dedup or both".into(),
+                needle: None,
+            });
+        }
+        let cond = compiler.list(&d.Conditions, &format!("{where_}.Conditions"))?;
+        out.push((
+            cond,
+            template(&d.AlertTitle, &where_, lists)?,
+            template(&d.Dedup, &where_, lists)?,
+        ));
+    }
+    Ok(out)
+}
+
+/// `Reports` with every id as text (YAML may read `T1098` as a string and
+/// `1.5` as a number).
+fn report_ids(file: &RuleFile) -> BTreeMap<String, Vec<String>> {
+    file.Reports
+        .iter()
+        .map(|(k, vs)| {
+            let ids = vs
+                .iter()
+                .map(|v| match v {
+                    serde_norway::Value::String(s) => s.clone(),
+                    other => serde_norway::to_string(other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
+                })
+                .collect();
+            (k.clone(), ids)
+        })
+        .collect()
+}
+
+/// Every name in `LogTypes` must be one kadet reads.
+fn check_log_types(log_types: &[String]) -> Result<(), CompileError> {
+    match log_types.iter().find(|lt| LogType::from_name(lt).is_none()) {
+        None => Ok(()),
+        Some(lt) => Err(CompileError {
+            at: "LogTypes".into(),
+            message: format!(
+                "unknown log type {lt:?} (kadet reads {})",
+                LogType::ALL
+                    .iter()
+                    .map(|t| t.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            needle: Some(lt.clone()),
+        }),
+    }
+}
+
 /// Collects the root keys `e` reads; `false` when it may read any key.
 pub(crate) fn root_keys(e: &Expr, out: &mut Vec<String>) -> bool {
     let add = |p: &FieldPath, out: &mut Vec<String>| match p.root_key() {
@@ -271,19 +421,8 @@ impl Rule {
             needle: Some(sev_text.clone()),
         })?;
         let lists = compiler.library().lists.clone();
-        let tmpl = |t: &Option<String>, what: &str| -> Result<Option<Template>, CompileError> {
-            t.as_ref()
-                .map(|t| {
-                    Template::parse_with(t, &lists).map_err(|m| CompileError {
-                        at: what.into(),
-                        message: m,
-                        needle: Some(t.clone()),
-                    })
-                })
-                .transpose()
-        };
-        let title = tmpl(&file.AlertTitle, "AlertTitle")?;
-        let dedup = tmpl(&file.Dedup, "Dedup")?;
+        let title = template(&file.AlertTitle, "AlertTitle", &lists)?;
+        let dedup = template(&file.Dedup, "Dedup", &lists)?;
         let group_by = file
             .GroupBy
             .iter()
@@ -291,107 +430,16 @@ impl Rule {
             .enumerate()
             .map(|(i, k)| key_spec_raw(k, &format!("GroupBy[{i}]")))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut context = Vec::new();
-        for (i, c) in file.AlertContext.iter().flatten().enumerate() {
-            let where_ = format!("AlertContext[{i}]");
-            let v = match (&c.KeyValue, &c.Template, &c.Value) {
-                (Some(k), None, None) => ContextValue::Path(key_spec_raw(k, &where_)?),
-                (None, Some(t), None) => {
-                    ContextValue::Template(Template::parse_with(t, &lists).map_err(|m| {
-                        CompileError {
-                            at: where_.clone(),
-                            message: m,
-                            needle: Some(t.clone()),
-                        }
-                    })?)
-                }
-                (None, None, Some(v)) => {
-                    ContextValue::Literal(serde_json::to_value(v).map_err(|e| CompileError {
-                        at: where_.clone(),
-                        message: e.to_string(),
-                        needle: None,
-                    })?)
-                }
-                _ => {
-                    return Err(CompileError {
-                        at: where_,
-                        message:
-                            "an AlertContext entry has exactly one of KeyValue, Template, Value"
-                                .into(),
-                        needle: Some(c.KeyName.clone()),
-                    })
-                }
-            };
-            context.push((c.KeyName.clone(), v));
-        }
-        let mut dynamic_severities = Vec::new();
-        for (i, d) in file.DynamicSeverities.iter().flatten().enumerate() {
-            let where_ = format!("DynamicSeverities[{i}]");
-            let sev = Severity::parse(&d.ChangeTo).ok_or_else(|| CompileError {
-                at: where_.clone(),
-                message: format!("unknown severity {:?}", d.ChangeTo),
-                needle: Some(d.ChangeTo.clone()),
-            })?;
-            dynamic_severities.push((
-                sev,
-                compiler.list(&d.Conditions, &format!("{where_}.Conditions"))?,
-            ));
-        }
-        let mut dynamic_titles = Vec::new();
-        for (i, d) in file.DynamicTitles.iter().flatten().enumerate() {
-            let where_ = format!("DynamicTitles[{i}]");
-            if d.AlertTitle.is_none() && d.Dedup.is_none() {
-                return Err(CompileError {
-                    at: where_,
-                    message: "a DynamicTitles entry sets AlertTitle, Dedup or both".into(),
-                    needle: None,
-                });
-            }
-            let cond = compiler.list(&d.Conditions, &format!("{where_}.Conditions"))?;
-            dynamic_titles.push((
-                cond,
-                tmpl(&d.AlertTitle, &where_)?,
-                tmpl(&d.Dedup, &where_)?,
-            ));
-        }
+        let context = alert_context(&file, &lists)?;
+        let dynamic_severities = dynamic_severities(&file, compiler)?;
+        let dynamic_titles = dynamic_titles(&file, compiler, &lists)?;
         let distinct_by = file
             .DistinctBy
             .as_ref()
             .map(|k| key_spec_raw(k, "DistinctBy"))
             .transpose()?;
-        let reports = file
-            .Reports
-            .iter()
-            .map(|(k, vs)| {
-                let ids = vs
-                    .iter()
-                    .map(|v| match v {
-                        serde_norway::Value::String(s) => s.clone(),
-                        other => serde_norway::to_string(other)
-                            .unwrap_or_default()
-                            .trim()
-                            .to_string(),
-                    })
-                    .collect();
-                (k.clone(), ids)
-            })
-            .collect();
-        for lt in &file.LogTypes {
-            if LogType::from_name(lt).is_none() {
-                return Err(CompileError {
-                    at: "LogTypes".into(),
-                    message: format!(
-                        "unknown log type {lt:?} (kadet reads {})",
-                        LogType::ALL
-                            .iter()
-                            .map(|t| t.name())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                    needle: Some(lt.clone()),
-                });
-            }
-        }
+        let reports = report_ids(&file);
+        check_log_types(&file.LogTypes)?;
         let mut keys = Vec::new();
         let detection_keys = root_keys(&detection, &mut keys).then_some(keys);
         Ok(Rule {
