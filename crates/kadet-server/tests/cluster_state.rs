@@ -20,8 +20,9 @@ fn body(tag: &str) -> Body {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_holder_paused_past_its_lease_cannot_break_or_overwrite_the_state() {
+/// A NATS server (kept running while the returned guards live) and a
+/// connection with kadet's streams and buckets created.
+async fn start() -> (tempfile::TempDir, NatsServer, Nats) {
     let dir = tempfile::tempdir().unwrap();
     let server = tokio::task::spawn_blocking({
         let d = dir.path().to_path_buf();
@@ -31,6 +32,12 @@ async fn a_holder_paused_past_its_lease_cannot_break_or_overwrite_the_state() {
     .unwrap();
     let nats = Nats::connect(&cluster(&server.url())).await.unwrap();
     nats.ensure(&[]).await.unwrap();
+    (dir, server, nats)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_paused_past_its_lease_cannot_break_or_overwrite_the_state() {
+    let (_dir, _server, nats) = start().await;
     let kv = nats.state().await.unwrap();
 
     // A takes over and saves once.
@@ -72,15 +79,7 @@ async fn a_holder_paused_past_its_lease_cannot_break_or_overwrite_the_state() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_save_deletes_none_of_the_accepted_chunks() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = tokio::task::spawn_blocking({
-        let d = dir.path().to_path_buf();
-        move || NatsServer::start(&d)
-    })
-    .await
-    .unwrap();
-    let nats = Nats::connect(&cluster(&server.url())).await.unwrap();
-    nats.ensure(&[]).await.unwrap();
+    let (_dir, _server, nats) = start().await;
     let kv = nats.state().await.unwrap();
 
     // Both load the same revision (no claim between them): both write the
@@ -101,15 +100,7 @@ async fn a_refused_save_deletes_none_of_the_accepted_chunks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_configuration_reaches_existing_streams_and_the_consumer() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = tokio::task::spawn_blocking({
-        let d = dir.path().to_path_buf();
-        move || NatsServer::start(&d)
-    })
-    .await
-    .unwrap();
-    let first = Nats::connect(&cluster(&server.url())).await.unwrap();
-    first.ensure(&[]).await.unwrap();
+    let (_dir, server, _first) = start().await;
     // The same cluster started again with other settings.
     let text = format!(
         "nats_url = {:?}\nreplicas = 1\nduplicate_window_secs = 42\n\
