@@ -43,7 +43,8 @@ pub fn run(a: TestArgs) -> Result<ExitCode> {
         rule_format: a.rule_format,
     };
     let set = source.load()?;
-    let (mut passed, mut failed, mut rules) = (0usize, 0usize, 0usize);
+    let mut rules = 0usize;
+    let mut tally = Tally::default();
     let mut out = io::stdout().lock();
     for rule in &set.rules {
         if let Some(f) = &a.filter {
@@ -54,39 +55,52 @@ pub fn run(a: TestArgs) -> Result<ExitCode> {
         }
         rules += 1;
         for r in kadet_rules::testing::run_rule_tests(rule) {
-            if r.passed {
-                passed += 1;
-                if !a.quiet {
-                    writeln!(out, "PASS  {} / {}", r.rule_id, r.name)?;
-                }
-            } else {
-                failed += 1;
-                print_failure(&mut out, &r, &rule.source)?;
-            }
+            tally.report(&mut out, &r, &rule.source, a.quiet)?;
         }
     }
     for path in &a.tuning {
         let file = kadet_rules::tuning::TuningFile::load(path)?;
         for r in tuning_tests(&set, &file) {
-            if r.passed {
-                passed += 1;
-                if !a.quiet {
-                    writeln!(out, "PASS  {} / {}", r.rule_id, r.name)?;
-                }
-            } else {
-                failed += 1;
-                print_failure(&mut out, &r, &file.source)?;
-            }
+            tally.report(&mut out, &r, &file.source, a.quiet)?;
         }
     }
     writeln!(out, "{rules} rules tested")?;
-    writeln!(out, "{passed} passed, {failed} failed")?;
+    writeln!(out, "{} passed, {} failed", tally.passed, tally.failed)?;
     out.flush()?;
-    Ok(if failed == 0 {
+    Ok(if tally.failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_FINDINGS)
     })
+}
+
+/// Tests passed and failed so far.
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+}
+
+impl Tally {
+    /// Counts one result and prints it (a pass only when not `quiet`).
+    fn report(
+        &mut self,
+        out: &mut impl Write,
+        r: &TestResult,
+        source: &str,
+        quiet: bool,
+    ) -> io::Result<()> {
+        if r.passed {
+            self.passed += 1;
+            if !quiet {
+                writeln!(out, "PASS  {} / {}", r.rule_id, r.name)?;
+            }
+            Ok(())
+        } else {
+            self.failed += 1;
+            print_failure(out, r, source)
+        }
+    }
 }
 
 /// Runs a tuning file's own tests against the tuned rules.
