@@ -34,21 +34,12 @@ fn decode_all(bytes: &[u8], format: InputFormat) {
     }
 }
 
-const FORMATS: [InputFormat; 6] = [
-    InputFormat::Auto,
-    InputFormat::K8s,
-    InputFormat::EksCloudwatch,
-    InputFormat::Aks,
-    InputFormat::Gke,
-    InputFormat::Panther,
-];
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512), f in 0usize..6) {
-        decode_all(&bytes, FORMATS[f]);
+        decode_all(&bytes, InputFormat::ALL[f]);
     }
 
     #[test]
@@ -60,8 +51,8 @@ proptest! {
             bytes[at] = b;
         }
         let keep = cut.index(bytes.len() + 1);
-        decode_all(&bytes, FORMATS[f]);
-        decode_all(&bytes[..keep], FORMATS[f]);
+        decode_all(&bytes, InputFormat::ALL[f]);
+        decode_all(&bytes[..keep], InputFormat::ALL[f]);
     }
 
     #[test]

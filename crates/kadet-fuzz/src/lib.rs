@@ -45,16 +45,6 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("ingest", ingest),
 ];
 
-/// Every input format, `Auto` first.
-const FORMATS: [InputFormat; 6] = [
-    InputFormat::Auto,
-    InputFormat::K8s,
-    InputFormat::EksCloudwatch,
-    InputFormat::Aks,
-    InputFormat::Gke,
-    InputFormat::Panther,
-];
-
 /// Top-level keys asked of a partial parse, as the scan pipeline asks for
 /// the keys its candidate rules read.
 /// (the pipeline adds [`kadet_event::event::TIME_KEYS`] to them, as here).
@@ -114,7 +104,7 @@ fn b64(data: &[u8]) -> String {
 ///
 /// Checks: a partial parse agrees with the whole parse on the keys it keeps.
 pub fn decode(data: &[u8]) {
-    for (i, format) in FORMATS.into_iter().enumerate() {
+    for (i, format) in InputFormat::ALL.into_iter().enumerate() {
         let opts = DecodeOptions {
             format,
             cluster: (i % 2 == 1).then(|| "fuzz-cluster".to_string()),

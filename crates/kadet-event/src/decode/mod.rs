@@ -39,6 +39,16 @@ pub enum InputFormat {
 }
 
 impl InputFormat {
+    /// Every format, `Auto` first.
+    pub const ALL: [InputFormat; 6] = [
+        InputFormat::Auto,
+        InputFormat::K8s,
+        InputFormat::EksCloudwatch,
+        InputFormat::Aks,
+        InputFormat::Gke,
+        InputFormat::Panther,
+    ];
+
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
         match self {
@@ -53,16 +63,7 @@ impl InputFormat {
 
     /// Parses a command-line name.
     pub fn from_name(name: &str) -> Option<InputFormat> {
-        [
-            InputFormat::Auto,
-            InputFormat::K8s,
-            InputFormat::EksCloudwatch,
-            InputFormat::Aks,
-            InputFormat::Gke,
-            InputFormat::Panther,
-        ]
-        .into_iter()
-        .find(|f| f.name() == name)
+        InputFormat::ALL.into_iter().find(|f| f.name() == name)
     }
 
     fn allows(self, detected: InputFormat) -> bool {
