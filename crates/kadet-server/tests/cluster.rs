@@ -22,6 +22,17 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
+/// The tests of this file run one at a time: each starts NATS servers and
+/// several kadet instances, and on a 2-core machine running them side by
+/// side starves them of CPU (leader elections and leases time out).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A config for instance `i` of a cluster on `urls`, alerting to `hook`.
 fn config(dir: &Path, i: usize, urls: &[String], replicas: usize, hook: &str) -> PathBuf {
     let urls: Vec<String> = urls.iter().map(|u| format!("{u:?}")).collect();
@@ -37,6 +48,19 @@ fn config(dir: &Path, i: usize, urls: &[String], replicas: usize, hook: &str) ->
     let p = dir.join(format!("kadet-{i}.toml"));
     std::fs::write(&p, text).unwrap();
     p
+}
+
+/// `n` instances of a cluster on `urls`, alerting to `hook`.
+fn instances(
+    dir: &Path,
+    n: usize,
+    urls: &[String],
+    replicas: usize,
+    hook: &str,
+) -> Vec<Option<Server>> {
+    (0..n)
+        .map(|i| Some(Server::start(&config(dir, i, urls, replicas, hook), dir)))
+        .collect()
 }
 
 /// Alert ids delivered so far, with how often each came.
@@ -114,6 +138,7 @@ fn send_all(servers: &[Option<Server>], batches: &[String]) {
 
 #[test]
 fn crash_kill_9_one_instance_mid_stream_loses_nothing() {
+    let _serial = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let nats = NatsServer::start(&dir.path().join("nats"));
     let (hook, rx) = receiver_with_headers();
@@ -121,14 +146,7 @@ fn crash_kill_9_one_instance_mid_stream_loses_nothing() {
     let want = scan_want(dir.path(), &evs);
     assert!(want.len() > 20, "{}", want.len());
     let batches: Vec<String> = evs.chunks(50).map(event_list).collect();
-    let mut servers: Vec<Option<Server>> = (0..3)
-        .map(|i| {
-            Some(Server::start(
-                &config(dir.path(), i, &[nats.url()], 1, &hook),
-                dir.path(),
-            ))
-        })
-        .collect();
+    let mut servers = instances(dir.path(), 3, &[nats.url()], 1, &hook);
     let (first, rest) = batches.split_at(batches.len() / 2);
     send_all(&servers, first);
     if let Some(s) = servers[1].take() {
@@ -148,20 +166,14 @@ fn crash_kill_9_one_instance_mid_stream_loses_nothing() {
 
 #[test]
 fn broker_restart_mid_stream_loses_nothing_acknowledged() {
+    let _serial = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let mut nats = NatsServer::start(&dir.path().join("nats"));
     let (hook, rx) = receiver_with_headers();
     let evs = events(1000);
     let want = scan_want(dir.path(), &evs);
     let batches: Vec<String> = evs.chunks(50).map(event_list).collect();
-    let servers: Vec<Option<Server>> = (0..2)
-        .map(|i| {
-            Some(Server::start(
-                &config(dir.path(), i, &[nats.url()], 1, &hook),
-                dir.path(),
-            ))
-        })
-        .collect();
+    let servers = instances(dir.path(), 2, &[nats.url()], 1, &hook);
     let (first, rest) = batches.split_at(batches.len() / 2);
     send_all(&servers, first);
     nats.stop();
@@ -173,6 +185,7 @@ fn broker_restart_mid_stream_loses_nothing_acknowledged() {
 
 #[test]
 fn losing_a_broker_node_of_three_stops_nothing() {
+    let _serial = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let mut cluster = NatsCluster::start(&dir.path().join("nats"), 3);
     let (hook, rx) = receiver_with_headers();
@@ -180,20 +193,19 @@ fn losing_a_broker_node_of_three_stops_nothing() {
     let want = scan_want(dir.path(), &evs);
     let batches: Vec<String> = evs.chunks(50).map(event_list).collect();
     let urls = cluster.urls();
-    let servers: Vec<Option<Server>> = (0..2)
-        .map(|i| {
-            Some(Server::start(
-                &config(dir.path(), i, &urls, 3, &hook),
-                dir.path(),
-            ))
-        })
-        .collect();
+    let servers = instances(dir.path(), 2, &urls, 3, &hook);
     let (first, rest) = batches.split_at(batches.len() / 2);
     send_all(&servers, first);
     cluster.kill9(0);
     send_all(&servers, rest);
     let got = wait_alerts(&rx, &want);
-    assert_eq!(got.keys().cloned().collect::<BTreeSet<_>>(), want);
+    let ids = got.keys().cloned().collect::<BTreeSet<_>>();
+    if ids != want {
+        for s in servers.iter().flatten() {
+            eprintln!("--- instance log\n{}", s.log());
+        }
+    }
+    assert_eq!(ids, want);
 }
 
 /// A rule that alerts once `n` token requests by one user fall in an hour.
@@ -240,6 +252,7 @@ fn config_with(
 
 #[test]
 fn instances_matching_one_key_at_once_raise_one_alert_with_the_right_count() {
+    let _serial = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let nats = NatsServer::start(&dir.path().join("nats"));
     let (hook, rx) = receiver_with_headers();
@@ -308,6 +321,7 @@ fn instances_matching_one_key_at_once_raise_one_alert_with_the_right_count() {
 
 #[test]
 fn a_batch_delivered_or_sent_twice_counts_once() {
+    let _serial = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let nats = NatsServer::start(&dir.path().join("nats"));
     let (hook, rx) = receiver_with_headers();
@@ -353,6 +367,7 @@ fn a_batch_delivered_or_sent_twice_counts_once() {
 
 #[test]
 fn a_batch_over_the_nats_message_limit_is_refused_as_too_large() {
+    let _serial = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let nats = NatsServer::start_with(&dir.path().join("nats"), "max_payload: 65536\n");
     let (hook, _rx) = receiver_with_headers();
