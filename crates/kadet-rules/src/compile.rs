@@ -360,47 +360,92 @@ fn strings(values: &[Literal], lower: bool) -> Vec<Literal> {
         .collect()
 }
 
-fn leaf_test(
+/// The string conditions: (condition, operation, case-insensitive, negated).
+const STRING_TESTS: [(C, StrOp, bool, bool); 18] = [
+    (C::Equals, StrOp::Equals, false, false),
+    (C::IsIn, StrOp::Equals, false, false),
+    (C::DoesNotEqual, StrOp::Equals, false, true),
+    (C::IsNotIn, StrOp::Equals, false, true),
+    (C::IEquals, StrOp::Equals, true, false),
+    (C::IDoesNotEqual, StrOp::Equals, true, true),
+    (C::StartsWith, StrOp::StartsWith, false, false),
+    (C::DoesNotStartWith, StrOp::StartsWith, false, true),
+    (C::IStartsWith, StrOp::StartsWith, true, false),
+    (C::IDoesNotStartWith, StrOp::StartsWith, true, true),
+    (C::EndsWith, StrOp::EndsWith, false, false),
+    (C::DoesNotEndWith, StrOp::EndsWith, false, true),
+    (C::IEndsWith, StrOp::EndsWith, true, false),
+    (C::IDoesNotEndWith, StrOp::EndsWith, true, true),
+    (C::Contains, StrOp::Contains, false, false),
+    (C::DoesNotContain, StrOp::Contains, false, true),
+    (C::IContains, StrOp::Contains, true, false),
+    (C::IDoesNotContain, StrOp::Contains, true, true),
+];
+
+/// The number conditions.
+const NUMBER_TESTS: [(C, NumOp); 4] = [
+    (C::IsGreaterThan, NumOp::Gt),
+    (C::IsGreaterThanOrEqual, NumOp::Ge),
+    (C::IsLessThan, NumOp::Lt),
+    (C::IsLessThanOrEqual, NumOp::Le),
+];
+
+/// The conditions that take no value: (condition, test, negated).
+fn valueless_test(cond: C) -> Option<(Test, bool)> {
+    Some(match cond {
+        C::Exists => (Test::Exists, false),
+        C::DoesNotExist => (Test::Exists, true),
+        C::IsNull => (Test::IsNull, false),
+        C::IsNotNull => (Test::IsNull, true),
+        C::IsNullOrEmpty => (Test::NullOrEmpty, false),
+        C::IsNotNullOrEmpty => (Test::NullOrEmpty, true),
+        C::IsIPAddress => (Test::Ip(IpTest::Any), false),
+        C::IsIPv4Address => (Test::Ip(IpTest::V4), false),
+        C::IsIPv6Address => (Test::Ip(IpTest::V6), false),
+        C::IsIPAddressPublic => (Test::Ip(IpTest::Public), false),
+        C::IsIPAddressPrivate => (Test::Ip(IpTest::Private), false),
+        _ => return None,
+    })
+}
+
+/// One field condition with its values, where it was written.
+struct Leaf<'a> {
     cond: C,
     values: Option<Vec<Literal>>,
-    at: &str,
-    needle: Option<&str>,
-) -> R<(Test, bool)> {
-    let name = cond.as_str();
-    let need = |values: Option<Vec<Literal>>| -> R<Vec<Literal>> {
-        match values {
+    at: &'a str,
+    needle: Option<&'a str>,
+}
+
+impl Leaf<'_> {
+    fn fail<T>(&self, message: String) -> R<T> {
+        err(self.at, message, self.needle)
+    }
+
+    /// The values, which the condition needs. An empty list is a list
+    /// users are meant to fill (nothing is in it) for the list conditions.
+    fn needed(self) -> R<Vec<Literal>> {
+        match self.values {
             Some(v) if !v.is_empty() => Ok(v),
-            // An empty list is a list users are meant to fill: nothing is in it.
             Some(v)
                 if matches!(
-                    cond,
+                    self.cond,
                     C::IsIn | C::IsNotIn | C::IsIPAddressInCIDR | C::IsIPAddressNotInCIDR
                 ) =>
             {
                 Ok(v)
             }
-            _ => err(at, format!("{name} needs Value or Values"), needle),
+            _ => err(
+                self.at,
+                format!("{} needs Value or Values", self.cond.as_str()),
+                self.needle,
+            ),
         }
-    };
-    let none = |values: &Option<Vec<Literal>>| -> R<()> {
-        if values.is_some() {
-            return err(at, format!("{name} takes no Value"), needle);
-        }
-        Ok(())
-    };
-    let s = |op: StrOp, ci: bool, negate: bool, values: Option<Vec<Literal>>| -> R<(Test, bool)> {
-        let v = need(values)?;
-        let v = if op == StrOp::Equals && !ci {
-            v
-        } else {
-            strings(&v, ci)
-        };
-        Ok((Test::Str { op, ci, values: v }, negate))
-    };
-    let n = |op: NumOp, values: Option<Vec<Literal>>| -> R<(Test, bool)> {
-        let v = need(values)?;
+    }
+
+    fn numbers(self, op: NumOp) -> R<Test> {
+        let (at, needle, name) = (self.at, self.needle, self.cond.as_str());
         let mut nums = Vec::new();
-        for lit in v {
+        for lit in self.needed()? {
             match lit {
                 Literal::Num(x) => nums.push(x),
                 Literal::Str(t) if t.trim().parse::<f64>().is_ok() => {
@@ -415,92 +460,80 @@ fn leaf_test(
                 }
             }
         }
-        Ok((Test::Num { op, values: nums }, false))
+        Ok(Test::Num { op, values: nums })
+    }
+
+    fn cidrs(self) -> R<Test> {
+        let at = self.at;
+        let mut nets = Vec::new();
+        for lit in self.needed()? {
+            let text = lit.text();
+            let net = text
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| CompileError {
+                    at: at.into(),
+                    message: format!("{text:?} is not a CIDR"),
+                    needle: Some(text.clone()),
+                })?;
+            nets.push(net);
+        }
+        Ok(Test::Cidr(nets))
+    }
+
+    fn regex(self) -> R<Test> {
+        let at = self.at;
+        let v = self.needed()?;
+        let pattern = v
+            .iter()
+            .map(|l| format!("(?:{})", l.text()))
+            .collect::<Vec<_>>()
+            .join("|");
+        let re = regex::Regex::new(&pattern).map_err(|e| CompileError {
+            at: at.into(),
+            message: format!("bad regex: {e}"),
+            needle: v.first().map(Literal::text),
+        })?;
+        Ok(Test::Regex(Box::new(re)))
+    }
+}
+
+fn leaf_test(
+    cond: C,
+    values: Option<Vec<Literal>>,
+    at: &str,
+    needle: Option<&str>,
+) -> R<(Test, bool)> {
+    let leaf = Leaf {
+        cond,
+        values,
+        at,
+        needle,
     };
-    Ok(match cond {
-        C::Equals | C::IsIn => s(StrOp::Equals, false, false, values)?,
-        C::DoesNotEqual | C::IsNotIn => s(StrOp::Equals, false, true, values)?,
-        C::IEquals => s(StrOp::Equals, true, false, values)?,
-        C::IDoesNotEqual => s(StrOp::Equals, true, true, values)?,
-        C::StartsWith => s(StrOp::StartsWith, false, false, values)?,
-        C::DoesNotStartWith => s(StrOp::StartsWith, false, true, values)?,
-        C::IStartsWith => s(StrOp::StartsWith, true, false, values)?,
-        C::IDoesNotStartWith => s(StrOp::StartsWith, true, true, values)?,
-        C::EndsWith => s(StrOp::EndsWith, false, false, values)?,
-        C::DoesNotEndWith => s(StrOp::EndsWith, false, true, values)?,
-        C::IEndsWith => s(StrOp::EndsWith, true, false, values)?,
-        C::IDoesNotEndWith => s(StrOp::EndsWith, true, true, values)?,
-        C::Contains => s(StrOp::Contains, false, false, values)?,
-        C::DoesNotContain => s(StrOp::Contains, false, true, values)?,
-        C::IContains => s(StrOp::Contains, true, false, values)?,
-        C::IDoesNotContain => s(StrOp::Contains, true, true, values)?,
-        C::IsGreaterThan => n(NumOp::Gt, values)?,
-        C::IsGreaterThanOrEqual => n(NumOp::Ge, values)?,
-        C::IsLessThan => n(NumOp::Lt, values)?,
-        C::IsLessThanOrEqual => n(NumOp::Le, values)?,
-        C::Exists | C::DoesNotExist => {
-            none(&values)?;
-            (Test::Exists, cond == C::DoesNotExist)
+    let name = cond.as_str();
+    if let Some(&(_, op, ci, negate)) = STRING_TESTS.iter().find(|t| t.0 == cond) {
+        let v = leaf.needed()?;
+        let values = if op == StrOp::Equals && !ci {
+            v
+        } else {
+            strings(&v, ci)
+        };
+        return Ok((Test::Str { op, ci, values }, negate));
+    }
+    if let Some(&(_, op)) = NUMBER_TESTS.iter().find(|t| t.0 == cond) {
+        return Ok((leaf.numbers(op)?, false));
+    }
+    if let Some(test) = valueless_test(cond) {
+        if leaf.values.is_some() {
+            return leaf.fail(format!("{name} takes no Value"));
         }
-        C::IsNull | C::IsNotNull => {
-            none(&values)?;
-            (Test::IsNull, cond == C::IsNotNull)
-        }
-        C::IsNullOrEmpty | C::IsNotNullOrEmpty => {
-            none(&values)?;
-            (Test::NullOrEmpty, cond == C::IsNotNullOrEmpty)
-        }
-        C::IsIPAddress
-        | C::IsIPv4Address
-        | C::IsIPv6Address
-        | C::IsIPAddressPublic
-        | C::IsIPAddressPrivate => {
-            none(&values)?;
-            let kind = match cond {
-                C::IsIPAddress => IpTest::Any,
-                C::IsIPv4Address => IpTest::V4,
-                C::IsIPv6Address => IpTest::V6,
-                C::IsIPAddressPublic => IpTest::Public,
-                _ => IpTest::Private,
-            };
-            (Test::Ip(kind), false)
-        }
+        return Ok(test);
+    }
+    match cond {
         C::IsIPAddressInCIDR | C::IsIPAddressNotInCIDR => {
-            let v = need(values)?;
-            let mut nets = Vec::new();
-            for lit in v {
-                let text = lit.text();
-                let net = text
-                    .parse::<ipnet::IpNet>()
-                    .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| CompileError {
-                        at: at.into(),
-                        message: format!("{text:?} is not a CIDR"),
-                        needle: Some(text.clone()),
-                    })?;
-                nets.push(net);
-            }
-            (Test::Cidr(nets), cond == C::IsIPAddressNotInCIDR)
+            Ok((leaf.cidrs()?, cond == C::IsIPAddressNotInCIDR))
         }
-        C::MatchesRegex | C::DoesNotMatchRegex => {
-            let v = need(values)?;
-            let pattern = v
-                .iter()
-                .map(|l| format!("(?:{})", l.text()))
-                .collect::<Vec<_>>()
-                .join("|");
-            let re = regex::Regex::new(&pattern).map_err(|e| CompileError {
-                at: at.into(),
-                message: format!("bad regex: {e}"),
-                needle: v.first().map(Literal::text),
-            })?;
-            (Test::Regex(Box::new(re)), cond == C::DoesNotMatchRegex)
-        }
-        C::AlwaysTrue
-        | C::AlwaysFalse
-        | C::AnyElement
-        | C::AllElements
-        | C::OnlyOneElement
-        | C::NoElement => return err(at, format!("{name} is not a field condition"), needle),
-    })
+        C::MatchesRegex | C::DoesNotMatchRegex => Ok((leaf.regex()?, cond == C::DoesNotMatchRegex)),
+        _ => leaf.fail(format!("{name} is not a field condition")),
+    }
 }

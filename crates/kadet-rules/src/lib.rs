@@ -15,6 +15,7 @@
 
 #![warn(missing_docs)]
 
+pub mod annotations;
 pub mod compile;
 pub mod explain;
 pub mod expr;
@@ -23,15 +24,18 @@ pub mod model;
 pub mod path;
 pub mod prefilter;
 pub mod rule;
+pub mod set;
 pub mod sigma;
+pub mod source;
 pub mod template;
 pub mod testing;
 pub mod tuning;
 
 pub use expr::Expr;
 pub use loader::{
-    load_builtin, load_paths, load_rules, load_rules_with, load_tuned, LoadError, LoadErrors,
-    LoadOptions, RuleSet, SourceFormat,
+    load_builtin, load_paths, load_rules, load_rules_with, load_tuned, LoadOptions, SourceFormat,
 };
 pub use prefilter::{LineHit, LineVerdict, Prefilter, RuleMask};
-pub use rule::{Outcome, Rule, RuleFormat, Severity, Verdict};
+pub use rule::{by_id, index_of, Outcome, Rule, RuleFormat, Severity, Verdict};
+pub use set::RuleSet;
+pub use source::{LoadError, LoadErrors, Source};

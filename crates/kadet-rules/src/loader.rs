@@ -10,56 +10,13 @@
 
 use crate::compile::{CompileError, Compiler, Library};
 use crate::model::{LibraryFile, RuleFile};
-use crate::prefilter::Prefilter;
 use crate::rule::Rule;
+use crate::set::RuleSet;
 use crate::sigma::load::{is_sidecar, sidecar_name};
-use std::fmt;
+pub use crate::source::{LoadError, LoadErrors, Source};
 use std::path::{Path, PathBuf};
 
 include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
-
-/// A problem in a rule or library file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadError {
-    /// The file.
-    pub file: String,
-    /// 1-based line, when known.
-    pub line: Option<usize>,
-    /// 1-based column, when known.
-    pub column: Option<usize>,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for LoadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
-        if let Some(l) = self.line {
-            write!(f, ":{l}")?;
-            if let Some(c) = self.column {
-                write!(f, ":{c}")?;
-            }
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-impl std::error::Error for LoadError {}
-
-/// Every problem found while loading rules; nothing runs while there is one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadErrors(pub Vec<LoadError>);
-
-impl fmt::Display for LoadErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for e in &self.0 {
-            writeln!(f, "{e}")?;
-        }
-        write!(f, "{} problem(s) in the rules", self.0.len())
-    }
-}
-
-impl std::error::Error for LoadErrors {}
 
 /// The pseudo-path that stands for the built-in pack among rule paths
 /// (`--rules builtin --rules my-rules/`); a directory of that name is
@@ -152,43 +109,6 @@ pub fn load_tuned(
 /// Today's date (UTC), for tuning expiry.
 pub fn today() -> time::Date {
     time::OffsetDateTime::now_utc().date()
-}
-
-/// Loaded, compiled rules with their library and prefilter.
-#[derive(Debug)]
-pub struct RuleSet {
-    /// The rules, in load order (file path order).
-    pub rules: Vec<Rule>,
-    /// Named lists and conditions.
-    pub library: Library,
-}
-
-impl RuleSet {
-    /// Finds a rule by id.
-    pub fn get(&self, id: &str) -> Option<&Rule> {
-        self.rules.iter().find(|r| r.id == id)
-    }
-
-    /// Builds the prefilter for the rules kept by `keep`.
-    pub fn prefilter(&self) -> Prefilter {
-        Prefilter::build(&self.rules)
-    }
-
-    /// Keeps only enabled rules unless `include_disabled`.
-    pub fn retain_enabled(&mut self, include_disabled: bool) {
-        if !include_disabled {
-            self.rules.retain(|r| r.enabled);
-        }
-    }
-}
-
-/// A YAML source: a name for messages and its text.
-#[derive(Debug, Clone)]
-pub struct Source {
-    /// Path or embedded name.
-    pub name: String,
-    /// File contents.
-    pub text: String,
 }
 
 /// The built-in pack's files.
@@ -472,7 +392,7 @@ pub fn load_sources_with(
         let mut compiler = Compiler::new(&library);
         match Rule::compile(file, &src.name, &mut compiler) {
             Ok(rule) => {
-                if let Some(prev) = rules.iter().find(|r| r.id == rule.id) {
+                if let Some(prev) = crate::rule::by_id(&rules, &rule.id) {
                     errors.push(LoadError {
                         file: src.name.clone(),
                         line: src
@@ -496,7 +416,7 @@ pub fn load_sources_with(
     let (sigma_rules, sigma_errors) = crate::sigma::load::load(&sigma_files, sidecars);
     errors.extend(sigma_errors);
     for rule in sigma_rules {
-        if let Some(prev) = rules.iter().find(|r| r.id == rule.id) {
+        if let Some(prev) = crate::rule::by_id(&rules, &rule.id) {
             errors.push(LoadError {
                 file: rule.source.clone(),
                 line: None,

@@ -177,13 +177,13 @@ pub struct Rule {
     /// whether the rule matches.
     pub detection_keys: Option<Vec<String>>,
     /// Tuning exclusions: a match where one holds is suppressed.
-    pub exclusions: Vec<crate::tuning::Exclusion>,
+    pub exclusions: Vec<crate::annotations::Exclusion>,
     /// The changes tuning made to the rule, with their sources.
-    pub tuning: Vec<crate::tuning::TuningNote>,
+    pub tuning: Vec<crate::annotations::TuningNote>,
     /// The language the rule was written in.
     pub format: RuleFormat,
     /// A Sigma rule's metadata (author, references, false positives, ...).
-    pub sigma: Option<Box<crate::sigma::SigmaMeta>>,
+    pub sigma: Option<Box<crate::annotations::SigmaMeta>>,
 }
 
 /// A rule's verdict on an event.
@@ -594,4 +594,15 @@ impl Rule {
             .flat_map(|(_, v)| v.iter().map(String::as_str))
             .collect()
     }
+}
+
+/// The position of the rule with this id among `rules`: the one place a
+/// rule is found by its id.
+pub fn index_of(rules: &[Rule], id: &str) -> Option<usize> {
+    rules.iter().position(|r| r.id == id)
+}
+
+/// The rule with this id among `rules`.
+pub fn by_id<'r>(rules: &'r [Rule], id: &str) -> Option<&'r Rule> {
+    index_of(rules, id).map(|i| &rules[i])
 }

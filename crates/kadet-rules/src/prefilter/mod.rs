@@ -184,115 +184,16 @@ impl Prefilter {
             .iter()
             .map(|r| LogType::ALL.map(|t| rule_clauses(r, t)))
             .collect();
-        let mut literals: Vec<String> = Vec::new();
-        let mut literal_bytes = [false; 128];
-        let mut mark_bytes = |text: &str| {
-            for b in text.bytes() {
-                literal_bytes[usize::from(b.to_ascii_lowercase() & 0x7f)] = true;
-                literal_bytes[usize::from(b.to_ascii_uppercase() & 0x7f)] = true;
-            }
-        };
-        for m in SHAPE_MARKERS {
-            mark_bytes(m);
-        }
-        let mut requirements = Vec::with_capacity(rules.len());
-        for types in &per_type {
-            requirements.push(types.clone().map(|t| {
-                match t {
-                    None => Requirement::Never,
-                    Some(None) => Requirement::Always,
-                    Some(Some(clauses)) => Requirement::Clauses(
-                        clauses
-                            .iter()
-                            .map(|clause| {
-                                clause
-                                    .iter()
-                                    .map(|l| {
-                                        mark_bytes(if l == IP_LITERAL {
-                                            IP_BYTES
-                                        } else {
-                                            pattern_text(l)
-                                        });
-                                        literals.iter().position(|x| x == l).unwrap_or_else(|| {
-                                            literals.push(l.clone());
-                                            literals.len() - 1
-                                        })
-                                    })
-                                    .collect()
-                            })
-                            .collect(),
-                    ),
-                }
-            }));
-        }
-        let rule_literals = rules
-            .iter()
-            .zip(&per_type)
-            .map(|(r, types)| {
-                let shown = if r.applies_to(LogType::KubernetesAudit) {
-                    0
-                } else {
-                    (0..4).find(|&i| types[i].is_some()).unwrap_or(0)
-                };
-                // Shown without the number mark: `403`.
-                types[shown].clone().flatten().map(|clauses| {
-                    clauses
-                        .into_iter()
-                        .map(|c| {
-                            c.iter()
-                                .map(|l| l.strip_prefix(NUM_MARK).unwrap_or(l).to_string())
-                                .collect()
-                        })
-                        .collect()
-                })
-            })
-            .collect();
-        let has_numbers = literals
-            .iter()
-            .any(|l| l != IP_LITERAL && pattern_text(l).bytes().any(|b| b.is_ascii_digit()));
-        let has_slash = literals.iter().any(|l| pattern_text(l).contains('/'));
-        let mut patterns: Vec<&str> = Vec::new();
-        let mut ac_kinds = Vec::new();
-        for (i, l) in literals.iter().enumerate() {
-            if l != IP_LITERAL {
-                patterns.push(pattern_text(l));
-                ac_kinds.push(PatternKind::Literal(i));
-            }
-        }
-        patterns.push(ESCAPE);
-        ac_kinds.push(PatternKind::Escape);
-        if has_numbers {
-            patterns.push(NINES);
-            ac_kinds.push(PatternKind::Nines);
-        }
-        if has_slash {
-            patterns.push(SLASH_ESCAPE);
-            ac_kinds.push(PatternKind::SlashEscape);
-        }
-        let ac = if ac_kinds.len() <= 2 && literals.is_empty() {
-            None
-        } else {
-            // A DFA: the overlapping search over container events is the hot part.
-            AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .kind(Some(AhoCorasickKind::DFA))
-                .build(&patterns)
-                .or_else(|_| {
-                    AhoCorasickBuilder::new()
-                        .ascii_case_insensitive(true)
-                        .match_kind(MatchKind::Standard)
-                        .build(&patterns)
-                })
-                .ok()
-        };
+        let (requirements, literals, literal_bytes) = intern_literals(&per_type);
+        let rule_literals = shown_literals(rules, &per_type);
+        let searcher = Searcher::build(&literals);
         let finders: Option<Vec<LiteralFinder>> =
             literals.iter().map(|l| LiteralFinder::new(l)).collect();
-        let disabled = (ac.is_none() && !literals.is_empty()) || finders.is_none();
+        let disabled = (searcher.ac.is_none() && !literals.is_empty()) || finders.is_none();
         let mut p = Prefilter {
-            ac,
+            ac: searcher.ac,
             requirements,
-            ac_kinds,
+            ac_kinds: searcher.kinds,
             literal_bytes,
             finders: finders.unwrap_or_default(),
             numbers: literals.iter().map(|l| l.starts_with(NUM_MARK)).collect(),
@@ -303,7 +204,8 @@ impl Prefilter {
             disabled,
         };
         if !p.disabled {
-            p.line_plan = presumed.and_then(|t| p.plan_lines(t, has_numbers, has_slash));
+            p.line_plan =
+                presumed.and_then(|t| p.plan_lines(t, searcher.has_numbers, searcher.has_slash));
         }
         p
     }
@@ -543,6 +445,136 @@ impl Prefilter {
                             || self.literal_bytes[(c as u8).to_ascii_lowercase() as usize]))
             }
             _ => true,
+        }
+    }
+}
+/// Each rule's requirement per log type, with its literals numbered (each
+/// literal once), and the bytes any literal or shape marker holds.
+fn intern_literals(
+    per_type: &[[RuleClauses; 4]],
+) -> (Vec<[Requirement; 4]>, Vec<String>, [bool; 128]) {
+    let mut literals: Vec<String> = Vec::new();
+    let mut literal_bytes = [false; 128];
+    let mut mark_bytes = |text: &str| {
+        for b in text.bytes() {
+            literal_bytes[usize::from(b.to_ascii_lowercase() & 0x7f)] = true;
+            literal_bytes[usize::from(b.to_ascii_uppercase() & 0x7f)] = true;
+        }
+    };
+    for m in SHAPE_MARKERS {
+        mark_bytes(m);
+    }
+    let mut intern = |l: &String| {
+        mark_bytes(if l == IP_LITERAL {
+            IP_BYTES
+        } else {
+            pattern_text(l)
+        });
+        literals.iter().position(|x| x == l).unwrap_or_else(|| {
+            literals.push(l.clone());
+            literals.len() - 1
+        })
+    };
+    let requirements = per_type
+        .iter()
+        .map(|types| {
+            types.clone().map(|t| match t {
+                None => Requirement::Never,
+                Some(None) => Requirement::Always,
+                Some(Some(clauses)) => Requirement::Clauses(
+                    clauses
+                        .iter()
+                        .map(|clause| clause.iter().map(&mut intern).collect())
+                        .collect(),
+                ),
+            })
+        })
+        .collect();
+    (requirements, literals, literal_bytes)
+}
+
+/// The literals `rules list` shows for each rule: those of its Kubernetes
+/// audit clauses, else of the first log type it reads; without the number
+/// mark (`403`).
+fn shown_literals(rules: &[Rule], per_type: &[[RuleClauses; 4]]) -> Vec<Option<Vec<Vec<String>>>> {
+    rules
+        .iter()
+        .zip(per_type)
+        .map(|(r, types)| {
+            let shown = if r.applies_to(LogType::KubernetesAudit) {
+                0
+            } else {
+                (0..4).find(|&i| types[i].is_some()).unwrap_or(0)
+            };
+            types[shown].clone().flatten().map(|clauses| {
+                clauses
+                    .into_iter()
+                    .map(|c| {
+                        c.iter()
+                            .map(|l| l.strip_prefix(NUM_MARK).unwrap_or(l).to_string())
+                            .collect()
+                    })
+                    .collect()
+            })
+        })
+        .collect()
+}
+
+/// The one search over a chunk: the literals, the escape marks, and the
+/// number and slash marks when some literal needs them.
+struct Searcher {
+    ac: Option<AhoCorasick>,
+    kinds: Vec<PatternKind>,
+    has_numbers: bool,
+    has_slash: bool,
+}
+
+impl Searcher {
+    fn build(literals: &[String]) -> Searcher {
+        let has_numbers = literals
+            .iter()
+            .any(|l| l != IP_LITERAL && pattern_text(l).bytes().any(|b| b.is_ascii_digit()));
+        let has_slash = literals.iter().any(|l| pattern_text(l).contains('/'));
+        let mut patterns: Vec<&str> = Vec::new();
+        let mut kinds = Vec::new();
+        for (i, l) in literals.iter().enumerate() {
+            if l != IP_LITERAL {
+                patterns.push(pattern_text(l));
+                kinds.push(PatternKind::Literal(i));
+            }
+        }
+        patterns.push(ESCAPE);
+        kinds.push(PatternKind::Escape);
+        if has_numbers {
+            patterns.push(NINES);
+            kinds.push(PatternKind::Nines);
+        }
+        if has_slash {
+            patterns.push(SLASH_ESCAPE);
+            kinds.push(PatternKind::SlashEscape);
+        }
+        let ac = if kinds.len() <= 2 && literals.is_empty() {
+            None
+        } else {
+            // A DFA: the overlapping search over container events is the hot part.
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(&patterns)
+                .or_else(|_| {
+                    AhoCorasickBuilder::new()
+                        .ascii_case_insensitive(true)
+                        .match_kind(MatchKind::Standard)
+                        .build(&patterns)
+                })
+                .ok()
+        };
+        Searcher {
+            ac,
+            kinds,
+            has_numbers,
+            has_slash,
         }
     }
 }

@@ -17,9 +17,9 @@ use super::document::Document;
 use super::fields::Logsource;
 use super::meta::{self, Logic};
 use crate::expr::{Expr, Literal, StrOp, Test};
-use crate::loader::LoadError;
 use crate::path::FieldPath;
 use crate::rule::Rule;
+use crate::source::LoadError;
 use kadet_event::LogType;
 use serde_norway::Value as Yaml;
 

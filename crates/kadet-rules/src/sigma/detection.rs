@@ -15,8 +15,8 @@ use super::fields::Logsource;
 use super::modifiers::{self, Modifier};
 use super::values;
 use crate::expr::Expr;
-use crate::loader::LoadError;
 use crate::path::FieldPath;
+use crate::source::LoadError;
 use serde_norway::Value as Yaml;
 
 /// A compiled detection.

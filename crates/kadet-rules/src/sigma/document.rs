@@ -2,7 +2,7 @@
 //! document for error messages (YAML values carry no positions, so lines are
 //! found by searching the document's text).
 
-use crate::loader::LoadError;
+use crate::source::LoadError;
 use serde_norway::Value as Yaml;
 
 /// One YAML document of a file: its text, where it starts, its value.

@@ -7,9 +7,9 @@ use super::detection;
 use super::document::{self, Document};
 use super::fields::Logsource;
 use super::meta::{self, Logic};
-use crate::loader::{LoadError, Source};
 use crate::model::TestCase;
 use crate::rule::Rule;
+use crate::source::{LoadError, Source};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 

@@ -10,60 +10,20 @@
 //! | `tags` | tags, and ATT&CK entries under Reports |
 //! | `description`, first of `references` | description, reference |
 //! | `fields` | alert context: each field's value |
-//! | `author`, `date`, `modified`, `references`, `falsepositives`, `license` | kept in [`SigmaMeta`], shown by `rules show`, carried into alerts |
+//! | `author`, `date`, `modified`, `references`, `falsepositives`, `license` | kept in [`SigmaMeta`](crate::annotations::SigmaMeta), shown by `rules show`, carried into alerts |
 
 use super::attack;
 use super::document::Document;
 use super::fields::Logsource;
-use crate::loader::LoadError;
+use crate::annotations::SigmaMeta;
 use crate::path::FieldPath;
 use crate::rule::{ContextValue, Rule, RuleFormat, Severity};
+use crate::source::LoadError;
 use crate::template::Template;
 use crate::Expr;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_norway::Value as Yaml;
 use std::collections::BTreeMap;
-
-/// What a Sigma rule says beyond its logic, kept on the [`Rule`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct SigmaMeta {
-    /// `id`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    /// `name` (how correlation rules refer to it).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// `author`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub author: Option<String>,
-    /// `date`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub date: Option<String>,
-    /// `modified`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub modified: Option<String>,
-    /// `license`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub license: Option<String>,
-    /// `level` as written.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub level: Option<String>,
-    /// `references`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub references: Vec<String>,
-    /// `falsepositives`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub falsepositives: Vec<String>,
-    /// `logsource` (category, product, service).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub logsource: BTreeMap<String, String>,
-    /// The detection's condition(s), or the correlation in words.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub condition: Vec<String>,
-    /// For a correlation rule: the rules it counts (their RuleIDs).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub correlates: Vec<String>,
-}
 
 /// The `kadet:` key of a Sigma rule (Sigma allows extra top-level keys).
 #[derive(Debug, Clone, Default, Deserialize)]

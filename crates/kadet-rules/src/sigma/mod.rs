@@ -25,7 +25,7 @@ pub mod modifiers;
 pub mod pattern;
 pub mod values;
 
-pub use meta::SigmaMeta;
+pub use crate::annotations::SigmaMeta;
 
 use serde_norway::Value as Yaml;
 

@@ -2,8 +2,9 @@
 
 use super::{glob_matches, Exclusion, TuningEntry, TuningFile, TuningNote};
 use crate::compile::Compiler;
-use crate::loader::{LoadError, RuleSet};
 use crate::rule::{Rule, Severity};
+use crate::set::RuleSet;
+use crate::source::LoadError;
 use serde_norway::Value as Yaml;
 use time::Date;
 

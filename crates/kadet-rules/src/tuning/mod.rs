@@ -30,41 +30,7 @@ mod model;
 pub use apply::{apply, Applied};
 pub use model::{TuningEntry, TuningFile, TuningTest};
 
-use std::fmt;
-
-/// A tuning exclusion on a rule: a match where it holds is suppressed.
-#[derive(Debug, Clone)]
-pub struct Exclusion {
-    /// `file:line` of the tuning entry, for counters and messages.
-    pub label: String,
-    /// The entry's reason.
-    pub reason: String,
-    /// The compiled condition.
-    pub expr: crate::Expr,
-}
-
-/// One change a tuning entry made to a rule, for `kadet rules show`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TuningNote {
-    /// `file:line` of the entry.
-    pub source: String,
-    /// What changed (`severity Low`, `exclusion`, `disabled`, ...).
-    pub change: String,
-    /// The entry's reason.
-    pub reason: String,
-    /// The entry's expiry date, when it has one (`YYYY-MM-DD`).
-    pub expires: Option<String>,
-}
-
-impl fmt::Display for TuningNote {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} ({})", self.source, self.change, self.reason)?;
-        if let Some(e) = &self.expires {
-            write!(f, ", until {e}")?;
-        }
-        Ok(())
-    }
-}
+pub use crate::annotations::{Exclusion, TuningNote};
 
 /// True when the glob `pattern` (`*` any run, `?` one character) matches
 /// `id` whole.

@@ -1,7 +1,7 @@
 //! The tuning file as written, and reading it with positioned errors.
 
-use crate::loader::LoadError;
 use crate::model::ExprList;
+use crate::source::LoadError;
 use serde::Deserialize;
 use serde_norway::Value as Yaml;
 

@@ -5,8 +5,8 @@
 use kadet_rules::loader::{load_sources, Source};
 use kadet_rules::testing::run_rule_tests;
 
-const DOC: &str = include_str!("../../../docs/rule-language.md");
-const SIGMA_DOC: &str = include_str!("../../../docs/sigma.md");
+const DOC: &str = include_str!("../../../../docs/rule-language.md");
+const SIGMA_DOC: &str = include_str!("../../../../docs/sigma.md");
 
 fn blocks(tag: &str) -> Vec<String> {
     blocks_in(DOC, tag)
