@@ -24,74 +24,16 @@
 //! applied), so the store can commit exactly that with the journal offset,
 //! and [`Alerter::restore`] rebuilds it after a restart.
 
-use crate::matches::{Actor, Match, Target};
-use crate::window::{AlertWindow, EventRef};
+use crate::alert::Alert;
+use crate::matches::Match;
+use crate::window::AlertWindow;
 use kadet_event::EventTime;
-use kadet_rules::{Rule, Severity};
-use serde::Serialize;
+use kadet_rules::Rule;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 pub use crate::window::{alert_id, EVENTS_CAP, SUMMARY_CAP};
-
-/// A finished alert (or signal).
-#[derive(Debug, Clone, Serialize)]
-pub struct Alert {
-    /// Stable id: hash of rule id, dedup string and window start.
-    pub alert_id: String,
-    /// RuleID.
-    pub rule_id: String,
-    /// DisplayName (or RuleID).
-    pub rule_name: String,
-    /// Highest severity among the matches.
-    pub severity: Severity,
-    /// Title of the first match.
-    pub title: String,
-    /// Dedup string.
-    pub dedup: String,
-    /// Matches in the window.
-    pub event_count: u64,
-    /// Event time of the first match (RFC 3339), when known.
-    pub first_seen: Option<String>,
-    /// Event time of the last match.
-    pub last_seen: Option<String>,
-    /// Log types of the matches.
-    pub log_types: Vec<&'static str>,
-    /// Cluster of the first match that names one.
-    pub cluster: Option<String>,
-    /// Alert context of the first match.
-    pub context: serde_json::Map<String, serde_json::Value>,
-    /// SummaryAttributes with their distinct values (at most 20 each).
-    pub summary: BTreeMap<String, Vec<serde_json::Value>>,
-    /// Reports (framework → ids).
-    pub reports: BTreeMap<String, Vec<String>>,
-    /// Reference.
-    pub reference: Option<String>,
-    /// Runbook.
-    pub runbook: Option<String>,
-    /// A Sigma rule's metadata (author, references, false positives, ...):
-    /// the Detection Rule License asks alerts to name the author.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sigma: Option<Box<kadet_rules::sigma::SigmaMeta>>,
-    /// The first matching events (at most `events_cap`).
-    pub events: Vec<EventRef>,
-    /// The cap on `events`.
-    pub events_cap: usize,
-    /// True when more matches than `events_cap` exist.
-    pub events_truncated: bool,
-    /// True for `CreateAlert: false` rules.
-    #[serde(skip)]
-    pub signal: bool,
-    /// Actor of the first match (for OCSF).
-    #[serde(skip)]
-    pub actor: Actor,
-    /// Target of the first match (for OCSF).
-    #[serde(skip)]
-    pub target: Target,
-    /// Window start, for ordering.
-    #[serde(skip)]
-    pub window_start: EventTime,
-}
 
 /// When a window becomes an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +53,9 @@ pub struct AlertStats {
     pub late_matches: u64,
     /// Windows that closed below their Threshold.
     pub below_threshold: u64,
+    /// Windows of `CreateAlert: false` rules that reached their threshold
+    /// (signals: counted, never raised as alerts).
+    pub signals: u64,
 }
 
 /// A match waiting in the reorder buffer, as stored: (sequence, RuleID, match).
@@ -145,6 +90,8 @@ pub struct Alerter<'r> {
     open: HashMap<Key, AlertWindow>,
     closing: BinaryHeap<Reverse<(EventTime, usize, String)>>,
     ready: Vec<(Alert, AlertWindow)>,
+    /// When the watermark last moved on (wall clock), for idle release.
+    last_advance: Instant,
     /// Change tracking (serve only).
     tracking: Option<Tracking>,
     /// Counters.
@@ -160,22 +107,17 @@ struct Tracking {
 }
 
 impl<'r> Alerter<'r> {
-    /// An alerter for `scan`: `lateness_minutes` of disorder, alerts when
-    /// windows close.
-    pub fn new(rules: &'r [Rule], lateness_minutes: u32) -> Self {
-        Self::with(
-            rules,
-            i64::from(lateness_minutes) * 60_000_000,
-            EmitAt::Close,
-        )
+    /// An alerter for `scan`: `lateness` of disorder handled exactly,
+    /// alerts when windows close.
+    pub fn new(rules: &'r [Rule], lateness: Duration) -> Self {
+        Self::with(rules, lateness, EmitAt::Close)
     }
 
-    /// An alerter with the lateness bound in microseconds and the moment
-    /// alerts are raised.
-    pub fn with(rules: &'r [Rule], lateness_us: i64, emit: EmitAt) -> Self {
+    /// An alerter with a lateness bound and the moment alerts are raised.
+    pub fn with(rules: &'r [Rule], lateness: Duration, emit: EmitAt) -> Self {
         Alerter {
             rules,
-            lateness_us: lateness_us.max(0),
+            lateness_us: i64::try_from(lateness.as_micros()).unwrap_or(i64::MAX),
             emit,
             watermark: None,
             applied_up_to: None,
@@ -185,6 +127,7 @@ impl<'r> Alerter<'r> {
             open: HashMap::new(),
             closing: BinaryHeap::new(),
             ready: Vec::new(),
+            last_advance: Instant::now(),
             tracking: None,
             stats: AlertStats::default(),
         }
@@ -247,7 +190,7 @@ impl<'r> Alerter<'r> {
 
     /// The index of the rule with this id, among the alerter's rules.
     pub fn rule_index(&self, rule_id: &str) -> Option<usize> {
-        self.rules.iter().position(|r| r.id == rule_id)
+        kadet_rules::index_of(self.rules, rule_id)
     }
 
     /// The event-time watermark: the latest event time seen.
@@ -263,8 +206,25 @@ impl<'r> Alerter<'r> {
     /// Advances the watermark with an event time seen in the input (matching or not).
     pub fn observe_time(&mut self, t: EventTime) {
         if self.watermark.is_none_or(|w| t > w) {
-            self.watermark = Some(t);
+            self.advance(t);
             self.release(false);
+        }
+    }
+
+    fn advance(&mut self, t: EventTime) {
+        self.watermark = Some(t);
+        self.last_advance = Instant::now();
+    }
+
+    /// Feeds one chunk's (or batch's) matches, in input order, then its
+    /// latest event time: event time moves on only once the chunk's
+    /// matches are in, so that disorder inside a chunk is ordered.
+    pub fn feed(&mut self, matches: impl IntoIterator<Item = Match>, max_time: Option<EventTime>) {
+        for m in matches {
+            self.push(m);
+        }
+        if let Some(t) = max_time {
+            self.observe_time(t);
         }
     }
 
@@ -272,7 +232,7 @@ impl<'r> Alerter<'r> {
     pub fn push(&mut self, m: Match) {
         if let Some(t) = m.time {
             if self.watermark.is_none_or(|w| t > w) {
-                self.watermark = Some(t);
+                self.advance(t);
             }
         }
         let t = m.time.or(self.watermark).unwrap_or(EventTime(0));
@@ -362,24 +322,48 @@ impl<'r> Alerter<'r> {
         }
     }
 
-    /// Alerts raised so far and not yet taken.
-    pub fn drain_ready(&mut self) -> Vec<Alert> {
-        self.ready.drain(..).map(|(a, _)| a).collect()
+    /// Alerts raised so far and not yet taken. Signals (`CreateAlert:
+    /// false`) are counted in [`AlertStats::signals`] and left out.
+    pub fn drain_alerts(&mut self) -> Vec<Alert> {
+        self.drain_raised().into_iter().map(|(a, _)| a).collect()
     }
 
     /// Alerts raised so far and not yet taken, each with its window as it
-    /// was when the alert was raised (what `serve` stores in its outbox).
+    /// was when the alert was raised (what `serve` stores and delivers).
+    /// Signals are counted and left out.
     pub fn drain_raised(&mut self) -> Vec<(Alert, AlertWindow)> {
-        std::mem::take(&mut self.ready)
+        let mut raised = std::mem::take(&mut self.ready);
+        let before = raised.len();
+        raised.retain(|(a, _)| !a.signal);
+        self.stats.signals += (before - raised.len()) as u64;
+        raised
     }
 
     /// The input is idle: event time moves on by the lateness bound, so
     /// every buffered match is applied and windows that ended are closed.
-    /// (`serve` calls it when no record has arrived for a while.)
     pub fn release_idle(&mut self) {
         if let Some(w) = self.watermark {
             self.observe_time(EventTime(w.0.saturating_add(self.lateness_us)));
         }
+    }
+
+    /// True when matches wait in the reorder buffer and event time has not
+    /// moved on for `after` of wall clock.
+    pub fn idle_due(&self, after: Option<Duration>) -> bool {
+        self.buffered() > 0 && after.is_some_and(|d| self.last_advance.elapsed() >= d)
+    }
+
+    /// Releases the reorder buffer as [`Alerter::release_idle`] does when
+    /// matches wait in it and event time has not moved on for `after` of
+    /// wall clock (`None`: never): a quiet or stalled source must not hold
+    /// an alert back. Returns whether it did.
+    pub fn release_if_idle(&mut self, after: Option<Duration>) -> bool {
+        let due = self.idle_due(after);
+        if due {
+            self.release_idle();
+            self.last_advance = Instant::now();
+        }
+        due
     }
 
     /// What changed since the last call (empty unless built by
@@ -417,7 +401,7 @@ impl<'r> Alerter<'r> {
         for k in keys {
             self.close(&k);
         }
-        let mut out = self.drain_ready();
+        let mut out = self.drain_alerts();
         out.sort_by(|a, b| {
             (a.window_start, &a.rule_id, &a.dedup).cmp(&(b.window_start, &b.rule_id, &b.dedup))
         });

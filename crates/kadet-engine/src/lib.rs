@@ -6,13 +6,15 @@
 //!
 //! - [`pipeline`]: parallel decoding and evaluation in input order;
 //! - [`window`]: one dedup window, the unit of alerting in every mode;
-//! - [`alert`]: the [`Alerter`]: windows on event time, in event-time order;
+//! - [`alerter`]: the [`Alerter`]: windows on event time, in event-time order;
+//! - [`alert`]: the [`Alert`] every output format renders;
 //! - [`sink`] and [`ocsf`]: JSON lines, tables and OCSF Detection Findings;
 //! - [`scan`]: the whole `kadet scan` job as one call.
 
 #![warn(missing_docs)]
 
 pub mod alert;
+pub mod alerter;
 pub mod attack;
 pub mod matches;
 pub mod ocsf;
@@ -21,7 +23,8 @@ pub mod scan;
 pub mod sink;
 pub mod window;
 
-pub use alert::{Alert, Alerter, EmitAt};
+pub use alert::Alert;
+pub use alerter::{Alerter, EmitAt};
 pub use matches::Match;
 pub use pipeline::{Evaluator, ScanOptions, ScanStats};
 pub use scan::{scan, Alerting, Emit, ScanReport};

@@ -57,6 +57,52 @@ pub fn detection_finding(a: &Alert, rule: Option<&Rule>) -> Value {
     let (sev_id, sev_name) = severity_id(a.severity);
     let first = millis(a.first_seen.as_deref());
     let last = millis(a.last_seen.as_deref());
+    let mut out = Map::new();
+    out.insert("activity_id".into(), json!(1));
+    out.insert("activity_name".into(), json!("Create"));
+    out.insert("category_uid".into(), json!(2));
+    out.insert("category_name".into(), json!("Findings"));
+    out.insert("class_uid".into(), json!(2004));
+    out.insert("class_name".into(), json!("Detection Finding"));
+    out.insert("type_uid".into(), json!(200401));
+    out.insert("type_name".into(), json!("Detection Finding: Create"));
+    out.insert("severity_id".into(), json!(sev_id));
+    out.insert("severity".into(), json!(sev_name));
+    out.insert("status_id".into(), json!(1));
+    out.insert("status".into(), json!("New"));
+    out.insert("time".into(), json!(first.unwrap_or(0)));
+    if let (Some(f), Some(l)) = (first, last) {
+        out.insert("start_time".into(), json!(f));
+        out.insert("end_time".into(), json!(l));
+    }
+    out.insert("count".into(), json!(a.event_count));
+    out.insert("message".into(), json!(a.title));
+    out.insert("finding_info".into(), finding_info(a, rule, first, last));
+    out.insert(
+        "metadata".into(),
+        json!({
+            "version": OCSF_VERSION,
+            "product": { "name": "kadet", "vendor_name": "kadet", "version": env!("CARGO_PKG_VERSION") },
+            "uid": a.alert_id,
+        }),
+    );
+    let resources = resources(a);
+    if !resources.is_empty() {
+        out.insert("resources".into(), Value::Array(resources));
+    }
+    let (evidence, observables) = evidence(a);
+    if !evidence.is_empty() {
+        out.insert("evidences".into(), json!([Value::Object(evidence)]));
+    }
+    if !observables.is_empty() {
+        out.insert("observables".into(), Value::Array(observables));
+    }
+    out.insert("unmapped".into(), unmapped(a));
+    Value::Object(out)
+}
+
+/// `finding_info`: what was found, by which rule, when.
+fn finding_info(a: &Alert, rule: Option<&Rule>, first: Option<i64>, last: Option<i64>) -> Value {
     let mut finding = Map::new();
     finding.insert("uid".into(), json!(a.alert_id));
     finding.insert("title".into(), json!(a.title));
@@ -83,6 +129,11 @@ pub fn detection_finding(a: &Alert, rule: Option<&Rule>) -> Value {
     if let Some(r) = &a.reference {
         finding.insert("src_url".into(), json!(r));
     }
+    Value::Object(finding)
+}
+
+/// `resources`: the cluster and the object acted on.
+fn resources(a: &Alert) -> Vec<Value> {
     let mut resources = Vec::new();
     if let Some(c) = &a.cluster {
         resources.push(json!({ "type": "Kubernetes Cluster", "name": c }));
@@ -102,39 +153,12 @@ pub fn detection_finding(a: &Alert, rule: Option<&Rule>) -> Value {
         }
         resources.push(Value::Object(r));
     }
-    let mut out = Map::new();
-    out.insert("activity_id".into(), json!(1));
-    out.insert("activity_name".into(), json!("Create"));
-    out.insert("category_uid".into(), json!(2));
-    out.insert("category_name".into(), json!("Findings"));
-    out.insert("class_uid".into(), json!(2004));
-    out.insert("class_name".into(), json!("Detection Finding"));
-    out.insert("type_uid".into(), json!(200401));
-    out.insert("type_name".into(), json!("Detection Finding: Create"));
-    out.insert("severity_id".into(), json!(sev_id));
-    out.insert("severity".into(), json!(sev_name));
-    out.insert("status_id".into(), json!(1));
-    out.insert("status".into(), json!("New"));
-    out.insert("time".into(), json!(first.unwrap_or(0)));
-    if let (Some(f), Some(l)) = (first, last) {
-        out.insert("start_time".into(), json!(f));
-        out.insert("end_time".into(), json!(l));
-    }
-    out.insert("count".into(), json!(a.event_count));
-    out.insert("message".into(), json!(a.title));
-    out.insert("finding_info".into(), Value::Object(finding));
-    out.insert(
-        "metadata".into(),
-        json!({
-            "version": OCSF_VERSION,
-            "product": { "name": "kadet", "vendor_name": "kadet", "version": env!("CARGO_PKG_VERSION") },
-            "uid": a.alert_id,
-        }),
-    );
-    if !resources.is_empty() {
-        out.insert("resources".into(), Value::Array(resources));
-    }
-    // Detection Finding 1.3.0 carries who/where in `evidences`.
+    resources
+}
+
+/// Detection Finding 1.3.0 carries who and where in `evidences`; the same
+/// values are `observables`.
+fn evidence(a: &Alert) -> (Map<String, Value>, Vec<Value>) {
     let mut evidence = Map::new();
     let mut observables = Vec::new();
     if let Some(u) = &a.actor.user {
@@ -152,12 +176,11 @@ pub fn detection_finding(a: &Alert, rule: Option<&Rule>) -> Value {
         evidence.insert("data".into(), json!({ "user_agent": ua }));
         observables.push(json!({ "name": "evidences.data.user_agent", "type_id": 16, "type": "HTTP User-Agent", "value": ua }));
     }
-    if !evidence.is_empty() {
-        out.insert("evidences".into(), json!([Value::Object(evidence)]));
-    }
-    if !observables.is_empty() {
-        out.insert("observables".into(), Value::Array(observables));
-    }
+    (evidence, observables)
+}
+
+/// `unmapped`: kadet's own fields.
+fn unmapped(a: &Alert) -> Value {
     let mut unmapped = Map::new();
     unmapped.insert("dedup".into(), json!(a.dedup));
     if let Some(meta) = &a.sigma {
@@ -167,6 +190,5 @@ pub fn detection_finding(a: &Alert, rule: Option<&Rule>) -> Value {
     if a.actor.source_ips.len() > 1 {
         unmapped.insert("source_ips".into(), json!(a.actor.source_ips));
     }
-    out.insert("unmapped".into(), Value::Object(unmapped));
-    Value::Object(out)
+    Value::Object(unmapped)
 }

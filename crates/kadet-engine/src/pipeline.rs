@@ -5,14 +5,14 @@
 //! chunk of whole records from the inputs, then decode and evaluate it while
 //! another worker reads. The caller's thread
 //! receives the per-chunk results, puts them back in input order, and feeds
-//! them to the [`Alerter`](crate::alert::Alerter) and the sinks. With one
+//! them to the [`Alerter`](crate::alerter::Alerter) and the sinks. With one
 //! thread everything runs inline.
 
 use crate::matches::Match;
-use kadet_event::input::{open_input, ByteCounter, InputFile};
+use kadet_event::input::{open_input, ByteCounter, InputFile, Inputs, Window};
 use kadet_event::{
-    BodyShape, Chunk, ChunkReader, DecodeOptions, DecodeSink, Decoder, IgnoreReason, InputFormat,
-    Location, LogType, RawEvent, ReadOptions, Skip, SkipReason, SourceMeta,
+    BodyShape, Chunk, ChunkReader, DecodeOptions, DecodeSink, Decoder, IgnoreReason, Location,
+    LogType, RawEvent, ReadOptions, Skip, SkipReason, SourceMeta,
 };
 use kadet_rules::{LineHit, LineVerdict, Prefilter, Rule, RuleMask, Verdict};
 use std::collections::BTreeMap;
@@ -32,6 +32,8 @@ pub struct ScanOptions {
     pub redact: bool,
     /// Use the literal prefilter.
     pub prefilter: bool,
+    /// Only events in this time window count (`--since`, `--until`).
+    pub window: Window,
 }
 
 impl Default for ScanOptions {
@@ -42,6 +44,7 @@ impl Default for ScanOptions {
             read: ReadOptions::default(),
             redact: true,
             prefilter: true,
+            window: Window::default(),
         }
     }
 }
@@ -49,6 +52,8 @@ impl Default for ScanOptions {
 /// Counters for the end-of-run summary.
 #[derive(Debug, Default, Clone)]
 pub struct ScanStats {
+    /// Inputs read (files, objects, standard input).
+    pub inputs: u64,
     /// Input bytes after decompression.
     pub bytes: u64,
     /// Records (lines or documents) read.
@@ -71,6 +76,7 @@ pub struct ScanStats {
 
 impl ScanStats {
     fn merge(&mut self, o: &ScanStats) {
+        self.inputs += o.inputs;
         self.bytes += o.bytes;
         self.records += o.records;
         self.records_prefiltered += o.records_prefiltered;
@@ -115,6 +121,7 @@ pub struct Evaluator<'r> {
     prefilter: Prefilter,
     decoder: Decoder,
     redact: bool,
+    window: Window,
 }
 
 struct WorkerSink<'p, 'a> {
@@ -160,13 +167,7 @@ impl<'r> Evaluator<'r> {
     /// An evaluator for `rules`.
     pub fn new(rules: &'r [Rule], opts: &ScanOptions) -> Self {
         let prefilter = if opts.prefilter {
-            // What a plain audit-event line decodes to.
-            let presumed = match opts.decode.format {
-                InputFormat::Auto | InputFormat::K8s => Some(LogType::KubernetesAudit),
-                InputFormat::EksCloudwatch => Some(LogType::EksAudit),
-                InputFormat::Aks | InputFormat::Gke | InputFormat::Panther => None,
-            };
-            Prefilter::build_for(rules, presumed)
+            Prefilter::build_for(rules, opts.decode.format.presumed_log_type())
         } else {
             Prefilter::disabled(rules.len())
         };
@@ -175,6 +176,7 @@ impl<'r> Evaluator<'r> {
             prefilter,
             decoder: Decoder::new(opts.decode.clone()),
             redact: opts.redact,
+            window: opts.window,
         }
     }
 
@@ -400,6 +402,13 @@ impl<'r> Evaluator<'r> {
                 return true;
             }
         };
+        if !self.in_window(ev.time) {
+            *res.stats
+                .ignored
+                .entry(IgnoreReason::OutsideWindow)
+                .or_default() += 1;
+            return true;
+        }
         *res.stats
             .events_by_type
             .entry(ev.meta.log_type)
@@ -441,6 +450,18 @@ impl<'r> Evaluator<'r> {
     }
 }
 
+impl Evaluator<'_> {
+    /// True when an event at `time` is in the run's window (any event is
+    /// when there is no window; one without a time is not when there is).
+    fn in_window(&self, time: Option<kadet_event::EventTime>) -> bool {
+        let w = &self.window;
+        if w.since.is_none() && w.until.is_none() {
+            return true;
+        }
+        time.is_some_and(|t| w.since.is_none_or(|s| t >= s) && w.until.is_none_or(|u| t < u))
+    }
+}
+
 /// Receives results in input order.
 pub trait ResultHandler {
     /// One chunk's results.
@@ -450,7 +471,7 @@ pub trait ResultHandler {
 /// Runs the pipeline over `inputs`, handing results to `handler` in input
 /// order. Returns the total counters.
 pub fn run(
-    inputs: &[InputFile],
+    inputs: Inputs,
     eval: &Evaluator<'_>,
     opts: &ScanOptions,
     counter: Arc<ByteCounter>,
@@ -463,10 +484,18 @@ pub fn run(
     };
     if opts.threads <= 1 {
         for f in inputs {
-            let mut reader = match open_input(f, counter.clone()) {
+            let f = match f {
+                Ok(f) => f,
+                Err(skip) => {
+                    deliver(eval.process(Chunk::Skipped(skip)), &mut total);
+                    continue;
+                }
+            };
+            total.inputs += 1;
+            let mut reader = match open_input(&f, counter.clone()) {
                 Ok(r) => ChunkReader::new(f.name.clone(), r, opts.read),
                 Err(e) => {
-                    deliver(eval.process(Chunk::Skipped(open_skip(f, e))), &mut total);
+                    deliver(eval.process(Chunk::Skipped(open_skip(&f, e))), &mut total);
                     continue;
                 }
             };
@@ -481,7 +510,8 @@ pub fn run(
     // its copy and the line cut are the serial part), then decode and
     // evaluate it while another worker reads.
     let source = Mutex::new(ChunkSource {
-        inputs: inputs.iter(),
+        inputs,
+        opened: 0,
         reader: None,
         seq: 0,
         counter,
@@ -517,19 +547,22 @@ pub fn run(
             deliver(r, &mut total);
         }
     });
+    total.inputs += source.lock().map_or(0, |s| s.opened);
     total
 }
 
 /// The inputs, cut into numbered chunks one at a time.
-struct ChunkSource<'i> {
-    inputs: std::slice::Iter<'i, InputFile>,
+struct ChunkSource {
+    inputs: Inputs,
+    /// Inputs opened (or failed to open) so far.
+    opened: u64,
     reader: Option<ChunkReader>,
     seq: u64,
     counter: Arc<ByteCounter>,
     read: ReadOptions,
 }
 
-impl ChunkSource<'_> {
+impl ChunkSource {
     /// The next chunk and its sequence number.
     fn next(&mut self) -> Option<(u64, Chunk)> {
         let chunk = loop {
@@ -539,10 +572,14 @@ impl ChunkSource<'_> {
                 }
                 self.reader = None;
             }
-            let f = self.inputs.next()?;
-            match open_input(f, self.counter.clone()) {
+            let f = match self.inputs.next()? {
+                Ok(f) => f,
+                Err(skip) => break Chunk::Skipped(skip),
+            };
+            self.opened += 1;
+            match open_input(&f, self.counter.clone()) {
                 Ok(r) => self.reader = Some(ChunkReader::new(f.name.clone(), r, self.read)),
-                Err(e) => break Chunk::Skipped(open_skip(f, e)),
+                Err(e) => break Chunk::Skipped(open_skip(&f, e)),
             }
         };
         self.seq += 1;

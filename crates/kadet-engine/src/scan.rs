@@ -1,9 +1,9 @@
 //! `kadet scan` as a library call: run the pipeline, deduplicate, write.
 
-use crate::alert::{AlertStats, Alerter};
+use crate::alerter::{AlertStats, Alerter};
 use crate::pipeline::{self, ChunkResult, Evaluator, ResultHandler, ScanOptions, ScanStats};
 use crate::sink::Sink;
-use kadet_event::input::{ByteCounter, InputFile};
+use kadet_event::input::{ByteCounter, Inputs};
 use kadet_event::Skip;
 use kadet_rules::{Rule, Severity};
 use std::collections::BTreeMap;
@@ -24,8 +24,8 @@ pub enum Emit {
 pub struct Alerting {
     /// Alerts or raw matches.
     pub emit: Emit,
-    /// Event-time disorder handled exactly (see [`crate::alert`]).
-    pub lateness_minutes: u32,
+    /// Event-time disorder handled exactly (see [`crate::alerter`]).
+    pub lateness: std::time::Duration,
 }
 
 /// Totals of a finished scan.
@@ -35,8 +35,6 @@ pub struct ScanReport {
     pub stats: ScanStats,
     /// Alerts written, by severity.
     pub alerts_by_severity: BTreeMap<Severity, u64>,
-    /// Signals (CreateAlert: false), not written as alerts.
-    pub signals: u64,
     /// Alerter counters.
     pub alert_stats: AlertStats,
 }
@@ -54,10 +52,6 @@ struct Handler<'a, 'r> {
 impl Handler<'_, '_> {
     fn write_alerts(&mut self, alerts: Vec<crate::alert::Alert>) {
         for a in alerts {
-            if a.signal {
-                self.report.signals += 1;
-                continue;
-            }
             *self
                 .report
                 .alerts_by_severity
@@ -77,33 +71,28 @@ impl ResultHandler for Handler<'_, '_> {
         for s in &r.skips {
             (self.on_skip)(s);
         }
-        for m in r.matches {
-            match self.emit {
-                Emit::Matches => {
+        match self.emit {
+            Emit::Matches => {
+                for m in &r.matches {
                     if self.error.is_none() {
-                        if let Err(e) = self.sink.matched(&m, &self.rules[m.rule]) {
+                        if let Err(e) = self.sink.matched(m, &self.rules[m.rule]) {
                             self.error = Some(e);
                         }
                     }
                 }
-                Emit::Alerts => self.alerter.push(m),
             }
+            Emit::Alerts => self.alerter.feed(r.matches, r.max_time),
         }
-        // Non-matching events move event time on too, but only after this
-        // chunk's matches are in, so that disorder inside a chunk is ordered.
-        if let Some(t) = r.max_time {
-            self.alerter.observe_time(t);
-        }
-        let ready = self.alerter.drain_ready();
+        let ready = self.alerter.drain_alerts();
         self.write_alerts(ready);
     }
 }
 
 /// Scans `inputs` with `rules`, writing to `sink`; `on_skip` hears about
-/// every skipped record as it happens. `lateness_minutes` bounds the event
-/// time disorder handled exactly (see [`crate::alert`]).
+/// every skipped record as it happens. `alerting.lateness` bounds the event
+/// time disorder handled exactly (see [`crate::alerter`]).
 pub fn scan(
-    inputs: &[InputFile],
+    inputs: Inputs,
     rules: &[Rule],
     opts: &ScanOptions,
     alerting: Alerting,
@@ -115,7 +104,7 @@ pub fn scan(
     let mut h = Handler {
         rules,
         emit: alerting.emit,
-        alerter: Alerter::new(rules, alerting.lateness_minutes),
+        alerter: Alerter::new(rules, alerting.lateness),
         sink,
         on_skip,
         report: ScanReport::default(),

@@ -57,7 +57,7 @@ impl<'r, W: Write> OcsfSink<'r, W> {
 
 impl<W: Write> Sink for OcsfSink<'_, W> {
     fn alert(&mut self, alert: &Alert) -> io::Result<()> {
-        let rule = self.rules.iter().find(|r| r.id == alert.rule_id);
+        let rule = kadet_rules::by_id(self.rules, &alert.rule_id);
         serde_json::to_writer(&mut self.out, &crate::ocsf::detection_finding(alert, rule))?;
         self.out.write_all(b"\n")
     }
@@ -81,6 +81,12 @@ pub struct TableSink<W: Write> {
     severities: Vec<Severity>,
     matches_mode: bool,
 }
+
+/// Narrower than this, a table is unreadable: the terminal's width is taken
+/// to be unknown.
+const MIN_TABLE_WIDTH: u16 = 20;
+/// The width of a table when the terminal's is unknown.
+const FALLBACK_TABLE_WIDTH: u16 = 80;
 
 impl<W: Write> TableSink<W> {
     /// A table `width` columns wide (`None`: the terminal's width).
@@ -147,8 +153,16 @@ impl<W: Write> Sink for TableSink<W> {
         let mut t = Table::new();
         t.load_preset(UTF8_FULL_CONDENSED)
             .set_content_arrangement(ContentArrangement::Dynamic);
-        if let Some(w) = self.width {
-            t.set_width(w);
+        // A terminal that reports no width (0 columns, as some CI consoles
+        // and serial lines do) gets the classic 80.
+        match self.width.filter(|&w| w >= MIN_TABLE_WIDTH) {
+            Some(w) => {
+                t.set_width(w);
+            }
+            None if t.width().is_none_or(|w| w < MIN_TABLE_WIDTH) => {
+                t.set_width(FALLBACK_TABLE_WIDTH);
+            }
+            None => {}
         }
         let header: [&str; 5] = if self.matches_mode {
             ["Severity", "Title", "Location", "Time (UTC)", "Cluster"]

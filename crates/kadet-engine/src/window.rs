@@ -8,7 +8,7 @@
 //! memory, `serve` in SQLite, cluster mode in JetStream KV. Its stored form
 //! is versioned ([`AlertWindow::to_stored`], [`AlertWindow::from_stored`]).
 
-use crate::alert::Alert;
+use crate::alert::{Alert, EventRef};
 use crate::matches::{Actor, Match, Target};
 use kadet_event::{EventTime, LogType};
 use kadet_rules::{Rule, Severity};
@@ -23,15 +23,6 @@ pub const EVENTS_CAP: usize = 10;
 pub const SUMMARY_CAP: usize = 20;
 /// The version of [`AlertWindow`]'s stored form.
 pub const WINDOW_VERSION: u32 = 1;
-
-/// A reference to a matching event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EventRef {
-    /// `file:line` or `file:line#record`.
-    pub location: String,
-    /// auditID.
-    pub audit_id: Option<String>,
-}
 
 /// An open dedup window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

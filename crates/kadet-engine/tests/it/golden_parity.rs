@@ -9,8 +9,8 @@ use kadet_event::Chunk;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-const GOLDEN: &str = include_str!("data/panther-golden/golden.jsonl");
-const PARITY: &str = include_str!("../../../rules/PARITY.md");
+const GOLDEN: &str = include_str!("../data/panther-golden/golden.jsonl");
+const PARITY: &str = include_str!("../../../../rules/PARITY.md");
 
 /// `| rule_id | test name | reason |` rows of PARITY.md.
 fn exceptions() -> BTreeMap<(String, String), String> {
