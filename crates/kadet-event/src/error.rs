@@ -61,6 +61,9 @@ pub enum IgnoreReason {
     NonKubernetesService,
     /// An event discarded by the prefilter before parsing.
     Prefiltered,
+    /// An event outside the run's time window (`--since`, `--until`), or
+    /// without a time when the run has one.
+    OutsideWindow,
 }
 
 impl IgnoreReason {
@@ -71,6 +74,7 @@ impl IgnoreReason {
             IgnoreReason::NonAuditCategory => "non-audit-category",
             IgnoreReason::NonKubernetesService => "non-kubernetes-service",
             IgnoreReason::Prefiltered => "prefiltered",
+            IgnoreReason::OutsideWindow => "outside-time-window",
         }
     }
 }

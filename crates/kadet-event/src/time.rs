@@ -40,6 +40,13 @@ impl EventTime {
             .map(Self::from_datetime)
     }
 
+    /// A bound given on the command line (`--since`, `--until`): RFC 3339
+    /// as [`EventTime::parse`] reads it, or a date `YYYY-MM-DD` (midnight
+    /// UTC).
+    pub fn parse_bound(text: &str) -> Option<EventTime> {
+        Self::parse(text).or_else(|| Self::parse(&format!("{}T00:00:00Z", text.trim())))
+    }
+
     /// From milliseconds since the epoch (CloudWatch `timestamp`).
     pub fn from_millis(ms: i64) -> EventTime {
         EventTime(ms.saturating_mul(1000))

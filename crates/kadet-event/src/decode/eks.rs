@@ -2,17 +2,16 @@
 //! (decoded JSON, or gzip+base64 as Kinesis and Firehose deliver them) and
 //! exported lines (`<timestamp> <message>` or the bare message).
 
+use super::envelope::EnvelopeError;
 use super::{
     classify_error, preview, raw_str, DecodeError, DecodeSink, Decoder, IgnoreReason, SkipReason,
 };
 use crate::event::{BodyShape, Location, RawEvent, SourceMeta};
 use crate::time::EventTime;
 use crate::LogType;
-use base64::Engine;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
-use std::io::Read;
 
 #[derive(Deserialize)]
 #[allow(non_snake_case)]
@@ -119,41 +118,21 @@ pub(crate) fn decode_base64_payload<'a>(
     loc: &Location,
     sink: &mut dyn DecodeSink<'a>,
 ) {
-    let compressed = match base64::engine::general_purpose::STANDARD.decode(bytes) {
-        Ok(c) => c,
+    let limit = dec.options().max_event_bytes.saturating_mul(64);
+    let plain = match super::envelope::open_base64(bytes, limit) {
+        Ok(p) => p,
         Err(e) => {
-            return sink.skip(
-                DecodeError {
-                    reason: SkipReason::BadEncoding,
-                    message: format!("not base64 ({e}): {}", preview(bytes)),
-                }
-                .at(loc.clone()),
-            )
+            let reason = match e {
+                EnvelopeError::TooLarge(_) => SkipReason::TooLarge,
+                EnvelopeError::NotBase64(_) | EnvelopeError::BadGzip(_) => SkipReason::BadEncoding,
+            };
+            let message = match e {
+                EnvelopeError::NotBase64(_) => format!("{e}: {}", preview(bytes)),
+                _ => e.to_string(),
+            };
+            return sink.skip(DecodeError { reason, message }.at(loc.clone()));
         }
     };
-    let limit = (dec.options().max_event_bytes as u64).saturating_mul(64);
-    let mut plain = Vec::new();
-    let read = flate2::read::MultiGzDecoder::new(&compressed[..])
-        .take(limit + 1)
-        .read_to_end(&mut plain);
-    if let Err(e) = read {
-        return sink.skip(
-            DecodeError {
-                reason: SkipReason::BadEncoding,
-                message: format!("bad gzip payload: {e}"),
-            }
-            .at(loc.clone()),
-        );
-    }
-    if plain.len() as u64 > limit {
-        return sink.skip(
-            DecodeError {
-                reason: SkipReason::TooLarge,
-                message: format!("decompressed payload is over {limit} bytes"),
-            }
-            .at(loc.clone()),
-        );
-    }
     decode_owned_documents(dec, plain, loc, sink);
 }
 

@@ -10,12 +10,14 @@
 
 pub mod aks;
 pub mod eks;
+pub mod envelope;
 pub mod gke;
 pub mod k8s;
 pub mod panther;
 
 pub use crate::error::{DecodeError, IgnoreReason, Skip, SkipReason};
 use crate::event::{Location, RawEvent};
+pub use envelope::{gunzip_limited, open_base64, EnvelopeError, BATCH_FIELDS};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -58,6 +60,29 @@ impl InputFormat {
             InputFormat::Aks => "aks",
             InputFormat::Gke => "gke",
             InputFormat::Panther => "panther",
+        }
+    }
+
+    /// What it reads, in a few words (the command line's help).
+    pub fn description(self) -> &'static str {
+        match self {
+            InputFormat::Auto => "Recognise each record's shape",
+            InputFormat::K8s => "kube-apiserver audit events (JSON lines, EventList, arrays)",
+            InputFormat::EksCloudwatch => "EKS control-plane logs from CloudWatch Logs",
+            InputFormat::Aks => "AKS diagnostic records",
+            InputFormat::Gke => "GKE Cloud Audit Log entries",
+            InputFormat::Panther => "Panther-normalised records",
+        }
+    }
+
+    /// The log type a plain audit-event line of this format decodes to,
+    /// when there is one: what the prefilter presumes of a line it has not
+    /// decoded.
+    pub fn presumed_log_type(self) -> Option<crate::LogType> {
+        match self {
+            InputFormat::Auto | InputFormat::K8s => Some(crate::LogType::KubernetesAudit),
+            InputFormat::EksCloudwatch => Some(crate::LogType::EksAudit),
+            InputFormat::Aks | InputFormat::Gke | InputFormat::Panther => None,
         }
     }
 

@@ -1,0 +1,262 @@
+//! Objects in S3, Google Cloud Storage and Azure Blob Storage, read as a
+//! directory is: every object under a prefix, recursively, in key order,
+//! streamed (nothing is downloaded to disk first), decompressed by magic
+//! bytes, and listed in the background while the first objects are read.
+//!
+//! | argument | store |
+//! |---|---|
+//! | `s3://bucket/prefix` | Amazon S3, or an S3-compatible store (MinIO, Ceph) through `AWS_ENDPOINT_URL` |
+//! | `gs://bucket/prefix` | Google Cloud Storage |
+//! | `az://container/prefix` | Azure Blob Storage, the account from `AZURE_STORAGE_ACCOUNT_NAME` |
+//! | `https://ACCOUNT.blob.core.windows.net/container/prefix` | Azure Blob Storage |
+//!
+//! Credentials and endpoints are read the standard way of each cloud, from
+//! the environment, by the `object_store` crate (docs/sources.md lists the
+//! variables): static keys, web and workload identity, instance metadata.
+//! A prefix matches whole path segments; an argument that names one object
+//! reads that object.
+
+use super::key_time::{self, Span};
+use super::{InputError, InputFile, Origin};
+use crate::time::EventTime;
+use futures_util::{StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3Builder;
+use object_store::azure::MicrosoftAzureBuilder;
+use object_store::gcp::GoogleCloudStorageBuilder;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, ObjectStoreScheme};
+use std::io::{self, Read};
+use std::sync::{Arc, OnceLock};
+
+/// How much later than its key's hour an object may hold events
+/// (Firehose buffers records for up to 15 minutes before it writes).
+const KEY_SLACK_SECS: i64 = 3600;
+
+/// True when `arg` names objects rather than a local path.
+pub fn is_object_url(arg: &str) -> bool {
+    [
+        "s3://", "s3a://", "gs://", "az://", "azure://", "abfs://", "abfss://",
+    ]
+    .iter()
+    .any(|p| arg.starts_with(p))
+        || (arg.starts_with("https://") && arg.contains(".blob.core.windows.net/"))
+}
+
+/// The runtime object storage I/O runs on. kadet's readers are plain
+/// threads; each blocks on it for a listing page or the next bytes.
+fn runtime() -> io::Result<&'static tokio::runtime::Runtime> {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("kadet-objects")
+        .enable_all()
+        .build()?;
+    Ok(RUNTIME.get_or_init(|| rt))
+}
+
+/// One object to read.
+#[derive(Clone)]
+pub struct ObjectInput {
+    store: Arc<dyn ObjectStore>,
+    path: ObjectPath,
+}
+
+impl std::fmt::Debug for ObjectInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.store, self.path)
+    }
+}
+
+impl ObjectInput {
+    /// Opens the object as a stream of its bytes.
+    pub fn open(&self) -> io::Result<Box<dyn Read + Send>> {
+        let rt = runtime()?;
+        let got = rt
+            .block_on(self.store.get(&self.path))
+            .map_err(io::Error::other)?;
+        let bytes = got.into_stream().map_err(io::Error::other);
+        let reader = tokio_util::io::StreamReader::new(bytes);
+        Ok(Box::new(tokio_util::io::SyncIoBridge::new_with_handle(
+            reader,
+            rt.handle().clone(),
+        )))
+    }
+}
+
+/// The time window of a run (`--since`, `--until`): objects whose key
+/// names a span outside it are not read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    /// Events before this are not wanted.
+    pub since: Option<EventTime>,
+    /// Events at or after this are not wanted.
+    pub until: Option<EventTime>,
+}
+
+impl Window {
+    fn wants(&self, key: &str) -> bool {
+        key_time::span(key).is_none_or(|s: Span| s.overlaps(self.since, self.until, KEY_SLACK_SECS))
+    }
+}
+
+/// The store and the prefix an argument names.
+fn open_store(arg: &str) -> Result<(Arc<dyn ObjectStore>, ObjectPath), String> {
+    let url = url::Url::parse(arg).map_err(|e| format!("not a URL: {e}"))?;
+    let (scheme, prefix) = ObjectStoreScheme::parse(&url).map_err(|e| e.to_string())?;
+    let store: Arc<dyn ObjectStore> = match scheme {
+        ObjectStoreScheme::AmazonS3 => Arc::new(
+            AmazonS3Builder::from_env()
+                .with_url(arg)
+                .build()
+                .map_err(|e| e.to_string())?,
+        ),
+        ObjectStoreScheme::GoogleCloudStorage => Arc::new(
+            GoogleCloudStorageBuilder::from_env()
+                .with_url(arg)
+                .build()
+                .map_err(|e| e.to_string())?,
+        ),
+        ObjectStoreScheme::MicrosoftAzure => Arc::new(
+            MicrosoftAzureBuilder::from_env()
+                .with_url(arg)
+                .build()
+                .map_err(|e| e.to_string())?,
+        ),
+        other => return Err(format!("{other:?} is not an object store kadet reads")),
+    };
+    Ok((store, prefix))
+}
+
+/// The objects under one URL, listed page by page in the background.
+pub struct Listing {
+    /// The URL up to the prefix: object names in locations are this plus
+    /// their key.
+    base: String,
+    store: Arc<dyn ObjectStore>,
+    first: Vec<ObjectMeta>,
+    rest: Option<tokio::sync::mpsc::Receiver<Result<ObjectMeta, String>>>,
+    window: Window,
+    /// Where the listing failed, once it did.
+    failed: Option<String>,
+    arg: String,
+}
+
+impl std::fmt::Debug for Listing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "listing of {}", self.arg)
+    }
+}
+
+/// Lists the objects under `arg`. The first page is read now, so that a
+/// wrong bucket, missing credentials or an empty prefix is an error at
+/// once; the rest is listed while the first objects are read.
+pub fn list(arg: &str, window: Window) -> Result<Listing, InputError> {
+    let fail = |message: String| InputError::Object {
+        url: arg.to_string(),
+        message,
+    };
+    let rt = runtime().map_err(|e| fail(e.to_string()))?;
+    let (store, prefix) = open_store(arg).map_err(fail)?;
+    let mut objects = store.list((!prefix.as_ref().is_empty()).then_some(&prefix));
+    let first = rt
+        .block_on(objects.try_next())
+        .map_err(|e| fail(e.to_string()))?;
+    let first = match first {
+        Some(m) => m,
+        // A prefix matches whole segments: the argument may name one object.
+        None => rt
+            .block_on(store.head(&prefix))
+            .map_err(|_| InputError::NoObjects {
+                url: arg.to_string(),
+            })?,
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    rt.spawn(async move {
+        while let Some(next) = objects.next().await {
+            let stop = next.is_err();
+            if tx.send(next.map_err(|e| e.to_string())).await.is_err() || stop {
+                return;
+            }
+        }
+    });
+    let trimmed = arg.trim_end_matches('/');
+    let base = match trimmed.strip_suffix(prefix.as_ref()) {
+        Some(b) if !prefix.as_ref().is_empty() => b.to_string(),
+        _ => format!("{trimmed}/"),
+    };
+    Ok(Listing {
+        base,
+        store,
+        first: vec![first],
+        rest: Some(rx),
+        window,
+        failed: None,
+        arg: arg.to_string(),
+    })
+}
+
+impl Listing {
+    /// The next object to read, or where the listing failed (once).
+    pub fn next_object(&mut self) -> Option<Result<InputFile, String>> {
+        loop {
+            let meta = match self.first.pop() {
+                Some(m) => m,
+                None => match self.rest.as_mut()?.blocking_recv() {
+                    Some(Ok(m)) => m,
+                    Some(Err(e)) => {
+                        self.rest = None;
+                        let message = format!("listing {} failed: {e}", self.arg);
+                        self.failed = Some(message.clone());
+                        return Some(Err(message));
+                    }
+                    None => {
+                        self.rest = None;
+                        return None;
+                    }
+                },
+            };
+            let key = meta.location.as_ref();
+            let hidden = key.split('/').any(|s| s.starts_with('.'));
+            if key.ends_with('/') || hidden || !self.window.wants(key) {
+                continue;
+            }
+            return Some(Ok(InputFile {
+                name: Arc::from(format!("{}{key}", self.base)),
+                origin: Origin::Object(ObjectInput {
+                    store: self.store.clone(),
+                    path: meta.location,
+                }),
+                size: Some(meta.size),
+            }));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_urls_are_told_from_paths() {
+        for url in [
+            "s3://b/p",
+            "gs://b",
+            "az://c/p",
+            "https://acct.blob.core.windows.net/c/p",
+        ] {
+            assert!(is_object_url(url), "{url}");
+        }
+        for path in ["./logs", "/var/log/x.log", "-", "https://example.com/x"] {
+            assert!(!is_object_url(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn a_bad_url_says_why() {
+        let e = list("s3://", Window::default()).unwrap_err().to_string();
+        assert!(e.starts_with("s3://:"), "{e}");
+    }
+}
