@@ -75,7 +75,7 @@ pub fn load(cfg: &RulesConfig) -> Result<Loaded, LoadErrors> {
         &cfg.tuning,
         &kadet_rules::LoadOptions {
             include_disabled: cfg.include_disabled,
-            format: kadet_rules::SourceFormat::Auto,
+            format: cfg.format.source_format(),
         },
         kadet_rules::loader::today(),
     )?;

@@ -1,17 +1,22 @@
 //! `kadet serve`: real-time detection from the kube-apiserver audit webhook,
 //! EKS audit logs through Kinesis Data Firehose, and AKS diagnostic batches.
 //!
-//! The data path, each step durable before the next:
+//! One server, two modes as peers over a shared core
+//! (`docs/internal/architecture.md` has the picture):
 //!
-//! 1. [`server`]: HTTPS with bearer-token and/or client-certificate auth;
-//!    bodies are checked ([`ingest`]) and only what passes is journaled;
-//! 2. [`journal`]: CRC-framed records in segment files, fsynced with group
-//!    commit *before* the client gets its 2xx;
-//! 3. [`detector`]: reads the journal in order, evaluates it with the same
-//!    decoders and rules as `kadet scan`, and keeps windows, thresholds and
-//!    the alert outbox in SQLite, committed together with the journal offset;
-//! 4. [`sinks`]: deliver the outbox (stdout, files, webhooks) at least once,
-//!    idempotent by `alert_id`.
+//! - [`start`]: the one start path: [`start::prepare`] checks everything
+//!   (and is all `--check-config` runs), then the mode, the rule reloader
+//!   and the listener start;
+//! - [`http`]: the HTTP(S) front of both modes: TLS, authentication, the
+//!   ingest endpoints, metrics and health;
+//! - [`core`]: what both modes share: the accepted [`core::batch::Batch`],
+//!   the [`core::intake::Intake`] each mode provides, detection timing and
+//!   counting, the one delivery policy, dead letters;
+//! - [`local`]: single-process mode (the default): journal, detector,
+//!   SQLite store and outbox;
+//! - [`cluster`]: cluster mode on NATS JetStream.
+//!
+//! Neither mode refers to the other: `.ci/check-modules.py` checks it.
 
 #![warn(missing_docs)]
 
@@ -19,18 +24,16 @@ pub mod active_rules;
 pub mod check;
 pub mod cluster;
 pub mod config;
-pub mod detector;
-pub mod ingest;
-pub mod intake;
-pub mod journal;
+pub mod core;
+pub mod http;
+pub mod local;
 pub mod metrics;
-pub mod server;
+pub mod problem;
 pub mod sinks;
-pub mod startup;
+pub mod start;
 pub mod state_dir;
-pub mod store;
 
-pub use startup::run;
+pub use start::run;
 
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -1,19 +1,129 @@
-//! Starting and stopping `kadet serve`: the config, the private state
-//! directory, the store and journal, the sink workers, the detector, the
-//! rule reloader, the listener, and an orderly shutdown.
+//! The one start path of `kadet serve`.
+//!
+//! [`prepare`] checks everything that can be checked before anything
+//! starts (the config, TLS material, token and key files, the rules, the
+//! sinks' files, the cluster's files, the state directory) and collects
+//! every problem at its file and line; `--check-config` runs it and stops
+//! ([`crate::check`]). [`run`] runs it too, then starts the mode
+//! (single-process, [`crate::local`], or cluster, [`crate::cluster`]), the
+//! rule reloader and the listener, and stops them in order.
 
-use crate::active_rules::{self, ActiveRules};
+use crate::active_rules::{self, ActiveRules, Loaded};
 use crate::config::Config;
-use crate::intake::Intake;
+use crate::core::detection::Timing;
+use crate::core::intake::Intake;
+use crate::http::{self, AuthCheck};
 use crate::metrics::Metrics;
-use crate::{detector, journal, server, sinks, state_dir, store, ServeOptions};
+use crate::problem::{ConfigText, Problem, Problems};
+use crate::{cluster, local, sinks, state_dir, ServeOptions};
 use anyhow::{Context, Result};
 use kadet_engine::pipeline::ScanOptions;
 use kadet_event::{DecodeOptions, InputFormat, ReadOptions};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio_rustls::rustls;
+
+/// Everything `serve` needs, checked, before anything starts.
+pub struct Prepared {
+    /// The configuration.
+    pub cfg: Config,
+    /// The listen address.
+    pub addr: SocketAddr,
+    /// Who may send.
+    pub auth: AuthCheck,
+    /// The TLS server config, when `[tls]` is set.
+    pub tls: Option<rustls::ServerConfig>,
+    /// The rules, compiled.
+    pub rules: Loaded,
+}
+
+/// Reads the config (or the embedded defaults) and checks everything that
+/// can be checked without starting; every problem is returned, each at its
+/// file and line.
+pub fn prepare(opts: &ServeOptions) -> Result<Prepared, Problems> {
+    let (origin, text) = match &opts.config {
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(t) => (p.display().to_string(), t),
+            Err(e) => {
+                return Err(Problems(vec![Problem::new(
+                    p.display().to_string(),
+                    format!("cannot read: {e}"),
+                )]))
+            }
+        },
+        None => ("(built-in defaults)".to_string(), String::new()),
+    };
+    let cfg = Config::parse(&text, &origin)?;
+    let at = ConfigText {
+        origin: &origin,
+        text: &text,
+    };
+    let mut problems = Vec::new();
+    let addr = cfg.address().map_err(|e| {
+        Problems(vec![Problem::new(
+            at.key("[listen]", "address"),
+            format!("{e:#}"),
+        )])
+    })?;
+    if let Err(e) = http::check_exposure(&cfg, addr, opts.insecure_listen) {
+        problems.push(Problem::new(at.section("[listen]", 0), e.to_string()));
+    }
+    let tls = match cfg.tls.as_ref().map(http::tls_config).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(Problem::new(at.section("[tls]", 0), format!("{e:#}")));
+            None
+        }
+    };
+    let auth = match AuthCheck::from_config(&cfg) {
+        Ok(a) => Some(a),
+        Err(e) => {
+            problems.push(Problem::new(at.section("[auth]", 0), format!("{e:#}")));
+            None
+        }
+    };
+    for (i, s) in cfg.sinks.iter().enumerate() {
+        for message in sinks::problems(s) {
+            problems.push(Problem::new(
+                at.section("[[sinks]]", i),
+                format!("sink {:?}: {message}", s.name()),
+            ));
+        }
+    }
+    if let Some(c) = &cfg.cluster {
+        for (key, message) in c.file_problems() {
+            problems.push(Problem::new(at.key("[cluster]", key), message));
+        }
+    }
+    if let Err(m) = state_dir::check(&cfg.state.dir) {
+        problems.push(Problem::new(at.section("[state]", 0), m));
+    }
+    let rules = match active_rules::load(&cfg.rules) {
+        Ok(r) => Some(r),
+        Err(errors) => {
+            problems.extend(errors.0.into_iter().map(|e| {
+                let mut at = e.file.clone();
+                if let Some(l) = e.line {
+                    at.push_str(&format!(":{l}"));
+                }
+                Problem::new(at, e.message)
+            }));
+            None
+        }
+    };
+    match (auth, rules) {
+        (Some(auth), Some(rules)) if problems.is_empty() => Ok(Prepared {
+            cfg,
+            addr,
+            auth,
+            tls,
+            rules,
+        }),
+        _ => Err(Problems(problems)),
+    }
+}
 
 fn init_logging() {
     use std::io::IsTerminal;
@@ -27,15 +137,8 @@ fn init_logging() {
         .try_init();
 }
 
-/// The config file, or the embedded defaults.
-pub fn load_config(opts: &ServeOptions) -> Result<Config> {
-    match &opts.config {
-        Some(p) => Config::load(p),
-        None => Ok(Config::default()),
-    }
-}
-
-/// How the detector evaluates: as `scan` does, one thread, secrets redacted.
+/// How both modes evaluate: as `scan` does, one thread per worker,
+/// secrets redacted.
 fn scan_options(cfg: &Config) -> ScanOptions {
     ScanOptions {
         threads: 1,
@@ -47,77 +150,76 @@ fn scan_options(cfg: &Config) -> ScanOptions {
         read: ReadOptions::default(),
         redact: true,
         prefilter: true,
+        window: Default::default(),
     }
-}
-
-fn timing(cfg: &Config) -> detector::Timing {
-    let d = &cfg.detection;
-    detector::Timing {
-        lateness_us: i64::try_from(d.lateness_secs)
-            .unwrap_or(i64::MAX / 1_000_000)
-            .saturating_mul(1_000_000),
-        idle_release: (d.idle_release_secs > 0).then(|| Duration::from_secs(d.idle_release_secs)),
-    }
-}
-
-/// Drops what the outbox owes to sinks no longer configured, and entries
-/// no sink waits for.
-fn repair_outbox(store: &mut store::Store, sinks: &[String]) -> Result<()> {
-    let (gone, orphans) = store.repair_outbox(sinks)?;
-    if gone > 0 {
-        tracing::warn!(
-            deliveries = gone,
-            "dropped deliveries owed to sinks that are no longer configured"
-        );
-    }
-    if orphans > 0 {
-        tracing::warn!(
-            alerts = orphans,
-            "dropped outbox entries that no sink was waiting for"
-        );
-    }
-    Ok(())
-}
-
-/// The background threads of one-process mode and how to stop them.
-struct LocalWorkers {
-    stop_detector: Arc<AtomicBool>,
-    stop_now: Arc<AtomicBool>,
-    stop_sinks: Arc<AtomicBool>,
-    sink_wakers: Vec<mpsc::Sender<()>>,
-    sink_threads: Vec<JoinHandle<()>>,
-    detector: JoinHandle<()>,
-    writer: JoinHandle<()>,
 }
 
 /// What runs besides the listener, by mode.
-enum Mode {
-    /// One process: journal, SQLite, detector, sink workers.
-    Local(LocalWorkers),
+enum Workers {
+    /// Single-process mode.
+    Local(local::node::LocalWorkers),
     /// Cluster mode on NATS JetStream.
-    Cluster(crate::cluster::node::ClusterWorkers),
+    Cluster(cluster::node::ClusterWorkers),
 }
 
-/// The parts the listener needs from the mode.
+impl Workers {
+    fn stop(self) {
+        match self {
+            Workers::Local(w) => w.stop(),
+            Workers::Cluster(w) => w.stop(),
+        }
+    }
+}
+
+/// The mode, started: its intake for the HTTP front, and its workers.
 struct Started {
-    mode: Mode,
-    intake: Intake,
+    workers: Workers,
+    intake: Box<dyn Intake>,
     detector_up: Arc<AtomicBool>,
     outbox_pending: Box<dyn Fn() -> i64 + Send + Sync>,
+}
+
+/// Starts the mode the config asks for.
+fn start_mode(
+    cfg: &Config,
+    active: &Arc<ActiveRules>,
+    metrics: &Arc<Metrics>,
+    rt: &tokio::runtime::Handle,
+) -> Result<Started> {
+    let timing = Timing::from_config(&cfg.detection);
+    if cfg.cluster.is_some() {
+        let (intake, workers) =
+            cluster::node::start(cfg, scan_options(cfg), timing, active, metrics, rt)?;
+        return Ok(Started {
+            workers: Workers::Cluster(workers),
+            intake: Box::new(intake),
+            detector_up: Arc::new(AtomicBool::new(true)),
+            outbox_pending: Box::new(|| 0),
+        });
+    }
+    let node = local::node::start(cfg, scan_options(cfg), timing, active, metrics, rt)?;
+    Ok(Started {
+        workers: Workers::Local(node.workers),
+        intake: Box::new(node.intake),
+        detector_up: node.detector_up,
+        outbox_pending: node.outbox_pending,
+    })
 }
 
 /// Runs the server until SIGTERM or Ctrl-C.
 pub fn run(opts: ServeOptions) -> Result<()> {
     init_logging();
-    let cfg = load_config(&opts)?;
-    let addr = cfg.address()?;
-    server::check_exposure(&cfg, addr, opts.insecure_listen)?;
-    let auth = server::AuthCheck::from_config(&cfg)?;
-    let tls = cfg.tls.as_ref().map(server::tls_config).transpose()?;
-    let loaded = active_rules::load(&cfg.rules).context("not starting")?;
-    let rule_count = loaded.rules.len();
-    let active = Arc::new(ActiveRules::new(loaded));
+    let Prepared {
+        cfg,
+        addr,
+        auth,
+        tls,
+        rules,
+    } = prepare(&opts).context("not starting")?;
+    let rule_count = rules.rules.len();
+    let active = Arc::new(ActiveRules::new(rules));
     state_dir::prepare(&cfg.state.dir)?;
+    let _lock = state_dir::lock(&cfg.state.dir)?;
     let metrics = Arc::new(Metrics::default());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -137,12 +239,8 @@ pub fn run(opts: ServeOptions) -> Result<()> {
             .name("kadet-reloader".into())
             .spawn(move || active_rules::watch(rules_cfg, act, met, hup_rx, sr, interval))?
     };
-    let started = if cfg.cluster.is_some() {
-        start_cluster(&cfg, &active, &metrics, rt.handle())?
-    } else {
-        start_local(&cfg, &active, &metrics, rt.handle())?
-    };
-    let app = Arc::new(server::App {
+    let started = start_mode(&cfg, &active, &metrics, rt.handle())?;
+    let app = Arc::new(http::App {
         intake: started.intake,
         metrics: metrics.clone(),
         limits: cfg.limits.clone(),
@@ -164,153 +262,18 @@ pub fn run(opts: ServeOptions) -> Result<()> {
         app.ready.store(true, Ordering::Release);
         let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(Arc::new(t)));
         tokio::spawn(forward_hangups(hup_tx));
-        server::serve(listener, acceptor, app.clone(), shutdown_signal()).await
+        http::serve(listener, acceptor, app.clone(), shutdown_signal()).await
     });
     // Every acknowledged batch is already durable; stop the intake once the
     // last handle goes, then let detection catch up (bounded) and the sinks
     // deliver what is due.
     drop(app);
-    match started.mode {
-        Mode::Local(w) => stop_local(w, Duration::from_secs(cfg.limits.shutdown_grace_secs)),
-        Mode::Cluster(w) => w.stop(),
-    }
+    started.workers.stop();
     stop_reloader.store(true, Ordering::Release);
     let _ = reloader.join();
     tracing::info!("stopped");
     rt.shutdown_timeout(Duration::from_secs(1));
     result
-}
-
-/// Cluster mode: intake publishes to JetStream; detection, the applier and
-/// delivery run on every instance.
-fn start_cluster(
-    cfg: &Config,
-    active: &Arc<ActiveRules>,
-    metrics: &Arc<Metrics>,
-    rt: &tokio::runtime::Handle,
-) -> Result<Started> {
-    let (intake, workers) =
-        crate::cluster::node::start(cfg, scan_options(cfg), timing(cfg), active, metrics, rt)?;
-    Ok(Started {
-        mode: Mode::Cluster(workers),
-        intake: Intake::Cluster(Box::new(intake)),
-        detector_up: Arc::new(AtomicBool::new(true)),
-        outbox_pending: Box::new(|| 0),
-    })
-}
-
-/// One-process mode: the journal, the SQLite store, the detector and one
-/// worker per sink.
-fn start_local(
-    cfg: &Config,
-    active: &Arc<ActiveRules>,
-    metrics: &Arc<Metrics>,
-    rt: &tokio::runtime::Handle,
-) -> Result<Started> {
-    let state_dir = &cfg.state.dir;
-    let store_path = state_dir.join("kadet.sqlite");
-    let sink_names = cfg.sink_names();
-    let mut store = store::Store::open(&store_path, &sink_names)?;
-    repair_outbox(&mut store, &sink_names)?;
-    let (journal, writer) = journal::Journal::open(
-        &state_dir.join("journal"),
-        store.journal_offset()?,
-        cfg.limits.segment_bytes,
-    )
-    .with_context(|| format!("cannot open the journal in {}", state_dir.display()))?;
-    let stop_sinks = Arc::new(AtomicBool::new(false));
-    let mut sink_wakers = Vec::new();
-    let mut sink_threads = Vec::new();
-    for s in &cfg.sinks {
-        let mut w = sinks::Worker::new(
-            s,
-            &store_path,
-            state_dir,
-            active.clone(),
-            metrics.clone(),
-            rt.clone(),
-        )?;
-        let (tx, rx) = mpsc::channel::<()>();
-        sink_wakers.push(tx);
-        let stop = stop_sinks.clone();
-        sink_threads.push(
-            std::thread::Builder::new()
-                .name(format!("kadet-sink-{}", s.name()))
-                .spawn(move || w.run(rx, &stop))?,
-        );
-    }
-    let detector_up = Arc::new(AtomicBool::new(true));
-    let mut det = detector::Detector::new(
-        active.clone(),
-        scan_options(cfg),
-        timing(cfg),
-        store,
-        journal.shared.clone(),
-        metrics.clone(),
-        sink_names,
-        state_dir.join("quarantine.jsonl"),
-        detector_up.clone(),
-    );
-    let wakers = sink_wakers.clone();
-    det.on_alert = Box::new(move || {
-        for w in &wakers {
-            let _ = w.send(());
-        }
-    });
-    let stop_detector = Arc::new(AtomicBool::new(false));
-    let stop_now = Arc::new(AtomicBool::new(false));
-    let (sd, sn) = (stop_detector.clone(), stop_now.clone());
-    let detector = std::thread::Builder::new()
-        .name("kadet-detector".into())
-        .spawn(move || det.run(&sd, &sn))?;
-    let probe = std::sync::Mutex::new(store::Store::connect(&store_path)?);
-    Ok(Started {
-        mode: Mode::Local(LocalWorkers {
-            stop_detector,
-            stop_now,
-            stop_sinks,
-            sink_wakers,
-            sink_threads,
-            detector,
-            writer,
-        }),
-        intake: Intake::Journal {
-            journal,
-            max_backlog: cfg.limits.max_backlog_bytes,
-        },
-        detector_up,
-        outbox_pending: Box::new(move || {
-            probe
-                .lock()
-                .map_or(-1, |s| store::outbox::pending(s.conn()))
-        }),
-    })
-}
-
-/// Stops the one-process workers in order: the journal writer (bounded),
-/// the detector (given `grace` to catch up), then the sinks (one last
-/// round each).
-fn stop_local(w: LocalWorkers, grace: Duration) {
-    // A request still running past the grace period keeps a handle; it was
-    // not acknowledged, so there is nothing to wait for beyond a moment.
-    let writer_deadline = Instant::now() + Duration::from_secs(2);
-    while !w.writer.is_finished() && Instant::now() < writer_deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    w.stop_detector.store(true, Ordering::Release);
-    let deadline = Instant::now() + grace;
-    while !w.detector.is_finished() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    w.stop_now.store(true, Ordering::Release);
-    let _ = w.detector.join();
-    w.stop_sinks.store(true, Ordering::Release);
-    for wk in &w.sink_wakers {
-        let _ = wk.send(());
-    }
-    for t in w.sink_threads {
-        let _ = t.join();
-    }
 }
 
 /// Forwards each SIGHUP to the rule reloader.

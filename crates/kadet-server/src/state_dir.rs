@@ -1,6 +1,10 @@
 //! The state directory is private to kadet: it holds audit events (the
 //! journal) and alerts. It is made `0700` and every file in it `0600`,
 //! whatever the umask; a directory that others may write to is refused.
+//! One process at a time uses it: `serve` holds an exclusive lock on
+//! `<dir>/lock` while it runs ([`lock`]), so a second `serve` started with
+//! the same directory refuses to start instead of interleaving its journal
+//! writes with the first's.
 
 use anyhow::{bail, Context, Result};
 use std::fs::{self, File, OpenOptions};
@@ -12,6 +16,28 @@ pub const DIR_MODE: u32 = 0o700;
 /// Mode of every file kadet writes there.
 pub const FILE_MODE: u32 = 0o600;
 
+/// Checks, without changing anything, that an existing state directory is
+/// a directory and private to kadet (it is created at start when missing).
+pub fn check(dir: &Path) -> Result<(), String> {
+    let Ok(meta) = fs::metadata(dir) else {
+        return Ok(());
+    };
+    if !meta.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    let mode = meta.permissions().mode();
+    if mode & 0o022 != 0 {
+        return Err(format!(
+            "the state directory {} is writable by other users (mode {:o}): anyone who can write there can \
+             plant events or alerts. Make it private (`chmod 700 {}`) or choose another [state] dir",
+            dir.display(),
+            mode & 0o777,
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Creates the state directory, or checks and tightens an existing one.
 pub fn prepare(dir: &Path) -> Result<()> {
     fs::DirBuilder::new()
@@ -19,20 +45,59 @@ pub fn prepare(dir: &Path) -> Result<()> {
         .mode(DIR_MODE)
         .create(dir)
         .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
-    let mode = fs::metadata(dir)
-        .with_context(|| format!("cannot read {}", dir.display()))?
-        .permissions()
-        .mode();
-    if mode & 0o022 != 0 {
-        bail!(
-            "the state directory {} is writable by other users (mode {:o}): anyone who can write there can \
-             plant events or alerts. Make it private (`chmod 700 {}`) or choose another [state] dir",
-            dir.display(),
-            mode & 0o777,
-            dir.display()
-        );
-    }
+    check(dir).map_err(anyhow::Error::msg)?;
     tighten(dir)
+}
+
+/// The name of the lock file in the state directory.
+pub const LOCK_FILE: &str = "lock";
+
+/// The state directory, locked for this process until dropped (or the
+/// process ends, however it ends: the kernel drops the lock).
+#[derive(Debug)]
+pub struct DirLock {
+    _file: File,
+}
+
+/// Takes the exclusive lock on `dir` (which must exist), or says which
+/// process holds it.
+pub fn lock(dir: &Path) -> Result<DirLock> {
+    use std::io::{Read, Seek, Write};
+    let path = dir.join(LOCK_FILE);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(FILE_MODE)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            let who = if holder.is_empty() {
+                "another process".to_string()
+            } else {
+                format!("another kadet (pid {holder})")
+            };
+            bail!(
+                "the state directory {} is in use by {who}: two processes must not share one \
+                 (their journals would interleave). Stop the other one, or give this one its own \
+                 [state] dir",
+                dir.display()
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+    file.set_len(0)?;
+    file.rewind()?;
+    writeln!(file, "{}", std::process::id())?;
+    Ok(DirLock { _file: file })
 }
 
 /// Makes `dir` 0700 and everything under it private (directories 0700,
@@ -110,6 +175,19 @@ mod tests {
         assert_eq!(mode(&dir.join("journal/0.seg")), 0o600);
         create_private_file(&dir.join("s.sqlite")).unwrap();
         assert_eq!(mode(&dir.join("s.sqlite")), 0o600);
+    }
+
+    #[test]
+    fn one_process_at_a_time_holds_the_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        prepare(tmp.path()).unwrap();
+        let first = lock(tmp.path()).unwrap();
+        // flock locks belong to the open file: a second open is refused as
+        // another process would be.
+        let e = lock(tmp.path()).unwrap_err().to_string();
+        assert!(e.contains("in use by another kadet (pid"), "{e}");
+        drop(first);
+        lock(tmp.path()).unwrap();
     }
 
     #[test]

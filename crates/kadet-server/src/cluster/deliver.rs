@@ -1,58 +1,41 @@
 //! Cluster delivery: each sink has a durable consumer on the alerts stream,
 //! shared by all instances, so a delivery survives the loss of the instance
 //! that was making it (the alert is redelivered after the consumer's ack
-//! wait). A failed webhook delivery is retried with backoff (a negative
-//! ack with a delay) and dead-lettered after `max_attempts`; stdout and
-//! file sinks write on whichever instance pulled the alert.
+//! wait). Each alert goes through the shared [`Delivery`] policy; a retry
+//! is a negative ack with the policy's delay, and the next attempt may run
+//! on any instance.
 
 use super::Nats;
-use crate::active_rules::ActiveRules;
-use crate::config::SinkConfig;
+use crate::core::delivery::{Delivery, Outcome};
 use crate::metrics::{Counter, Metrics};
 use crate::sinks::Target;
 use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::{AckKind, Message};
 use futures_util::StreamExt;
-use kadet_engine::AlertWindow;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The delivery worker of one sink on one instance.
 pub struct DeliverWorker {
-    name: String,
-    target: Target,
-    nats: Nats,
-    rt: tokio::runtime::Handle,
-    active: Arc<ActiveRules>,
-    metrics: Arc<Metrics>,
+    /// The sink's deliveries.
+    pub delivery: Delivery,
+    /// The cluster.
+    pub nats: Nats,
+    /// The runtime NATS calls run on.
+    pub rt: tokio::runtime::Handle,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 impl DeliverWorker {
-    /// A worker for the sink configured as `cfg`.
-    pub fn new(
-        cfg: &SinkConfig,
-        state_dir: &Path,
-        nats: Nats,
-        rt: tokio::runtime::Handle,
-        active: Arc<ActiveRules>,
-        metrics: Arc<Metrics>,
-    ) -> anyhow::Result<DeliverWorker> {
-        Ok(DeliverWorker {
-            name: cfg.name().to_string(),
-            target: Target::open(cfg, state_dir)?,
-            nats,
-            rt,
-            active,
-            metrics,
-        })
-    }
-
     /// Delivers until `stop`.
     pub fn run(&mut self, stop: &AtomicBool) {
         while !stop.load(Ordering::Acquire) {
-            let consumer = match self.rt.block_on(self.nats.sink_consumer(&self.name)) {
+            let consumer = match self
+                .rt
+                .block_on(self.nats.sink_consumer(self.delivery.name()))
+            {
                 Ok(c) => c,
                 Err(_) => {
                     std::thread::sleep(Duration::from_secs(1));
@@ -72,7 +55,7 @@ impl DeliverWorker {
     /// attempt may take its whole timeout, and alerts held behind slow
     /// attempts would pass the consumer's ack wait and come again.
     fn fetch(&self, consumer: &PullConsumer) -> Vec<Message> {
-        let max = match self.target {
+        let max = match self.delivery.target() {
             Target::Webhook(_) => 1,
             _ => 32,
         };
@@ -101,64 +84,22 @@ impl DeliverWorker {
             self.metrics
                 .inc(Counter::ClusterRedeliveries, &[("stream", "alerts")]);
         }
-        let window = match std::str::from_utf8(&msg.payload)
-            .map_err(|e| e.to_string())
-            .and_then(|t| AlertWindow::from_stored(t).map_err(|e| e.to_string()))
-        {
-            Ok(w) => w,
+        let outcome = match std::str::from_utf8(&msg.payload) {
+            Ok(stored) => self
+                .delivery
+                .attempt(stored, u32::try_from(delivered).unwrap_or(1)),
             Err(e) => {
-                tracing::error!(sink = %self.name, error = %e, "unreadable alert; dropped");
-                let _ = self.rt.block_on(msg.ack_with(AckKind::Term));
-                return;
+                tracing::error!(sink = %self.delivery.name(), error = %e, "unreadable alert; dropped");
+                Outcome::Unreadable
             }
         };
-        let rules = self.active.current();
-        let alert = window.to_alert(rules.rules.iter().find(|r| r.id == window.rule_id));
-        let outcome = self.target.deliver(&alert, &rules.rules, &self.rt);
         let ack = match outcome {
-            Ok(()) => {
-                self.metrics
-                    .inc(Counter::SinkDeliveries, &[("sink", &self.name)]);
-                AckKind::Ack
-            }
-            Err(e) => {
-                self.metrics
-                    .inc(Counter::SinkFailures, &[("sink", &self.name)]);
-                self.after_failure(&alert, delivered, &e)
-            }
+            Outcome::Unreadable => AckKind::Term,
+            Outcome::Retry { after, .. } => AckKind::Nak(Some(after)),
+            Outcome::Delivered | Outcome::DeadLettered => AckKind::Ack,
         };
         if let Err(e) = self.rt.block_on(msg.ack_with(ack)) {
-            tracing::warn!(sink = %self.name, error = %e, "cannot ack an alert; it may come again");
+            tracing::warn!(sink = %self.delivery.name(), error = %e, "cannot ack an alert; it may come again");
         }
-    }
-
-    /// A failed delivery: retried later, or dead-lettered once a webhook's
-    /// attempts are spent.
-    fn after_failure(
-        &self,
-        alert: &kadet_engine::Alert,
-        delivered: i64,
-        e: &anyhow::Error,
-    ) -> AckKind {
-        let Target::Webhook(hook) = &self.target else {
-            tracing::error!(sink = %self.name, alert_id = %alert.alert_id, error = %e, "writing an alert failed; will retry");
-            return AckKind::Nak(Some(Duration::from_secs(1)));
-        };
-        if delivered < i64::from(hook.max_attempts) {
-            let delay = hook
-                .backoff_ms
-                .saturating_mul(1u64 << (delivered - 1).clamp(0, 20))
-                .min(300_000);
-            tracing::warn!(sink = %self.name, alert_id = %alert.alert_id, attempt = delivered, retry_in_ms = delay, error = %e, "delivery failed");
-            return AckKind::Nak(Some(Duration::from_millis(delay)));
-        }
-        tracing::error!(sink = %self.name, alert_id = %alert.alert_id, attempts = delivered, error = %e, "delivery failed; writing to the dead-letter file");
-        if let Err(e) = hook.dead_letter(alert, &self.active.current().rules) {
-            tracing::error!(sink = %self.name, error = %format!("{e:#}"), "cannot write the dead-letter file; will retry");
-            return AckKind::Nak(Some(Duration::from_secs(5)));
-        }
-        self.metrics
-            .inc(Counter::SinkDeadLetters, &[("sink", &self.name)]);
-        AckKind::Ack
     }
 }

@@ -10,11 +10,13 @@
 //! so nothing waits for it. A record kadet fails on inside a batch (a bug)
 //! costs that record only: it goes to the dead-letter stream too.
 
+use super::dead_letters::StreamDeadLetters;
 use super::nats::CLUSTER_HEADER;
 use super::result::{BatchResult, RESULT_VERSION};
 use super::Nats;
 use crate::active_rules::ActiveRules;
-use crate::detector::count_evaluation;
+use crate::core::dead_letter::{DeadLetter, DeadLetters, Kind};
+use crate::core::detection::count_evaluation;
 use crate::metrics::{Counter, Metrics};
 use anyhow::{Context, Result};
 use async_nats::jetstream::consumer::PullConsumer;
@@ -40,6 +42,8 @@ pub struct DetectWorker {
     pub opts: ScanOptions,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Where batches and records that cannot be processed go.
+    pub dead_letters: Arc<StreamDeadLetters>,
 }
 
 impl DetectWorker {
@@ -104,7 +108,7 @@ impl DetectWorker {
             let reason = format!(
                 "delivered {delivered} times without being processed (an instance died on it each time)"
             );
-            self.dead_letter("batch", seq, &reason, &msg.payload);
+            self.dead_letter(Kind::Batch, seq, &reason, &msg.payload);
             BatchResult {
                 v: RESULT_VERSION,
                 seq,
@@ -168,7 +172,7 @@ impl DetectWorker {
             .filter(|s| s.reason == SkipReason::InternalError)
         {
             self.dead_letter(
-                "record",
+                Kind::Record,
                 seq,
                 &format!("{}: {}", s.location, s.message),
                 &msg.payload,
@@ -190,23 +194,17 @@ impl DetectWorker {
 
     /// Publishes what could not be processed, with the reason, to the
     /// dead-letter stream (best effort: the count is kept either way).
-    fn dead_letter(&self, kind: &str, seq: u64, reason: &str, payload: &[u8]) {
+    fn dead_letter(&self, kind: Kind, seq: u64, reason: &str, payload: &[u8]) {
         self.metrics
-            .inc(Counter::ClusterDeadLetters, &[("kind", kind)]);
-        tracing::error!(kind, batch = seq, %reason, "sent to the dead-letter stream");
-        let body = serde_json::json!({
-            "kind": kind,
-            "batch": seq,
-            "reason": reason,
-            "record": String::from_utf8_lossy(payload),
-        });
-        let publish = PublishMessage::build().payload(body.to_string().into());
-        let id = format!("dead-{kind}-{seq}");
-        if let Err(e) = self.rt.block_on(self.nats.publish(
-            self.nats.dead_letter_subject(kind),
-            &id,
-            publish,
-        )) {
+            .inc(Counter::ClusterDeadLetters, &[("kind", kind.name())]);
+        tracing::error!(kind = kind.name(), batch = seq, %reason, "sent to the dead-letter stream");
+        let letter = DeadLetter::new(
+            kind,
+            reason,
+            format!("batch {seq}"),
+            DeadLetter::text(payload),
+        );
+        if let Err(e) = self.dead_letters.put(&letter) {
             tracing::error!(error = %format!("{e:#}"), "cannot publish a dead letter");
         }
     }

@@ -4,11 +4,11 @@
 
 use super::nats::CLUSTER_HEADER;
 use super::Nats;
-use crate::intake::StoreError;
-use crate::journal::Entry;
+use crate::core::batch::Batch;
+use crate::core::intake::{Intake, StoreError};
 use crate::metrics::{Gauge, Metrics};
 use async_nats::jetstream::message::PublishMessage;
-use sha2::{Digest, Sha256};
+use futures_util::future::BoxFuture;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,19 +19,6 @@ pub struct ClusterIntake {
     metrics: Arc<Metrics>,
     /// Batches not yet evaluated (the detection consumer's lag), as last seen.
     pending: Arc<AtomicU64>,
-}
-
-/// The message id of a batch: a digest of its source, cluster and bytes, so
-/// a batch sent twice (the API server resending one it got no answer for)
-/// is stored once.
-pub fn batch_id(e: &Entry) -> String {
-    let mut h = Sha256::new();
-    h.update(e.source.name().as_bytes());
-    h.update([0]);
-    h.update(e.cluster.as_deref().unwrap_or("").as_bytes());
-    h.update([0]);
-    h.update(&e.doc);
-    hex::encode(h.finalize())
 }
 
 impl ClusterIntake {
@@ -65,9 +52,9 @@ impl ClusterIntake {
 
     /// Refuses, before anything is published, a batch larger than the NATS
     /// server takes in one message: it would be refused on every retry.
-    fn check_size(&self, entries: &[Entry]) -> Result<(), StoreError> {
+    fn check_size(&self, entries: &[Batch]) -> Result<(), StoreError> {
         let max = self.nats.client.server_info().max_payload;
-        let cluster = |e: &Entry| e.cluster.as_ref().map_or(0, String::len);
+        let cluster = |e: &Batch| e.cluster.as_ref().map_or(0, String::len);
         match entries
             .iter()
             .find(|e| max > 0 && e.doc.len() + cluster(e) + Self::HEADER_ROOM > max)
@@ -84,11 +71,11 @@ impl ClusterIntake {
     /// Publishes the batches, each retried until JetStream acknowledges it
     /// or the publish timeout passes (a failover answers "no stream" for a
     /// few seconds; the same message id makes retries safe).
-    pub async fn publish(&self, entries: Vec<Entry>) -> Result<(), StoreError> {
+    pub async fn publish(&self, entries: Vec<Batch>) -> Result<(), StoreError> {
         self.check_size(&entries)?;
         let budget = Duration::from_millis(self.nats.cfg.publish_timeout_ms);
         for e in entries {
-            let id = batch_id(&e);
+            let id = e.id();
             let subject = self.nats.audit_subject(e.source.name());
             let started = Instant::now();
             loop {
@@ -120,9 +107,26 @@ impl ClusterIntake {
         }
         Ok(())
     }
+}
 
-    /// Sets the intake gauges.
-    pub fn gauges(&self, metrics: &Metrics) {
+impl Intake for ClusterIntake {
+    fn backpressure(&self) -> Option<String> {
+        ClusterIntake::backpressure(self)
+    }
+
+    /// In cluster mode backpressure is global, so it does not count:
+    /// failing readiness on every instance at once would leave the Service
+    /// without endpoints, and the API server would get refused connections
+    /// instead of `429`.
+    fn ready(&self) -> bool {
+        self.connected()
+    }
+
+    fn store(&self, batches: Vec<Batch>) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.publish(batches))
+    }
+
+    fn gauges(&self, metrics: &Metrics) {
         metrics.set_gauge(
             Gauge::ClusterPending,
             &[],

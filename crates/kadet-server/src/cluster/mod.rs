@@ -28,15 +28,16 @@
 //!    alerts stream, shared by all instances.
 
 pub mod applier;
-mod config;
+pub mod dead_letters;
 pub mod deliver;
 pub mod detect;
 pub mod intake;
+pub mod lease;
 pub mod nats;
 pub mod node;
 pub mod result;
 pub mod state;
 
-pub use config::{ClusterConfig, Urls};
+pub use crate::config::cluster::{ClusterConfig, Urls};
 pub use intake::ClusterIntake;
 pub use nats::Nats;

@@ -15,8 +15,6 @@ use std::time::Duration;
 pub const DETECT_CONSUMER: &str = "kadet-detect";
 /// The header that carries a batch's cluster name.
 pub const CLUSTER_HEADER: &str = "Kadet-Cluster";
-/// The lease key and the state header key.
-pub const APPLIER_KEY: &str = "applier";
 
 /// A connection to the cluster and the names of its parts.
 #[derive(Clone)]

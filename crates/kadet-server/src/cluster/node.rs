@@ -2,12 +2,14 @@
 //! missing, then the detection workers, the applier and the sink workers.
 
 use super::applier::Applier;
+use super::dead_letters::StreamDeadLetters;
 use super::deliver::DeliverWorker;
 use super::detect::DetectWorker;
 use super::{ClusterIntake, Nats};
 use crate::active_rules::ActiveRules;
 use crate::config::Config;
-use crate::detector::Timing;
+use crate::core::delivery::Delivery;
+use crate::core::detection::Timing;
 use crate::metrics::Metrics;
 use anyhow::{Context, Result};
 use kadet_engine::pipeline::ScanOptions;
@@ -66,6 +68,10 @@ pub fn start(
     }
     tracing::info!(urls = ?ccfg.nats_url.list(), replicas = ccfg.replicas, "joined the cluster");
     let intake = ClusterIntake::new(nats.clone(), metrics.clone(), rt);
+    let dead_letters = Arc::new(StreamDeadLetters {
+        nats: nats.clone(),
+        rt: rt.clone(),
+    });
     let stop_detect = Arc::new(AtomicBool::new(false));
     let mut detect = Vec::new();
     for i in 0..ccfg.detect_workers {
@@ -75,6 +81,7 @@ pub fn start(
             active: active.clone(),
             opts: opts.clone(),
             metrics: metrics.clone(),
+            dead_letters: dead_letters.clone(),
         };
         let stop = stop_detect.clone();
         detect.push(
@@ -99,14 +106,19 @@ pub fn start(
     let stop_deliver = Arc::new(AtomicBool::new(false));
     let mut deliver = Vec::new();
     for s in &cfg.sinks {
-        let mut w = DeliverWorker::new(
+        let delivery = Delivery::new(
             s,
-            &cfg.state.dir,
-            nats.clone(),
-            rt.clone(),
+            dead_letters.clone(),
             active.clone(),
             metrics.clone(),
+            rt.clone(),
         )?;
+        let mut w = DeliverWorker {
+            delivery,
+            nats: nats.clone(),
+            rt: rt.clone(),
+            metrics: metrics.clone(),
+        };
         let stop = stop_deliver.clone();
         deliver.push(
             std::thread::Builder::new()

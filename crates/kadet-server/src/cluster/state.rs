@@ -1,4 +1,5 @@
-//! The alert state of the cluster and the applier's lease, in JetStream KV.
+//! The alert state of the cluster, in JetStream KV (the applier's lease is
+//! [`super::lease`]).
 //!
 //! The state is what the applier's [`Alerter`](kadet_engine::Alerter)
 //! holds (open windows, the reorder buffer, the watermark) plus where it is
@@ -14,16 +15,17 @@
 //! and its next save refused. Chunk keys name their writer, so two appliers
 //! never write (or, after a refused save, delete) each other's chunks.
 
-use super::nats::APPLIER_KEY;
 use anyhow::{bail, Context, Result};
 use async_nats::jetstream::kv;
-use kadet_engine::alert::Buffered;
+use kadet_engine::alerter::Buffered;
 use kadet_engine::AlertWindow;
 use kadet_event::EventTime;
 use serde::{Deserialize, Serialize};
 
 /// The version of the state form.
 pub const STATE_VERSION: u32 = 1;
+/// The key of the state's header in the state bucket.
+pub const STATE_KEY: &str = "applier";
 /// The largest chunk of a saved state (NATS' default message limit is 1 MiB).
 const CHUNK: usize = 512 << 10;
 
@@ -100,7 +102,7 @@ pub async fn create_initial(kv: &kv::Store) -> Result<()> {
         watermark: None,
     };
     match kv
-        .create(APPLIER_KEY, serde_json::to_vec(&header)?.into())
+        .create(STATE_KEY, serde_json::to_vec(&header)?.into())
         .await
     {
         Ok(_) => Ok(()),
@@ -112,7 +114,7 @@ pub async fn create_initial(kv: &kv::Store) -> Result<()> {
 /// Reads the saved state.
 pub async fn load(kv: &kv::Store) -> Result<Saved> {
     let entry = kv
-        .entry(APPLIER_KEY)
+        .entry(STATE_KEY)
         .await
         .context("reading the cluster state")?
         .context("the cluster state is missing")?;
@@ -158,7 +160,7 @@ pub enum SaveError {
 /// Writes `header` over the revision `revision`.
 async fn update_header(kv: &kv::Store, header: &Header, revision: u64) -> Result<u64, SaveError> {
     let value = serde_json::to_vec(header).map_err(|e| SaveError::Other(e.into()))?;
-    match kv.update(APPLIER_KEY, value.into(), revision).await {
+    match kv.update(STATE_KEY, value.into(), revision).await {
         Ok(rev) => Ok(rev),
         Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Err(SaveError::Conflict),
         Err(e) => Err(SaveError::Other(e.into())),
@@ -242,74 +244,6 @@ pub fn applier_token() -> String {
     h.write_u128(nanos);
     h.write_u32(std::process::id());
     format!("{:016x}", h.finish())
-}
-
-/// The applier's lease: a key in a bucket whose values expire after the
-/// lease time, taken with create and kept with compare-and-set updates.
-pub struct Lease {
-    kv: kv::Store,
-    holder: String,
-    revision: Option<u64>,
-}
-
-impl Lease {
-    /// A lease held (when taken) by `holder`.
-    pub fn new(kv: kv::Store, holder: String) -> Lease {
-        Lease {
-            kv,
-            holder,
-            revision: None,
-        }
-    }
-
-    /// True while held.
-    pub fn held(&self) -> bool {
-        self.revision.is_some()
-    }
-
-    /// Tries to take the lease; true when this instance now holds it.
-    pub async fn acquire(&mut self) -> bool {
-        match self
-            .kv
-            .create(APPLIER_KEY, self.holder.clone().into())
-            .await
-        {
-            Ok(rev) => {
-                self.revision = Some(rev);
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    /// Renews the lease; false when it was lost (another instance took it
-    /// after it expired) or cannot be renewed.
-    pub async fn renew(&mut self) -> bool {
-        let Some(rev) = self.revision else {
-            return false;
-        };
-        match self
-            .kv
-            .update(APPLIER_KEY, self.holder.clone().into(), rev)
-            .await
-        {
-            Ok(rev) => {
-                self.revision = Some(rev);
-                true
-            }
-            Err(_) => {
-                self.revision = None;
-                false
-            }
-        }
-    }
-
-    /// Gives the lease up, so another instance takes over at once.
-    pub async fn release(&mut self) {
-        if self.revision.take().is_some() {
-            let _ = self.kv.purge(APPLIER_KEY).await;
-        }
-    }
 }
 
 #[cfg(test)]

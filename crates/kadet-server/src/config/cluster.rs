@@ -137,26 +137,92 @@ fn d_retention() -> u64 {
 }
 
 impl ClusterConfig {
-    /// What is wrong with the values, if anything.
-    pub fn problem(&self) -> Option<String> {
-        if self.nats_url.list().is_empty() {
-            return Some("cluster.nats_url: give at least one URL".into());
+    /// Everything wrong with the values: (key, message) pairs.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let urls = self.nats_url.list();
+        if urls.is_empty() {
+            out.push(("nats_url", "give at least one URL".to_string()));
+        }
+        for u in &urls {
+            let scheme = u.split_once("://").map(|(s, _)| s);
+            if !matches!(scheme, Some("nats" | "tls" | "ws" | "wss")) {
+                out.push((
+                    "nats_url",
+                    format!("{u:?} is not a NATS URL (nats://host:4222, tls://, ws:// or wss://)"),
+                ));
+            }
         }
         if !(1..=5).contains(&self.replicas) {
-            return Some("cluster.replicas: 1 to 5".into());
+            out.push(("replicas", format!("{} is not 1 to 5", self.replicas)));
         }
         if self.max_deliver < 2 {
-            return Some("cluster.max_deliver: at least 2".into());
+            out.push(("max_deliver", "at least 2".to_string()));
         }
-        if self.detect_workers == 0 || self.lease_secs < 2 || self.ack_wait_secs == 0 {
-            return Some(
-                "cluster: detect_workers and ack_wait_secs at least 1, lease_secs at least 2"
-                    .into(),
-            );
+        if self.detect_workers == 0 {
+            out.push(("detect_workers", "at least 1".to_string()));
+        }
+        if self.ack_wait_secs == 0 {
+            out.push(("ack_wait_secs", "at least 1".to_string()));
+        }
+        if self.lease_secs < 2 {
+            out.push(("lease_secs", "at least 2".to_string()));
         }
         if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
-            return Some("cluster: tls_cert_file and tls_key_file go together".into());
+            out.push((
+                "tls_cert_file",
+                "tls_cert_file and tls_key_file go together".to_string(),
+            ));
         }
-        None
+        out
+    }
+}
+
+impl ClusterConfig {
+    /// The files (credentials, TLS) that cannot be read, as (key, message)
+    /// pairs. Whether NATS accepts them is learnt on connecting.
+    pub fn file_problems(&self) -> Vec<(&'static str, String)> {
+        [
+            ("credentials_file", &self.credentials_file),
+            ("tls_ca_file", &self.tls_ca_file),
+            ("tls_cert_file", &self.tls_cert_file),
+            ("tls_key_file", &self.tls_key_file),
+        ]
+        .into_iter()
+        .filter_map(|(what, file)| {
+            let f = file.as_ref()?;
+            match std::fs::read(f) {
+                Ok(bytes) if bytes.is_empty() => {
+                    Some((what, format!("{what} {}: empty", f.display())))
+                }
+                Ok(_) => None,
+                Err(e) => Some((what, format!("{what} {}: {e}", f.display()))),
+            }
+        })
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_listed() {
+        let c: ClusterConfig = toml::from_str(
+            "nats_url = \"http://n:4222\"\nreplicas = 7\nlease_secs = 1\nmax_deliver = 1\ntls_cert_file = \"c\"\n",
+        )
+        .unwrap();
+        let keys: Vec<&str> = c.problems().iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            keys,
+            [
+                "nats_url",
+                "replicas",
+                "max_deliver",
+                "lease_secs",
+                "tls_cert_file"
+            ]
+        );
     }
 }

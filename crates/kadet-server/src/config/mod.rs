@@ -3,6 +3,9 @@
 //! Every table rejects unknown keys, so a typo is an error at start naming
 //! the file, the line and the key.
 
+pub mod cluster;
+
+use crate::problem::{ConfigText, Problem, Problems};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -36,7 +39,7 @@ pub struct Config {
     #[serde(default = "default_sinks")]
     pub sinks: Vec<SinkConfig>,
     /// Cluster mode on NATS JetStream; absent: one process, local journal.
-    pub cluster: Option<crate::cluster::ClusterConfig>,
+    pub cluster: Option<cluster::ClusterConfig>,
 }
 
 impl Default for Config {
@@ -133,6 +136,34 @@ pub struct Rules {
     /// milliseconds (they are reloaded when one changes, and on SIGHUP).
     #[serde(default = "d_watch")]
     pub watch_interval_ms: u64,
+    /// How rule files are read: `auto` (each file by its shape, the
+    /// default), `panther` or `sigma` (as `kadet scan --rule-format`).
+    #[serde(default)]
+    pub format: RuleFileFormat,
+}
+
+/// `[rules] format`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleFileFormat {
+    /// Each file by its shape.
+    #[default]
+    Auto,
+    /// Panther analysis YAML.
+    Panther,
+    /// Sigma.
+    Sigma,
+}
+
+impl RuleFileFormat {
+    /// The loader's name for it.
+    pub fn source_format(self) -> kadet_rules::SourceFormat {
+        match self {
+            RuleFileFormat::Auto => kadet_rules::SourceFormat::Auto,
+            RuleFileFormat::Panther => kadet_rules::SourceFormat::Panther,
+            RuleFileFormat::Sigma => kadet_rules::SourceFormat::Sigma,
+        }
+    }
 }
 
 fn d_watch() -> u64 {
@@ -146,6 +177,7 @@ impl Default for Rules {
             include_disabled: false,
             tuning: Vec::new(),
             watch_interval_ms: d_watch(),
+            format: RuleFileFormat::Auto,
         }
     }
 }
@@ -398,16 +430,18 @@ impl SinkConfig {
 }
 
 impl Config {
-    /// Reads and checks a config file.
+    /// Reads and checks a config file; the error lists every problem.
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config {}", path.display()))?;
-        Config::parse(&text, &path.display().to_string())
+        Ok(Config::parse(&text, &path.display().to_string())?)
     }
 
-    /// Parses config text; `origin` names it in errors.
-    pub fn parse(text: &str, origin: &str) -> Result<Config> {
-        let cfg: Config = match toml::from_str(text) {
+    /// Parses config text; `origin` names it in problems. A file that does
+    /// not parse gives its one problem (at its line and column); one that
+    /// parses gives every problem of its values, each at its line.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, Problems> {
+        let mut cfg: Config = match toml::from_str(text) {
             Ok(c) => c,
             Err(e) => {
                 let place = e
@@ -415,44 +449,60 @@ impl Config {
                     .map(|s| line_col(text, s.start))
                     .map(|(l, c)| format!(":{l}:{c}"))
                     .unwrap_or_default();
-                bail!("{origin}{place}: {}", e.message())
+                return Err(Problems(vec![Problem::new(
+                    format!("{origin}{place}"),
+                    e.message(),
+                )]));
             }
         };
-        let mut cfg = cfg;
-        cfg.name_sinks(origin)?;
-        cfg.check(origin)?;
-        Ok(cfg)
+        let at = ConfigText { origin, text };
+        let mut problems = cfg.name_sinks(&at);
+        problems.extend(cfg.check(&at));
+        if problems.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(Problems(problems))
+        }
     }
 
     /// Gives every sink its name: the one written, or its type when it is
     /// the only sink of that type. Deliveries are owed to names, so that
     /// reordering the sinks never sends an alert to the wrong place.
-    fn name_sinks(&mut self, origin: &str) -> Result<()> {
+    fn name_sinks(&mut self, at: &ConfigText<'_>) -> Vec<Problem> {
+        let mut problems = Vec::new();
         let kinds: Vec<&'static str> = self.sinks.iter().map(SinkConfig::kind).collect();
-        for s in &mut self.sinks {
+        for (i, s) in self.sinks.iter_mut().enumerate() {
             if s.name_slot().is_none() {
                 let kind = s.kind();
                 if kinds.iter().filter(|k| **k == kind).count() > 1 {
-                    bail!("{origin}: sinks: there are several {kind} sinks; give each a `name`");
+                    problems.push(Problem::new(
+                        at.section("[[sinks]]", i),
+                        format!("sinks: there are several {kind} sinks; give each a `name`"),
+                    ));
                 }
                 *s.name_slot() = Some(kind.to_string());
             }
         }
         let mut seen = std::collections::BTreeSet::new();
-        for s in &self.sinks {
+        for (i, s) in self.sinks.iter().enumerate() {
             let name = s.name();
             if name.is_empty()
                 || !name
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
             {
-                bail!("{origin}: sinks: name {name:?} must be letters, digits, '-', '_' or '.'");
-            }
-            if !seen.insert(name.to_string()) {
-                bail!("{origin}: sinks: two sinks are named {name:?}");
+                problems.push(Problem::new(
+                    at.section("[[sinks]]", i),
+                    format!("sinks: name {name:?} must be letters, digits, '-', '_' or '.'"),
+                ));
+            } else if !seen.insert(name.to_string()) {
+                problems.push(Problem::new(
+                    at.section("[[sinks]]", i),
+                    format!("sinks: two sinks are named {name:?}"),
+                ));
             }
         }
-        Ok(())
+        problems
     }
 
     /// The sink names, in config order.
@@ -460,38 +510,60 @@ impl Config {
         self.sinks.iter().map(|s| s.name().to_string()).collect()
     }
 
-    fn check(&self, origin: &str) -> Result<()> {
-        self.address()
-            .with_context(|| format!("{origin}: listen.address"))?;
+    fn check(&self, at: &ConfigText<'_>) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        if let Err(e) = self.address() {
+            problems.push(Problem::new(
+                at.key("[listen]", "address"),
+                format!("listen.address: {e:#}"),
+            ));
+        }
         let l = &self.limits;
         if l.max_body_bytes == 0
             || l.max_event_bytes == 0
             || l.segment_bytes < 4096
             || l.max_concurrent_requests == 0
         {
-            bail!("{origin}: limits: max_body_bytes and max_event_bytes must be positive, segment_bytes at least 4096");
+            problems.push(Problem::new(
+                at.section("[limits]", 0),
+                "limits: max_body_bytes, max_event_bytes and max_concurrent_requests must be positive, segment_bytes at least 4096",
+            ));
         }
         if self.sinks.is_empty() {
-            bail!("{origin}: at least one [[sinks]] entry is needed");
+            problems.push(Problem::new(
+                at.origin,
+                "at least one [[sinks]] entry is needed",
+            ));
         }
-        if let Some(p) = self.cluster.as_ref().and_then(|c| c.problem()) {
-            bail!("{origin}: {p}");
+        if let Some(c) = &self.cluster {
+            for (key, message) in c.problems() {
+                problems.push(Problem::new(
+                    at.key("[cluster]", key),
+                    format!("cluster.{key}: {message}"),
+                ));
+            }
         }
-        for s in &self.sinks {
+        for (i, s) in self.sinks.iter().enumerate() {
             if let SinkConfig::Webhook {
                 url, max_attempts, ..
             } = s
             {
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
                     // The URL itself is not printed: it may hold a secret.
-                    bail!("{origin}: sinks: a webhook url must start with http:// or https://");
+                    problems.push(Problem::new(
+                        at.section("[[sinks]]", i),
+                        "sinks: a webhook url must start with http:// or https://",
+                    ));
                 }
                 if *max_attempts == 0 {
-                    bail!("{origin}: sinks: max_attempts must be at least 1");
+                    problems.push(Problem::new(
+                        at.section("[[sinks]]", i),
+                        "sinks: max_attempts must be at least 1",
+                    ));
                 }
             }
         }
-        Ok(())
+        problems
     }
 
     /// The listen address.

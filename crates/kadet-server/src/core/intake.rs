@@ -1,9 +1,10 @@
-//! Where accepted batches go before the client gets its `200`: the local
-//! journal (one process) or the JetStream stream (cluster mode). Both store
-//! durably first and tell when intake must push back.
+//! Where accepted batches go before the client gets its `200`: each mode
+//! has one [`Intake`] (the local journal, or the JetStream stream). Both
+//! store durably first and tell when intake must push back.
 
-use crate::journal::{Entry, Journal};
-use crate::metrics::{Gauge, Metrics};
+use super::batch::Batch;
+use crate::metrics::Metrics;
+use futures_util::future::BoxFuture;
 
 /// Why a batch was not stored; nothing of it was acknowledged.
 #[derive(Debug)]
@@ -15,71 +16,18 @@ pub enum StoreError {
     TooLarge(String),
 }
 
-/// The store of accepted batches.
-pub enum Intake {
-    /// One process: the fsynced journal.
-    Journal {
-        /// The journal.
-        journal: Journal,
-        /// Journal bytes not yet evaluated above which intake answers `429`.
-        max_backlog: u64,
-    },
-    /// Cluster mode: the JetStream stream.
-    Cluster(Box<crate::cluster::ClusterIntake>),
-}
-
-impl Intake {
+/// The durable store of accepted batches, as the HTTP front sees it.
+pub trait Intake: Send + Sync {
     /// Why new batches must wait (`429`), when they must.
-    pub fn backpressure(&self) -> Option<String> {
-        match self {
-            Intake::Journal {
-                journal,
-                max_backlog,
-            } => {
-                let backlog = journal.shared.backlog();
-                (backlog > *max_backlog).then(|| {
-                    format!(
-                        "journal backlog {backlog} bytes is over the limit of {max_backlog}; retry later"
-                    )
-                })
-            }
-            Intake::Cluster(c) => c.backpressure(),
-        }
-    }
+    fn backpressure(&self) -> Option<String>;
 
-    /// True while batches can be stored (for `/readyz`). In cluster mode
-    /// backpressure is global, so it does not count: failing readiness on
-    /// every instance at once would leave the Service without endpoints,
-    /// and the API server would get refused connections instead of `429`.
-    pub fn ready(&self) -> bool {
-        match self {
-            Intake::Journal { .. } => self.backpressure().is_none(),
-            Intake::Cluster(c) => c.connected(),
-        }
-    }
+    /// True while batches can be stored (for `/readyz`).
+    fn ready(&self) -> bool;
 
     /// Stores batches durably; an error means nothing was acknowledged,
     /// and says why.
-    pub async fn store(&self, entries: Vec<Entry>) -> Result<(), StoreError> {
-        match self {
-            Intake::Journal { journal, .. } => journal
-                .append(entries)
-                .await
-                .map(|_| ())
-                .map_err(|e| StoreError::Unavailable(format!("cannot write the journal: {e}"))),
-            Intake::Cluster(c) => c.publish(entries).await,
-        }
-    }
+    fn store(&self, batches: Vec<Batch>) -> BoxFuture<'_, Result<(), StoreError>>;
 
     /// Sets the intake gauges.
-    pub fn gauges(&self, metrics: &Metrics) {
-        match self {
-            Intake::Journal { journal, .. } => metrics.set_gauge(
-                Gauge::JournalBacklogBytes,
-                &[],
-                journal.shared.backlog() as f64,
-            ),
-            Intake::Cluster(c) => c.gauges(metrics),
-        }
-    }
+    fn gauges(&self, metrics: &Metrics);
 }

@@ -4,11 +4,10 @@
 //! counted, and Firehose records are unwrapped (base64, gzip) with bounded
 //! memory. Only what passes is journaled.
 
-use base64::Engine;
+use kadet_event::decode::{EnvelopeError, BATCH_FIELDS};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
-use std::io::Read;
 
 /// Why a body was refused.
 #[derive(Debug, PartialEq, Eq)]
@@ -84,9 +83,6 @@ fn utf8(what: &str, body: &[u8]) -> Result<(), Refusal> {
         }
     }
 }
-
-/// Arrays that hold a batch's events, by container shape.
-const BATCH_FIELDS: [&str; 3] = ["items", "logEvents", "records"];
 
 /// Checks one JSON document and drops oversized events from its batch.
 fn prepare_doc(
@@ -203,18 +199,20 @@ pub fn prepare_body(body: &[u8], max_event: usize) -> Result<Prepared, Refusal> 
     Ok(out)
 }
 
-/// Decompresses gzip (all members) into at most `limit` bytes.
-pub fn gunzip_limited(data: &[u8], limit: usize) -> Result<Vec<u8>, Refusal> {
-    let mut out = Vec::new();
-    let mut d = flate2::read::MultiGzDecoder::new(data).take(limit as u64 + 1);
-    d.read_to_end(&mut out)
-        .map_err(|e| Refusal::Malformed(format!("bad gzip data: {e}")))?;
-    if out.len() > limit {
-        return Err(Refusal::TooLarge(format!(
-            "more than {limit} bytes once decompressed"
-        )));
+impl From<EnvelopeError> for Refusal {
+    fn from(e: EnvelopeError) -> Refusal {
+        match e {
+            EnvelopeError::TooLarge(_) => Refusal::TooLarge(e.to_string()),
+            EnvelopeError::NotBase64(_) | EnvelopeError::BadGzip(_) => {
+                Refusal::Malformed(e.to_string())
+            }
+        }
     }
-    Ok(out)
+}
+
+/// Decompresses a gzip body (all members) into at most `limit` bytes.
+pub fn gunzip_limited(data: &[u8], limit: usize) -> Result<Vec<u8>, Refusal> {
+    Ok(kadet_event::decode::gunzip_limited(data, limit)?)
 }
 
 #[derive(Deserialize)]
@@ -257,14 +255,12 @@ pub fn prepare_firehose(
     let mut total = 0usize;
     for (i, rec) in req.records.iter().enumerate() {
         let what = format!("record {i}: ");
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(rec.data.trim())
-            .map_err(|e| Refusal::Malformed(format!("{what}data is not base64: {e}")))?;
-        let content = if raw.starts_with(&[0x1f, 0x8b]) {
-            gunzip_limited(&raw, limit.saturating_sub(total))?
-        } else {
-            raw
-        };
+        let content =
+            kadet_event::decode::open_base64(rec.data.as_bytes(), limit.saturating_sub(total))
+                .map_err(|e| match Refusal::from(e) {
+                    Refusal::Malformed(m) => Refusal::Malformed(format!("{what}{m}")),
+                    other => other,
+                })?;
         total += content.len();
         if total > limit {
             return Err(Refusal::TooLarge(format!(
@@ -295,6 +291,7 @@ pub fn prepare_firehose(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
     use std::io::Write;
 
     fn ev(n: usize) -> String {

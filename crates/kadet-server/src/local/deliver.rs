@@ -1,66 +1,45 @@
-//! Delivery from the outbox: one worker thread per sink. An alert leaves the
-//! outbox only once every sink has confirmed it (or dead-lettered it).
+//! Single-process delivery from the outbox: one worker thread per sink,
+//! each applying the shared [`Delivery`] policy. An alert leaves the outbox
+//! only once every sink has confirmed it (or made it a dead letter).
 //!
 //! Delivery is at least once; `alert_id` lets receivers drop repeats. For a
 //! file sink a restart also looks in the file for alerts that were written
 //! just before a crash but not yet confirmed, so the file holds each alert
 //! once.
 
-use super::file_ids::ids_in_file;
-use super::target::Target;
-use crate::active_rules::ActiveRules;
+use super::store::{outbox, Store};
 use crate::config::SinkConfig;
-use crate::metrics::{Counter, Metrics};
+use crate::core::delivery::{Delivery, Outcome};
 use crate::now_ms;
-use crate::store::{outbox, Store};
+use crate::sinks::file_ids::ids_in_file;
 use anyhow::{Context, Result};
-use kadet_engine::{Alert, AlertWindow};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::time::Duration;
 
-/// A sink worker.
-pub struct Worker {
-    name: String,
-    target: Target,
+/// The outbox worker of one sink.
+pub struct OutboxWorker {
+    delivery: Delivery,
     store: Store,
-    rules: Arc<ActiveRules>,
-    metrics: Arc<Metrics>,
-    rt: tokio::runtime::Handle,
 }
 
-impl Worker {
-    /// A worker for the sink configured as `cfg`, under its name.
-    pub fn new(
-        cfg: &SinkConfig,
-        store: &Path,
-        state_dir: &Path,
-        rules: Arc<ActiveRules>,
-        metrics: Arc<Metrics>,
-        rt: tokio::runtime::Handle,
-    ) -> Result<Worker> {
+impl OutboxWorker {
+    /// A worker delivering `delivery`'s sink from the outbox in `store`.
+    pub fn new(cfg: &SinkConfig, delivery: Delivery, store: &Path) -> Result<OutboxWorker> {
         let store = Store::connect(store)?;
-        let name = cfg.name().to_string();
         if let SinkConfig::File { path, .. } = cfg {
             let seen = ids_in_file(path)
                 .with_context(|| format!("cannot read sink file {}", path.display()))?;
             // Written before a crash but not yet confirmed: confirm now.
-            for id in outbox::owed_to(store.conn(), &name)?
+            for id in outbox::owed_to(store.conn(), delivery.name())?
                 .iter()
                 .filter(|id| seen.contains(*id))
             {
-                outbox::confirm(store.conn(), id, &name)?;
+                outbox::confirm(store.conn(), id, delivery.name())?;
             }
         }
-        Ok(Worker {
-            target: Target::open(cfg, state_dir)?,
-            name,
-            store,
-            rules,
-            metrics,
-            rt,
-        })
+        Ok(OutboxWorker { delivery, store })
     }
 
     /// Delivers until `stop`; `wake` says new alerts are waiting. At stop,
@@ -71,7 +50,7 @@ impl Worker {
             let wait = match self.round() {
                 Ok(w) => w,
                 Err(e) => {
-                    tracing::error!(sink = %self.name, error = %format!("{e:#}"), "sink round failed");
+                    tracing::error!(sink = %self.delivery.name(), error = %format!("{e:#}"), "sink round failed");
                     Duration::from_secs(1)
                 }
             };
@@ -85,76 +64,34 @@ impl Worker {
     /// Delivers what is due; returns how long to sleep.
     fn round(&mut self) -> Result<Duration> {
         const BATCH: usize = 256;
-        let rules = self.rules.current();
-        let due = outbox::due(self.store.conn(), &self.name, now_ms(), BATCH)?;
+        let sink = self.delivery.name().to_string();
+        let due = outbox::due(self.store.conn(), &sink, now_ms(), BATCH)?;
         for d in &due {
-            let w = match AlertWindow::from_stored(&d.state) {
-                Ok(w) => w,
-                Err(e) => {
-                    tracing::error!(sink = %self.name, alert_id = %d.alert_id, error = %e, "unreadable outbox entry; dropped");
-                    outbox::confirm(self.store.conn(), &d.alert_id, &self.name)?;
-                    continue;
-                }
-            };
-            let alert = w.to_alert(rules.rules.iter().find(|r| r.id == w.rule_id));
-            match self.target.deliver(&alert, &rules.rules, &self.rt) {
-                Ok(()) => {
-                    outbox::confirm(self.store.conn(), &d.alert_id, &self.name)?;
-                    self.metrics
-                        .inc(Counter::SinkDeliveries, &[("sink", &self.name)]);
-                }
-                Err(e) => {
-                    self.metrics
-                        .inc(Counter::SinkFailures, &[("sink", &self.name)]);
-                    if let Some(wait) = self.failed(&d.alert_id, d.attempts + 1, &alert, &e)? {
-                        return Ok(wait);
+            let attempt = u32::try_from(d.attempts + 1).unwrap_or(u32::MAX);
+            match self.delivery.attempt(&d.state, attempt) {
+                o if o.settled() => outbox::confirm(self.store.conn(), &d.alert_id, &sink)?,
+                Outcome::Retry { after, in_order } => {
+                    if in_order {
+                        return Ok(after);
                     }
+                    let at = now_ms().saturating_add(after.as_millis() as i64);
+                    outbox::retry_later(
+                        self.store.conn(),
+                        &d.alert_id,
+                        &sink,
+                        i64::from(attempt),
+                        at,
+                    )?;
                 }
+                _ => {}
             }
         }
         if due.len() == BATCH {
             return Ok(Duration::ZERO);
         }
-        Ok(match outbox::next_due(self.store.conn(), &self.name)? {
+        Ok(match outbox::next_due(self.store.conn(), &sink)? {
             Some(n) => Duration::from_millis((n - now_ms()).clamp(0, 1000) as u64),
             None => Duration::from_secs(1),
         })
-    }
-
-    /// After a failed delivery: retry later, or dead-letter it once the
-    /// attempts are spent (webhooks); stream sinks retry the whole round in
-    /// a second (returned as the wait).
-    fn failed(
-        &mut self,
-        id: &str,
-        attempts: i64,
-        alert: &Alert,
-        e: &anyhow::Error,
-    ) -> Result<Option<Duration>> {
-        let Target::Webhook(hook) = &self.target else {
-            tracing::error!(sink = %self.name, alert_id = %id, error = %e, "writing an alert failed; will retry");
-            return Ok(Some(Duration::from_secs(1)));
-        };
-        if attempts < i64::from(hook.max_attempts) {
-            let delay = hook
-                .backoff_ms
-                .saturating_mul(1u64 << (attempts - 1).clamp(0, 20))
-                .min(300_000);
-            tracing::warn!(sink = %self.name, alert_id = %id, attempt = attempts, retry_in_ms = delay, error = %e, "delivery failed");
-            outbox::retry_later(
-                self.store.conn(),
-                id,
-                &self.name,
-                attempts,
-                now_ms() + delay as i64,
-            )?;
-            return Ok(None);
-        }
-        tracing::error!(sink = %self.name, alert_id = %id, attempts, error = %e, "delivery failed; writing to the dead-letter file");
-        hook.dead_letter(alert, &self.rules.current().rules)?;
-        self.metrics
-            .inc(Counter::SinkDeadLetters, &[("sink", &self.name)]);
-        outbox::confirm(self.store.conn(), id, &self.name)?;
-        Ok(None)
     }
 }

@@ -12,36 +12,25 @@
 //! threshold (once its matches have passed the reorder buffer).
 //!
 //! What fails inside kadet costs one record, never detection: a record whose
-//! decoding or evaluation panics is written to the quarantine file and
-//! passed over, and so is a stored window that no longer reads. Only the
+//! decoding or evaluation panics becomes a dead letter and is passed over,
+//! and so does a stored window that no longer reads. Only the
 //! store failing (disk full, I/O error) stops detection; `/readyz` then
 //! answers 503 until a pass commits again.
 
+use super::journal::Shared;
+use super::store::{Pass, Quarantined, Store};
 use crate::active_rules::ActiveRules;
-use crate::journal::{Entry, Shared};
+use crate::core::dead_letter::{DeadLetter, DeadLetterFile, DeadLetters, Kind};
+use crate::core::detection::{count_evaluation, Timing};
 use crate::metrics::{Counter, Gauge, Metrics};
-use crate::store::{Pass, Quarantined, Store};
 use anyhow::{Context, Result};
 use kadet_engine::pipeline::{ChunkResult, Evaluator, ScanOptions};
 use kadet_engine::{Alerter, EmitAt};
 use kadet_event::SkipReason;
 use kadet_rules::Rule;
-use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// How the detector turns matches into alerts.
-#[derive(Debug, Clone, Copy)]
-pub struct Timing {
-    /// Event-time disorder handled exactly, in microseconds.
-    pub lateness_us: i64,
-    /// After this long (wall clock) without event time moving on, buffered
-    /// matches are applied anyway (`None`: never).
-    pub idle_release: Option<Duration>,
-}
+use std::time::Duration;
 
 /// Evaluates the journal into the store.
 pub struct Detector {
@@ -52,7 +41,7 @@ pub struct Detector {
     journal: Arc<Shared>,
     metrics: Arc<Metrics>,
     sinks: Vec<String>,
-    quarantine: PathBuf,
+    dead_letters: DeadLetterFile,
     up: Arc<AtomicBool>,
     /// Notified when new outbox rows were committed.
     pub on_alert: Box<dyn Fn() + Send>,
@@ -65,8 +54,6 @@ struct Generation<'r> {
     eval: Evaluator<'r>,
     alerter: Alerter<'r>,
     offset: u64,
-    /// When event time last moved on.
-    last_advance: Instant,
 }
 
 /// Why a generation stopped.
@@ -79,8 +66,8 @@ enum Exit {
 
 impl Detector {
     /// A detector for the rules in `active`, writing to `store`, for the
-    /// named `sinks`; records and stored state it cannot process go to
-    /// `quarantine`. `up` is cleared while the store fails.
+    /// named `sinks`; records and stored state it cannot process become
+    /// dead letters in `dead_letters`. `up` is cleared while the store fails.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         active: Arc<ActiveRules>,
@@ -90,7 +77,7 @@ impl Detector {
         journal: Arc<Shared>,
         metrics: Arc<Metrics>,
         sinks: Vec<String>,
-        quarantine: PathBuf,
+        dead_letters: DeadLetterFile,
         up: Arc<AtomicBool>,
     ) -> Self {
         Detector {
@@ -101,7 +88,7 @@ impl Detector {
             journal,
             metrics,
             sinks,
-            quarantine,
+            dead_letters,
             up,
             on_alert: Box::new(|| {}),
         }
@@ -115,7 +102,7 @@ impl Detector {
         for q in bad_windows.iter().chain(&bad_matches) {
             self.quarantine_state(q);
         }
-        let mut alerter = Alerter::with(rules, self.timing.lateness_us, EmitAt::Threshold).restore(
+        let mut alerter = Alerter::with(rules, self.timing.lateness, EmitAt::Threshold).restore(
             self.store.watermark()?,
             windows,
             buffered,
@@ -139,7 +126,6 @@ impl Detector {
             eval: Evaluator::new(rules, &self.opts),
             alerter,
             offset: self.store.journal_offset()?,
-            last_advance: Instant::now(),
         })
     }
 
@@ -182,7 +168,7 @@ impl Detector {
             }
             let work = if self.journal.durable() > gen.offset {
                 Work::Records
-            } else if self.idle_due(gen) {
+            } else if gen.alerter.idle_due(self.timing.idle_release) {
                 Work::Idle
             } else if stop.load(Ordering::Acquire) {
                 return Exit::Stop;
@@ -208,14 +194,6 @@ impl Detector {
         Exit::Stop
     }
 
-    fn idle_due(&self, gen: &Generation<'_>) -> bool {
-        gen.alerter.buffered() > 0
-            && self
-                .timing
-                .idle_release
-                .is_some_and(|d| gen.last_advance.elapsed() >= d)
-    }
-
     fn store_failed(&mut self, e: &anyhow::Error) {
         self.up.store(false, Ordering::Release);
         self.metrics.set_gauge(Gauge::DetectorUp, &[], 0.0);
@@ -234,28 +212,14 @@ impl Detector {
         let (results, next, applied) = match work {
             Work::Records => self.evaluate_records(gen)?,
             Work::Idle => {
-                gen.alerter.release_idle();
+                gen.alerter.release_if_idle(self.timing.idle_release);
                 (Vec::new(), gen.offset, Vec::new())
             }
         };
-        let before = gen.alerter.watermark();
         for r in &results {
-            for m in &r.matches {
-                gen.alerter.push(m.clone());
-            }
-            if let Some(t) = r.max_time {
-                gen.alerter.observe_time(t);
-            }
+            gen.alerter.feed(r.matches.iter().cloned(), r.max_time);
         }
-        if gen.alerter.watermark() > before {
-            gen.last_advance = Instant::now();
-        }
-        let raised: Vec<_> = gen
-            .alerter
-            .drain_raised()
-            .into_iter()
-            .filter(|(a, _)| !a.signal)
-            .collect();
+        let raised = gen.alerter.drain_raised();
         let pass = Pass {
             changes: gen.alerter.take_changes(),
             alerts: raised,
@@ -290,7 +254,7 @@ impl Detector {
         let mut results = Vec::with_capacity(records.len());
         let mut applied: Vec<[u8; 32]> = Vec::with_capacity(records.len());
         for (at, entry) in records {
-            let digest = record_digest(&entry);
+            let digest = entry.digest();
             if applied.contains(&digest) || self.store.applied(&digest)? {
                 self.metrics.inc(Counter::DuplicateRecords, &[]);
                 continue;
@@ -307,7 +271,7 @@ impl Detector {
                 .iter()
                 .filter(|s| s.reason == SkipReason::InternalError)
             {
-                self.quarantine_record(&s.location.to_string(), &s.message, &entry.doc);
+                self.dead_letter_record(&s.location.to_string(), &s.message, &entry.doc);
             }
             results.push(r);
         }
@@ -330,82 +294,34 @@ impl Detector {
             .set_gauge(Gauge::BufferedMatches, &[], gen.alerter.buffered() as f64);
     }
 
-    fn quarantine_record(&self, location: &str, reason: &str, doc: &[u8]) {
+    fn dead_letter_record(&self, location: &str, reason: &str, doc: &[u8]) {
         self.metrics.inc(Counter::PoisonRecords, &[]);
-        tracing::error!(%location, %reason, file = %self.quarantine.display(), "record quarantined");
-        self.write_quarantine(&serde_json::json!({
-            "kind": "record",
-            "location": location,
-            "reason": reason,
-            "record": String::from_utf8_lossy(doc),
-        }));
+        tracing::error!(%location, %reason, file = %self.dead_letters.0.display(), "record kept as a dead letter");
+        self.keep(DeadLetter::new(
+            Kind::Record,
+            reason,
+            location,
+            DeadLetter::text(doc),
+        ));
     }
 
     fn quarantine_state(&self, q: &Quarantined) {
         self.metrics
             .inc(Counter::QuarantinedState, &[("table", q.table)]);
-        tracing::error!(table = q.table, key = %q.key, reason = %q.reason, file = %self.quarantine.display(), "stored state quarantined");
-        self.write_quarantine(&serde_json::json!({
-            "kind": q.table,
-            "key": q.key,
-            "reason": q.reason,
-            "state": q.state,
-        }));
+        tracing::error!(table = q.table, key = %q.key, reason = %q.reason, file = %self.dead_letters.0.display(), "stored state kept as a dead letter");
+        self.keep(DeadLetter::new(
+            Kind::State,
+            q.reason.clone(),
+            format!("{} {}", q.table, q.key),
+            q.state.clone().into(),
+        ));
     }
 
-    fn write_quarantine(&self, entry: &serde_json::Value) {
-        let line = format!("{entry}\n");
-        let written = crate::state_dir::open_private_append(&self.quarantine)
-            .and_then(|mut f| f.write_all(line.as_bytes()).and_then(|()| f.sync_data()));
-        if let Err(e) = written {
-            tracing::error!(error = %e, file = %self.quarantine.display(), "cannot write the quarantine file");
+    fn keep(&self, letter: DeadLetter) {
+        if let Err(e) = self.dead_letters.put(&letter) {
+            tracing::error!(error = %format!("{e:#}"), "cannot keep a dead letter");
         }
     }
-}
-
-/// Counts what evaluating one record gave: events by log type, skips by
-/// reason (the first few logged), matches by rule, tuning suppressions by
-/// rule and entry. Shared by the single-process detector and cluster
-/// detection.
-pub fn count_evaluation(m: &Metrics, rules: &[Rule], r: &ChunkResult) {
-    for (lt, n) in &r.stats.events_by_type {
-        m.add(Counter::EventsEvaluated, &[("log_type", lt.name())], *n);
-    }
-    for (reason, n) in &r.stats.skipped {
-        m.add(Counter::RecordsSkipped, &[("reason", reason.name())], *n);
-    }
-    for s in r.skips.iter().take(5) {
-        tracing::warn!(reason = s.reason.name(), location = %s.location, "skipped record");
-    }
-    let mut matched: BTreeMap<usize, u64> = BTreeMap::new();
-    for mt in &r.matches {
-        *matched.entry(mt.rule).or_default() += 1;
-    }
-    for (rule, n) in matched {
-        m.add(Counter::Matches, &[("rule", &rules[rule].id)], n);
-    }
-    for ((rule, x), n) in &r.stats.suppressed {
-        let rule = &rules[*rule];
-        let entry = rule.exclusions.get(*x).map_or("?", |e| e.label.as_str());
-        m.add(
-            Counter::TuningSuppressed,
-            &[("rule", &rule.id), ("entry", entry)],
-            *n,
-        );
-    }
-}
-
-/// The digest that recognises a record sent twice: its source, cluster
-/// name and bytes.
-fn record_digest(e: &Entry) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    h.update(e.source.name().as_bytes());
-    h.update([0]);
-    h.update(e.cluster.as_deref().unwrap_or("").as_bytes());
-    h.update([0]);
-    h.update(&e.doc);
-    h.finalize().into()
 }
 
 /// What a pass does.
@@ -421,7 +337,9 @@ enum Work {
 mod tests {
     use super::*;
     use crate::active_rules::Loaded;
-    use crate::journal::{Journal, Source};
+    use crate::core::batch::{Batch, Source};
+    use crate::local::journal::Journal;
+    use std::time::Instant;
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_store_that_cannot_be_written_marks_detection_down_and_loses_nothing() {
@@ -436,7 +354,7 @@ mod tests {
         let (journal, _writer) = Journal::open(&dir.path().join("j"), 0, 1 << 20).unwrap();
         let event = br#"{"kind":"Event","verb":"create","objectRef":{"resource":"serviceaccounts","subresource":"token","namespace":"a","name":"b"},"user":{"username":"eve"},"stageTimestamp":"2026-11-02T10:00:00Z"}"#;
         journal
-            .append(vec![Entry::new(Source::Audit, event.to_vec())])
+            .append(vec![Batch::new(Source::Audit, event.to_vec())])
             .await
             .unwrap();
         let set = kadet_rules::load_builtin().unwrap();
@@ -451,14 +369,14 @@ mod tests {
             active,
             ScanOptions::default(),
             Timing {
-                lateness_us: 0,
+                lateness: Duration::ZERO,
                 idle_release: None,
             },
             Store::from_connection(read_only),
             journal.shared.clone(),
             metrics.clone(),
             vec!["x".into()],
-            dir.path().join("q.jsonl"),
+            DeadLetterFile(dir.path().join("q.jsonl")),
             up.clone(),
         );
         let (stop, stop_now) = (

@@ -13,6 +13,7 @@
 //! answers each. On open, a torn tail (a crash mid-write, never acknowledged)
 //! is cut off at the first record whose length or CRC does not check.
 
+use crate::core::batch::{Batch, Source};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -24,97 +25,44 @@ const HEADER: usize = 8;
 /// Records larger than this are refused (a body limit is far smaller).
 pub const MAX_RECORD: usize = 1 << 30;
 
-/// Where a journaled document came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Source {
-    /// `POST /v1/audit`.
-    Audit = 1,
-    /// `POST /v1/eks/firehose`.
-    Firehose = 2,
-    /// `POST /v1/aks`.
-    Aks = 3,
-}
-
-impl Source {
-    /// From the payload tag.
-    pub fn from_tag(t: u8) -> Option<Source> {
-        match t {
-            1 => Some(Source::Audit),
-            2 => Some(Source::Firehose),
-            3 => Some(Source::Aks),
-            _ => None,
-        }
-    }
-    /// Name used as the "file" of event locations and in metrics.
-    pub fn name(self) -> &'static str {
-        match self {
-            Source::Audit => "audit",
-            Source::Firehose => "eks-firehose",
-            Source::Aks => "aks",
-        }
-    }
-}
-
-/// What one journal record holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// Where it came from.
-    pub source: Source,
-    /// The cluster its sender named, for events that name none.
-    pub cluster: Option<String>,
-    /// The document (a batch or one record).
-    pub doc: Vec<u8>,
-}
-
 /// Set on the source tag when a cluster name follows.
 const CLUSTER_FLAG: u8 = 0x80;
 
-impl Entry {
-    /// A record without a cluster name.
-    pub fn new(source: Source, doc: Vec<u8>) -> Entry {
-        Entry {
-            source,
-            cluster: None,
-            doc,
+/// The bytes before a batch's document: the source tag, and the cluster
+/// name when there is one.
+fn prefix(b: &Batch) -> Vec<u8> {
+    match b
+        .cluster
+        .as_deref()
+        .filter(|c| c.len() <= usize::from(u8::MAX))
+    {
+        Some(c) => {
+            let mut p = vec![b.source as u8 | CLUSTER_FLAG, c.len() as u8];
+            p.extend_from_slice(c.as_bytes());
+            p
         }
-    }
-
-    /// The bytes before the document: the tag, and the cluster name.
-    fn prefix(&self) -> Vec<u8> {
-        match self
-            .cluster
-            .as_deref()
-            .filter(|c| c.len() <= usize::from(u8::MAX))
-        {
-            Some(c) => {
-                let mut p = vec![self.source as u8 | CLUSTER_FLAG, c.len() as u8];
-                p.extend_from_slice(c.as_bytes());
-                p
-            }
-            None => vec![self.source as u8],
-        }
-    }
-
-    /// Reads a payload back; `None` when it is not one.
-    fn parse(payload: &[u8]) -> Option<Entry> {
-        let (&tag, rest) = payload.split_first()?;
-        let source = Source::from_tag(tag & !CLUSTER_FLAG)?;
-        if tag & CLUSTER_FLAG == 0 {
-            return Some(Entry::new(source, rest.to_vec()));
-        }
-        let (&n, rest) = rest.split_first()?;
-        let name = rest.get(..usize::from(n))?;
-        Some(Entry {
-            source,
-            cluster: Some(String::from_utf8(name.to_vec()).ok()?),
-            doc: rest[usize::from(n)..].to_vec(),
-        })
+        None => vec![b.source as u8],
     }
 }
 
+/// Reads a payload back; `None` when it is not one.
+fn parse(payload: &[u8]) -> Option<Batch> {
+    let (&tag, rest) = payload.split_first()?;
+    let source = Source::from_tag(tag & !CLUSTER_FLAG)?;
+    if tag & CLUSTER_FLAG == 0 {
+        return Some(Batch::new(source, rest.to_vec()));
+    }
+    let (&n, rest) = rest.split_first()?;
+    let name = rest.get(..usize::from(n))?;
+    Some(Batch {
+        source,
+        cluster: Some(String::from_utf8(name.to_vec()).ok()?),
+        doc: rest[usize::from(n)..].to_vec(),
+    })
+}
+
 /// A record read back: its offset and content.
-pub type Record = (u64, Entry);
+pub type Record = (u64, Batch);
 
 /// Shared positions and the segment list.
 pub struct Shared {
@@ -222,7 +170,7 @@ impl Shared {
                 match read_record(&mut r, seg_end - pos) {
                     Ok(Some(payload)) => {
                         let len = (HEADER + payload.len()) as u64;
-                        match Entry::parse(&payload) {
+                        match parse(&payload) {
                             Some(e) => {
                                 taken += payload.len();
                                 out.push((pos, e));
@@ -275,7 +223,7 @@ fn segment_path(dir: &Path, start: u64) -> PathBuf {
 
 /// One append waiting for the writer.
 struct Append {
-    records: Vec<Entry>,
+    records: Vec<Batch>,
     done: tokio::sync::oneshot::Sender<io::Result<u64>>,
 }
 
@@ -370,7 +318,7 @@ impl Journal {
 
     /// Appends documents as one unit and waits until they are on disk.
     /// Returns the durable end after them.
-    pub async fn append(&self, records: Vec<Entry>) -> io::Result<u64> {
+    pub async fn append(&self, records: Vec<Batch>) -> io::Result<u64> {
         let (done, rx) = tokio::sync::oneshot::channel();
         self.tx
             .send(Append { records, done })
@@ -466,7 +414,7 @@ impl Writer {
         buf.clear();
         for a in group {
             for e in &a.records {
-                let prefix = e.prefix();
+                let prefix = prefix(e);
                 let len = prefix.len() + e.doc.len();
                 if len > MAX_RECORD {
                     return Err(io::Error::new(
@@ -511,7 +459,7 @@ mod tests {
         let mut ends = Vec::new();
         for i in 0..20u8 {
             ends.push(
-                j.append(vec![Entry::new(Source::Audit, vec![i; 300])])
+                j.append(vec![Batch::new(Source::Audit, vec![i; 300])])
                     .await
                     .unwrap(),
             );

@@ -1,17 +1,18 @@
-//! Delivery of alerts to the configured sinks: the destinations
+//! The sinks alerts go to, shared by both modes: the destinations
 //! ([`target`]: stdout, files, webhooks, with signed webhook deliveries,
-//! [`signature`]), and the outbox loop of one sink ([`worker`]).
+//! [`signature`]), what a file sink already holds ([`file_ids`]), and the
+//! checks `--check-config` makes of a sink's files ([`problems`]). When and
+//! how often to deliver is [`crate::core::delivery`]'s.
 
 pub mod file_ids;
 pub mod signature;
 pub mod target;
-pub mod worker;
 
 pub use target::Target;
-pub use worker::Worker;
 
+use crate::config::SinkConfig;
 use anyhow::{Context, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Reads a token file: the first line, trimmed.
 pub fn read_token(p: &Path) -> Result<String> {
@@ -22,4 +23,53 @@ pub fn read_token(p: &Path) -> Result<String> {
         anyhow::bail!("token file {} is empty", p.display());
     }
     Ok(t)
+}
+
+/// What is wrong with one sink's files.
+pub fn problems(s: &SinkConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    match s {
+        SinkConfig::Stdout { .. } => {}
+        SinkConfig::File { path, .. } => {
+            if let Some(m) = writable_dir_problem(path) {
+                out.push(format!("path {}: {m}", path.display()));
+            }
+        }
+        SinkConfig::Webhook {
+            token_file,
+            signing_key_file,
+            dead_letter,
+            ..
+        } => {
+            for (what, file) in [
+                ("token_file", token_file),
+                ("signing_key_file", signing_key_file),
+            ] {
+                if let Some(f) = file {
+                    if let Err(e) = read_token(f) {
+                        out.push(format!("{what}: {e:#}"));
+                    }
+                }
+            }
+            if let Some(p) = dead_letter {
+                if let Some(m) = writable_dir_problem(p) {
+                    out.push(format!("dead_letter {}: {m}", p.display()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether a file can be created at `path`: its directory must exist.
+fn writable_dir_problem(path: &Path) -> Option<String> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    match std::fs::metadata(&dir) {
+        Ok(m) if m.is_dir() => None,
+        Ok(_) => Some(format!("{} is not a directory", dir.display())),
+        Err(e) => Some(format!("directory {}: {e}", dir.display())),
+    }
 }

@@ -8,7 +8,6 @@ use anyhow::{Context, Result};
 use kadet_engine::{Alert, JsonLinesSink, OcsfSink, Sink};
 use kadet_rules::Rule;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A sink's destination.
@@ -35,14 +34,12 @@ pub struct Webhook {
     pub max_attempts: u32,
     /// First retry delay; doubles each attempt.
     pub backoff_ms: u64,
-    /// Where undeliverable alerts go.
-    pub dead_letter: PathBuf,
 }
 
 impl Target {
     /// Opens the destination of `cfg` (a file sink's file is created with
-    /// mode 0600); `state_dir` is the default place of dead letters.
-    pub fn open(cfg: &SinkConfig, state_dir: &Path) -> Result<Target> {
+    /// mode 0600).
+    pub fn open(cfg: &SinkConfig) -> Result<Target> {
         Ok(match cfg {
             SinkConfig::Stdout { format, .. } => Target::Stream {
                 out: Box::new(io::stdout()),
@@ -64,7 +61,6 @@ impl Target {
                 max_attempts,
                 backoff_ms,
                 timeout_secs,
-                dead_letter,
                 ..
             } => {
                 let token = token_file.as_deref().map(super::read_token).transpose()?;
@@ -72,8 +68,11 @@ impl Target {
                     .as_deref()
                     .map(|p| super::read_token(p).map(String::into_bytes))
                     .transpose()?;
+                // No redirects: a redirect would re-post the alert, and its
+                // signature, to wherever the receiver points.
                 let client = reqwest::Client::builder()
                     .timeout(Duration::from_secs(*timeout_secs))
+                    .redirect(reqwest::redirect::Policy::none())
                     .build()
                     .context("building the webhook HTTP client")?;
                 Target::Webhook(Webhook {
@@ -84,9 +83,6 @@ impl Target {
                     signing_key,
                     max_attempts: *max_attempts,
                     backoff_ms: *backoff_ms,
-                    dead_letter: dead_letter
-                        .clone()
-                        .unwrap_or_else(|| state_dir.join("dead-letter.jsonl")),
                 })
             }
         })
@@ -116,7 +112,7 @@ impl Webhook {
         let body = match self.format {
             WebhookFormat::Json => serde_json::to_value(a)?,
             WebhookFormat::Ocsf => {
-                kadet_engine::ocsf::detection_finding(a, rules.iter().find(|r| r.id == a.rule_id))
+                kadet_engine::ocsf::detection_finding(a, kadet_rules::by_id(rules, &a.rule_id))
             }
             WebhookFormat::Slack => serde_json::json!({ "text": slack_text(a) }),
         };
@@ -155,15 +151,6 @@ impl Webhook {
             anyhow::bail!("HTTP {status}")
         }
     }
-
-    /// Appends an undeliverable alert to the dead-letter file (JSON line).
-    pub fn dead_letter(&self, a: &Alert, rules: &[Rule]) -> Result<()> {
-        let line = render_stream(a, StreamFormat::Jsonl, rules)?;
-        let mut f = crate::state_dir::open_private_append(&self.dead_letter)?;
-        f.write_all(&line)?;
-        f.sync_data()?;
-        Ok(())
-    }
 }
 
 /// Renders an alert for a stream sink with the engine's sinks.
@@ -184,20 +171,63 @@ fn render_stream(a: &Alert, format: StreamFormat, rules: &[Rule]) -> io::Result<
     Ok(buf)
 }
 
+/// An alert as Slack text. Every field interpolated comes from event data
+/// an attacker may shape (a username, a resource name, a cluster name), so
+/// each is escaped as Slack documents (`&`, `<`, `>`: no mention, no link)
+/// and kept to one line (no forged extra lines).
 fn slack_text(a: &Alert) -> String {
+    let e = slack_escape;
     let mut t = format!(
         "*[{}]* {}\nrule: `{}`  events: {}",
         a.severity.name(),
-        a.title,
-        a.rule_id,
+        e(&a.title),
+        e(&a.rule_id),
         a.event_count
     );
     if let Some(c) = &a.cluster {
-        t.push_str(&format!("  cluster: {c}"));
+        t.push_str(&format!("  cluster: {}", e(c)));
     }
     if let Some(f) = &a.first_seen {
-        t.push_str(&format!("\nfirst seen: {f}"));
+        t.push_str(&format!("\nfirst seen: {}", e(f)));
     }
-    t.push_str(&format!("\nalert_id: {}", a.alert_id));
+    t.push_str(&format!("\nalert_id: {}", e(&a.alert_id)));
     t
+}
+
+/// One field as literal Slack text: `&`, `<` and `>` escaped (so `<!channel>`
+/// or `<http://x|text>` show as written), line breaks and other control
+/// characters shown as `␤`/`�`, and backticks made plain (no code span to
+/// break out of).
+pub fn slack_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\n' | '\r' | '\u{2028}' | '\u{2029}' => out.push('\u{2424}'),
+            '`' => out.push('\''),
+            c if c.is_control() => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_values_render_as_literal_text_on_one_line_each() {
+        let hostile = "<!channel> <http://evil.example|Click to re-authenticate> & co\n*[CRITICAL]* fake line`x`";
+        let t = slack_escape(hostile);
+        assert!(!t.contains('<') && !t.contains('>') && !t.contains('\n') && !t.contains('`'));
+        assert!(
+            t.starts_with("&lt;!channel&gt; &lt;http://evil.example|Click"),
+            "{t}"
+        );
+        assert!(t.contains("&amp; co\u{2424}*[CRITICAL]*"), "{t}");
+        assert_eq!(slack_escape("plain-name_1.2:3"), "plain-name_1.2:3");
+    }
 }

@@ -1,8 +1,8 @@
 //! Reading the window JSON of schema version 0 (kadet 0.1.0), for the
 //! migration to version 1.
 
+use kadet_engine::alert::EventRef;
 use kadet_engine::matches::{Actor, Target};
-use kadet_engine::window::EventRef;
 use kadet_engine::AlertWindow;
 use kadet_event::{EventTime, LogType};
 use kadet_rules::Severity;

@@ -12,7 +12,7 @@ pub mod outbox;
 pub mod schema;
 
 use anyhow::{Context, Result};
-use kadet_engine::alert::{Buffered, Changes};
+use kadet_engine::alerter::{Buffered, Changes};
 use kadet_engine::window::WINDOW_VERSION;
 use kadet_engine::{Alert, AlertWindow, Match};
 use kadet_event::EventTime;
