@@ -8,7 +8,8 @@ use clap::{Parser, Subcommand};
 use commands::{cat, explain, rules, scan, serve, test};
 use std::process::ExitCode;
 
-/// Detection engine for Kubernetes audit logs.
+/// Detection engine for Kubernetes audit logs: scan log files, serve live
+/// webhook and cloud feeds, test rules offline.
 ///
 /// Exit status: 0 when the command did its job, 1 for findings the command
 /// was asked to fail on (failed rule tests, alerts with `scan

@@ -111,39 +111,25 @@ impl DecodeArgs {
     /// The decoder's options.
     pub fn options(&self) -> DecodeOptions {
         DecodeOptions {
-            format: self.input_format.into(),
+            format: self.input_format.0,
             max_event_bytes: self.max_event_bytes.max(1),
             cluster: self.cluster.clone().filter(|c| !c.is_empty()),
         }
     }
 }
 
-/// `--input-format`.
-#[derive(Copy, Clone, ValueEnum)]
-pub enum InputFormatArg {
-    /// Recognise each record's shape.
-    Auto,
-    /// kube-apiserver audit events (JSON lines, EventList, arrays).
-    K8s,
-    /// EKS control-plane logs from CloudWatch Logs.
-    EksCloudwatch,
-    /// AKS diagnostic records.
-    Aks,
-    /// GKE Cloud Audit Log entries.
-    Gke,
-    /// Panther-normalised records.
-    Panther,
-}
+/// `--input-format`: a decoder of [`InputFormat::ALL`], by its name.
+#[derive(Copy, Clone)]
+pub struct InputFormatArg(pub InputFormat);
 
-impl From<InputFormatArg> for InputFormat {
-    fn from(f: InputFormatArg) -> InputFormat {
-        match f {
-            InputFormatArg::Auto => InputFormat::Auto,
-            InputFormatArg::K8s => InputFormat::K8s,
-            InputFormatArg::EksCloudwatch => InputFormat::EksCloudwatch,
-            InputFormatArg::Aks => InputFormat::Aks,
-            InputFormatArg::Gke => InputFormat::Gke,
-            InputFormatArg::Panther => InputFormat::Panther,
-        }
+impl ValueEnum for InputFormatArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ALL: std::sync::LazyLock<Vec<InputFormatArg>> =
+            std::sync::LazyLock::new(|| InputFormat::ALL.into_iter().map(InputFormatArg).collect());
+        &ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.0.name()).help(self.0.description()))
     }
 }

@@ -21,13 +21,13 @@ pub struct CatArgs {
 
 /// Prints every event with its log type, cluster, time and location.
 pub fn run(a: CatArgs) -> Result<ExitCode> {
-    let inputs = expand_inputs(&a.inputs)?;
+    let inputs = expand_inputs(&a.inputs, Default::default())?;
     let mut out = BufWriter::new(io::stdout().lock());
     let redact = !a.decode.no_redact;
     let mut events = 0u64;
     let mut skips = BTreeMap::<&'static str, u64>::new();
     for_each_event(
-        &inputs,
+        inputs,
         a.decode.options(),
         |ev| {
             if redact {

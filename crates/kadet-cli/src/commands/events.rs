@@ -2,7 +2,7 @@
 //! single events (`cat`, `explain`) rather than run the parallel pipeline.
 
 use anyhow::Result;
-use kadet_event::input::{open_input, ByteCounter, InputFile};
+use kadet_event::input::{open_input, ByteCounter, Inputs};
 use kadet_event::{
     CanonicalEvent, Chunk, ChunkReader, CollectSink, DecodeOptions, Decoder, Location, ReadOptions,
     Skip, SkipReason,
@@ -12,14 +12,21 @@ use std::sync::Arc;
 /// Calls `each` for every event of the inputs, `skipped` for every record
 /// that could not be read or decoded. Stops at the first error of `each`.
 pub fn for_each_event(
-    inputs: &[InputFile],
+    inputs: Inputs,
     opts: DecodeOptions,
     mut each: impl FnMut(&mut CanonicalEvent<'_>) -> Result<()>,
     mut skipped: impl FnMut(&Skip),
 ) -> Result<()> {
     let decoder = Decoder::new(opts);
     for f in inputs {
-        let reader = match open_input(f, Arc::new(ByteCounter::default())) {
+        let f = match f {
+            Ok(f) => f,
+            Err(skip) => {
+                skipped(&skip);
+                continue;
+            }
+        };
+        let reader = match open_input(&f, Arc::new(ByteCounter::default())) {
             Ok(r) => r,
             Err(e) => {
                 skipped(&Skip {

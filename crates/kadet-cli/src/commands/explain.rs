@@ -29,12 +29,12 @@ pub struct ExplainArgs {
 pub fn run(a: ExplainArgs) -> Result<ExitCode> {
     let set = a.source.with_disabled().load()?;
     let rule = find_rule(&set, &a.rule)?;
-    let inputs = expand_inputs(std::slice::from_ref(&a.event_file))?;
+    let inputs = expand_inputs(std::slice::from_ref(&a.event_file), Default::default())?;
     let mut out = io::stdout().lock();
     let mut seen = 0usize;
     let mut problems = Vec::new();
     for_each_event(
-        &inputs,
+        inputs,
         a.decode.options(),
         |ev| {
             seen += 1;

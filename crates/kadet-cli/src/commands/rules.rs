@@ -42,26 +42,18 @@ fn list(source: &RuleSource) -> Result<ExitCode> {
         .max()
         .unwrap_or(6)
         .max(6);
+    let statuses: Vec<String> = set.rules.iter().map(status).collect();
+    let status_width = statuses.iter().map(String::len).max().unwrap_or(6).max(6);
     let mut out = io::stdout().lock();
     writeln!(
         out,
-        "{:<width$}  {:<7}  {:<8}  {:<11}  {:>5}  {:<12}  Name",
+        "{:<width$}  {:<7}  {:<8}  {:<11}  {:>5}  {:<status_width$}  Name",
         "RuleID", "Format", "Severity", "Sources", "Tests", "Status"
     )?;
-    for r in &set.rules {
-        let mut status = match (&r.status, r.enabled) {
-            (Some(s), true) => s.clone(),
-            (None, true) => "enabled".into(),
-            (Some(s), false) => format!("{s}, disabled"),
-            (None, false) => "disabled".into(),
-        };
-        if !r.create_alert {
-            // Matches, but alerts only through a correlation (or not at all).
-            status.push_str(", signal");
-        }
+    for (r, status) in set.rules.iter().zip(&statuses) {
         writeln!(
             out,
-            "{:<width$}  {:<7}  {:<8}  {:<11}  {:>5}  {status:<12}  {}",
+            "{:<width$}  {:<7}  {:<8}  {:<11}  {:>5}  {status:<status_width$}  {}",
             r.id,
             r.format.name(),
             r.severity.name(),
@@ -73,6 +65,22 @@ fn list(source: &RuleSource) -> Result<ExitCode> {
     writeln!(out, "{} rules", set.rules.len())?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A rule's status as `rules list` shows it: its `Status`, whether it is
+/// disabled, and whether it is a signal (it matches, but alerts only
+/// through a correlation, or not at all).
+fn status(r: &kadet_rules::Rule) -> String {
+    let mut status = match (&r.status, r.enabled) {
+        (Some(s), true) => s.clone(),
+        (None, true) => "enabled".into(),
+        (Some(s), false) => format!("{s}, disabled"),
+        (None, false) => "disabled".into(),
+    };
+    if !r.create_alert {
+        status.push_str(", signal");
+    }
+    status
 }
 
 /// `Amazon.EKS.Audit, GCP.AuditLog` → `EKS GKE`; no log types (or all

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use kadet_engine::pipeline::ScanOptions;
 use kadet_engine::{Emit, JsonLinesSink, OcsfSink, Sink, TableSink};
-use kadet_event::input::{expand_inputs, ByteCounter, InputFile};
+use kadet_event::input::{expand_inputs, ByteCounter, Inputs, Window};
 use kadet_event::{ReadOptions, Skip};
 use kadet_rules::Rule;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -41,9 +41,18 @@ pub struct ScanArgs {
     /// Evaluate every record fully (the prefilter is on by default).
     #[arg(long)]
     no_prefilter: bool,
-    /// Event-time disorder handled exactly, in minutes.
-    #[arg(long, default_value_t = 10, value_name = "MINUTES")]
-    lateness: u32,
+    /// Event-time disorder handled exactly, in seconds (serve's
+    /// `[detection] lateness_secs`).
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    lateness_secs: u64,
+    /// Deprecated: the same bound in minutes; use --lateness-secs.
+    #[arg(
+        long,
+        value_name = "MINUTES",
+        hide = true,
+        conflicts_with = "lateness_secs"
+    )]
+    lateness: Option<u64>,
     /// Exit with status 1 when an alert (or, with `--emit matches`, a match)
     /// was written; for CI jobs and scripts.
     #[arg(long)]
@@ -51,6 +60,14 @@ pub struct ScanArgs {
     /// No summary or warnings on standard error.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Only events at or after this time (RFC 3339, or a date
+    /// `YYYY-MM-DD` for midnight UTC); objects whose key names an earlier
+    /// hour or day are not read.
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Only events before this time (as `--since`).
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
     /// Progress bar on standard error when it is a terminal.
     #[arg(long, value_enum, default_value = "auto")]
     progress: ProgressArg,
@@ -85,7 +102,8 @@ enum ProgressArg {
 /// Scans the inputs and writes alerts or matches.
 pub fn run(a: ScanArgs) -> Result<ExitCode> {
     let set = a.source.load()?;
-    let inputs = expand_inputs(&a.inputs)?;
+    let window = window(&a)?;
+    let inputs = expand_inputs(&a.inputs, window)?;
     let threads = a
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -96,6 +114,7 @@ pub fn run(a: ScanArgs) -> Result<ExitCode> {
         read: ReadOptions::default(),
         redact: !a.decode.no_redact,
         prefilter: !a.no_prefilter,
+        window,
     };
     let to_terminal = a.output.is_none() && io::stdout().is_terminal();
     let format = a.format.unwrap_or(if to_terminal {
@@ -126,12 +145,12 @@ pub fn run(a: ScanArgs) -> Result<ExitCode> {
     };
     let started = Instant::now();
     let report = kadet_engine::scan(
-        &inputs,
+        inputs,
         &set.rules,
         &opts,
         kadet_engine::Alerting {
             emit,
-            lateness_minutes: a.lateness,
+            lateness: lateness(&a),
         },
         sink.as_mut(),
         &mut |s| reporter.report(s),
@@ -144,10 +163,18 @@ pub fn run(a: ScanArgs) -> Result<ExitCode> {
     if !a.quiet {
         print_scan_summary(
             &report,
-            inputs.len(),
+            report.stats.inputs as usize,
             started.elapsed(),
             &set.rules,
             threads,
+        );
+    }
+    if holds_no_audit_event(&report.stats) {
+        anyhow::bail!(
+            "none of the {} record(s) read is an audit event (every one was skipped: see above); \
+             is this the right file? kadet reads kube-apiserver audit logs, EKS, AKS, GKE and \
+             Panther records",
+            report.stats.records
         );
     }
     let found = match emit {
@@ -159,6 +186,19 @@ pub fn run(a: ScanArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// True when the input held records and not one was an audit event: each
+/// was skipped (malformed, another shape). Records the prefilter passed
+/// over, and records ignored on purpose (CloudWatch control messages), are
+/// audit log and do not count against it; an empty input is not an error.
+fn holds_no_audit_event(stats: &kadet_engine::ScanStats) -> bool {
+    stats.records > 0
+        && stats.events() == 0
+        && stats.records_prefiltered == 0
+        && stats.events_prefiltered == 0
+        && stats.ignored.is_empty()
+        && !stats.skipped.is_empty()
 }
 
 fn make_sink<'r>(
@@ -216,8 +256,8 @@ struct Progress {
 }
 
 impl Progress {
-    fn start(inputs: &[InputFile], counter: Arc<ByteCounter>) -> Progress {
-        let total: Option<u64> = inputs.iter().map(|f| f.size).sum();
+    fn start(inputs: &Inputs, counter: Arc<ByteCounter>) -> Progress {
+        let total: Option<u64> = inputs.known_size();
         let bar = match total {
             Some(t) => {
                 let b = indicatif::ProgressBar::new(t);
@@ -263,5 +303,45 @@ impl Progress {
             let _ = t.join();
         }
         self.bar.finish_and_clear();
+    }
+}
+
+/// The time window `--since` and `--until` give.
+fn window(a: &ScanArgs) -> Result<Window> {
+    let bound = |flag: &str, v: &Option<String>| -> Result<Option<kadet_event::EventTime>> {
+        v.as_deref()
+            .map(|t| {
+                kadet_event::EventTime::parse_bound(t).with_context(|| {
+                    format!("{flag} {t:?}: not a time (RFC 3339, like 2024-05-01T10:00:00Z, or a date, like 2024-05-01)")
+                })
+            })
+            .transpose()
+    };
+    let w = Window {
+        since: bound("--since", &a.since)?,
+        until: bound("--until", &a.until)?,
+    };
+    if let (Some(s), Some(u)) = (w.since, w.until) {
+        if s >= u {
+            bail!("--since must come before --until");
+        }
+    }
+    Ok(w)
+}
+
+/// The lateness bound: `--lateness-secs`, or the deprecated `--lateness`
+/// in minutes (with a warning).
+fn lateness(a: &ScanArgs) -> std::time::Duration {
+    match a.lateness {
+        Some(minutes) => {
+            if !a.quiet {
+                eprintln!(
+                    "kadet: --lateness MINUTES is deprecated; use --lateness-secs {}",
+                    minutes.saturating_mul(60)
+                );
+            }
+            std::time::Duration::from_secs(minutes.saturating_mul(60))
+        }
+        None => std::time::Duration::from_secs(a.lateness_secs),
     }
 }

@@ -88,8 +88,8 @@ pub fn print_scan_summary(
         } else {
             format!(" ({})", alerts.join(", "))
         },
-        if r.signals > 0 {
-            format!("; signals: {}", r.signals)
+        if r.alert_stats.signals > 0 {
+            format!("; signals: {}", r.alert_stats.signals)
         } else {
             String::new()
         }

@@ -656,3 +656,67 @@ fn the_bundled_example_raises_exactly_the_attack() {
         "{err}"
     );
 }
+
+#[test]
+fn a_table_for_a_console_of_no_width_falls_back_to_80_columns() {
+    let out = kadet()
+        .env("COLUMNS", "0")
+        .args(["scan", "-q", "--format", "table"])
+        .arg(root().join("examples"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let widest = text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(
+        (40..=80).contains(&widest),
+        "a table {widest} columns wide:\n{text}"
+    );
+}
+
+#[test]
+fn rules_list_aligns_every_column_whatever_the_status() {
+    let out = kadet().args(["rules", "list"]).output().expect("runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let header = text.lines().next().unwrap_or("");
+    let name_at = header.find("Name").expect("a Name column");
+    for line in text.lines().skip(1).filter(|l| !l.ends_with(" rules")) {
+        assert_eq!(
+            line.get(name_at - 2..name_at),
+            Some("  "),
+            "the Name column starts at {name_at} in every row: {line}"
+        );
+    }
+}
+
+#[test]
+fn a_file_that_holds_no_audit_event_is_an_error_not_a_clean_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("dpkg.log");
+    std::fs::write(
+        &log,
+        "2026-11-30 10:00:01 startup archives unpack\n2026-11-30 10:00:02 install libc6:amd64 <none> 2.36\n",
+    )
+    .unwrap();
+    let out = kadet()
+        .args(["scan", "--fail-on-alerts"])
+        .arg(&log)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is an audit event"), "{err}");
+    // An empty file is no error, nor is a log whose records no rule reads.
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    kadet().args(["scan", "-q"]).arg(&empty).assert().success();
+    let benign = dir.path().join("benign.jsonl");
+    std::fs::write(
+        &benign,
+        r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","stage":"ResponseComplete","verb":"get","requestURI":"/healthz","user":{"username":"system:anonymous"}}
+"#,
+    )
+    .unwrap();
+    kadet().args(["scan", "-q"]).arg(&benign).assert().success();
+}

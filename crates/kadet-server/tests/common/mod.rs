@@ -60,8 +60,13 @@ pub fn kadet_bin() -> PathBuf {
         }
         let mut cmd = Command::new(env!("CARGO"));
         cmd.args(["build", "--quiet", "-p", "kadet-cli", "--bin", "kadet"]);
-        if profile_dir.ends_with("release") {
-            cmd.arg("--release");
+        // target/debug is the dev profile; any other folder is named after
+        // its profile (release, release-tests).
+        match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => {}
+            Some(profile) => {
+                cmd.args(["--profile", profile]);
+            }
         }
         // Variables cargo set for this test would make build scripts that
         // track them (ring tracks CARGO_MANIFEST_DIR) rebuild everything.

@@ -2,9 +2,7 @@
 //! resend what was not acknowledged (as kube-apiserver does), and compare the
 //! alerts with `kadet scan` on the same events.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

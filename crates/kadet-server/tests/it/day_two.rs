@@ -3,9 +3,7 @@
 //! it happens), and signed webhook deliveries that verify with the
 //! documented method.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -5,9 +5,7 @@
 //! and restarted at random points, with unacknowledged batches resent as
 //! the API server does.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -123,8 +121,8 @@ fn scan(dir: &Path, rules: &Path, evs: &[serde_json::Value]) -> BTreeSet<String>
             "-q",
             "--format",
             "jsonl",
-            "--lateness",
-            "1",
+            "--lateness-secs",
+            "60",
             "--rules",
         ])
         .arg(rules)

@@ -2,9 +2,7 @@
 //! private whatever the umask, a record or stored row that kadet fails on
 //! is quarantined while detection goes on, and deliveries follow sink names.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::os::unix::fs::PermissionsExt;
 
 const PLANTED: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6IlBMQU5URUQifQ.planted-token-value.c2lnbmF0dXJl";
@@ -122,12 +120,12 @@ fn a_record_kadet_fails_on_is_quarantined_and_detection_goes_on() {
         "the record after the poison alerts"
     );
     assert!(!alerts.contains("[before]"));
-    let q = std::fs::read_to_string(dir.path().join("state/quarantine.jsonl")).unwrap();
+    let q = std::fs::read_to_string(dir.path().join("state/dead-letter.jsonl")).unwrap();
     let entry: serde_json::Value = serde_json::from_str(q.lines().next().unwrap()).unwrap();
     assert_eq!(entry["kind"], "record");
-    assert!(entry["location"].as_str().unwrap().starts_with("audit:"));
+    assert!(entry["origin"].as_str().unwrap().starts_with("audit:"));
     assert!(entry["reason"].as_str().unwrap().contains("fault injected"));
-    assert!(entry["record"].as_str().unwrap().contains("POISON-PILL"));
+    assert!(entry["payload"].as_str().unwrap().contains("POISON-PILL"));
     assert_eq!(
         c.get(s.url("/readyz")).send().unwrap().status().as_u16(),
         200
@@ -188,11 +186,14 @@ fn an_unreadable_stored_window_is_quarantined_at_start() {
         alerts.contains("[bob] twice"),
         "detection goes on: {alerts}"
     );
-    let q = std::fs::read_to_string(dir.path().join("state/quarantine.jsonl")).unwrap();
+    let q = std::fs::read_to_string(dir.path().join("state/dead-letter.jsonl")).unwrap();
+    let entry: serde_json::Value = serde_json::from_str(q.lines().next().unwrap()).unwrap();
+    assert_eq!(entry["kind"], "state", "{q}");
     assert!(
-        q.contains("\"kind\":\"windows\"") && q.contains("eve"),
+        entry["origin"].as_str().unwrap().starts_with("windows "),
         "{q}"
     );
+    assert!(q.contains("eve"), "{q}");
 }
 
 #[test]
@@ -244,4 +245,31 @@ fn reordered_sinks_keep_their_deliveries() {
     assert_eq!(in_one, 1, "and one did not get it again");
     assert!(rx.try_recv().is_err(), "two got it once");
     assert!(s.terminate().success());
+}
+
+#[test]
+fn a_second_serve_on_the_same_state_directory_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = plain_config(dir.path(), "");
+    let first = Server::start(&cfg, dir.path());
+    let out = std::process::Command::new(kadet_bin())
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "the second one must not start");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is in use by another kadet (pid") && err.contains("its own [state] dir"),
+        "{err}"
+    );
+    // The first one goes on, and once it is gone the directory is free.
+    assert_eq!(post_audit(&first, &event_list(&[attack(1, "eve", 0)])), 200);
+    assert!(first.terminate().success());
+    let again = Server::start(&cfg, dir.path());
+    assert_eq!(
+        post_audit(&again, &event_list(&[attack(2, "eve", 10)])),
+        200
+    );
 }

@@ -1,9 +1,7 @@
 //! `kadet serve` end to end: the real binary over HTTPS with a real client.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
-use common::*;
 use std::io::Write;
 use std::process::Command;
 use std::time::Duration;
@@ -602,7 +600,14 @@ fn webhook_sink_retries_then_dead_letters() {
         "{m}"
     );
     let dl = std::fs::read_to_string(&dead).unwrap();
-    assert_eq!(ids_of(&dl).len(), 1);
+    let letters: Vec<serde_json::Value> = dl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(letters.len(), 1, "{dl}");
+    assert_eq!(letters[0]["kind"], "alert");
+    assert_eq!(letters[0]["origin"], "sink siem");
+    assert!(letters[0]["payload"]["alert_id"].is_string(), "{dl}");
     assert!(
         bad_rx.try_recv().is_err(),
         "no delivery after the dead letter"

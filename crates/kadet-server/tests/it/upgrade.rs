@@ -3,9 +3,7 @@
 //! opens with the current kadet, which migrates it; a state directory from
 //! a newer kadet is refused.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -13,25 +13,12 @@
 //! - redelivery: a batch delivered twice counts once (and a batch resent by
 //!   its client is stored once).
 
-mod common;
-
-use common::nats::{NatsCluster, NatsServer};
-use common::*;
+use crate::common::nats::{NatsCluster, NatsServer};
+use crate::common::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
-
-/// The tests of this file run one at a time: each starts NATS servers and
-/// several kadet instances, and on a 2-core machine running them side by
-/// side starves them of CPU (leader elections and leases time out).
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// A config for instance `i` of a cluster on `urls`, alerting to `hook`.
 fn config(dir: &Path, i: usize, urls: &[String], replicas: usize, hook: &str) -> PathBuf {
@@ -138,7 +125,7 @@ fn send_all(servers: &[Option<Server>], batches: &[String]) {
 
 #[test]
 fn crash_kill_9_one_instance_mid_stream_loses_nothing() {
-    let _serial = one_at_a_time();
+    let _serial = crate::one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let nats = NatsServer::start(&dir.path().join("nats"));
     let (hook, rx) = receiver_with_headers();
@@ -166,7 +153,7 @@ fn crash_kill_9_one_instance_mid_stream_loses_nothing() {
 
 #[test]
 fn broker_restart_mid_stream_loses_nothing_acknowledged() {
-    let _serial = one_at_a_time();
+    let _serial = crate::one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let mut nats = NatsServer::start(&dir.path().join("nats"));
     let (hook, rx) = receiver_with_headers();
@@ -185,7 +172,7 @@ fn broker_restart_mid_stream_loses_nothing_acknowledged() {
 
 #[test]
 fn losing_a_broker_node_of_three_stops_nothing() {
-    let _serial = one_at_a_time();
+    let _serial = crate::one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let mut cluster = NatsCluster::start(&dir.path().join("nats"), 3);
     let (hook, rx) = receiver_with_headers();
@@ -252,7 +239,7 @@ fn config_with(
 
 #[test]
 fn instances_matching_one_key_at_once_raise_one_alert_with_the_right_count() {
-    let _serial = one_at_a_time();
+    let _serial = crate::one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let nats = NatsServer::start(&dir.path().join("nats"));
     let (hook, rx) = receiver_with_headers();
@@ -321,7 +308,7 @@ fn instances_matching_one_key_at_once_raise_one_alert_with_the_right_count() {
 
 #[test]
 fn a_batch_delivered_or_sent_twice_counts_once() {
-    let _serial = one_at_a_time();
+    let _serial = crate::one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let nats = NatsServer::start(&dir.path().join("nats"));
     let (hook, rx) = receiver_with_headers();
@@ -367,7 +354,7 @@ fn a_batch_delivered_or_sent_twice_counts_once() {
 
 #[test]
 fn a_batch_over_the_nats_message_limit_is_refused_as_too_large() {
-    let _serial = one_at_a_time();
+    let _serial = crate::one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let nats = NatsServer::start_with(&dir.path().join("nats"), "max_payload: 65536\n");
     let (hook, _rx) = receiver_with_headers();

@@ -3,9 +3,7 @@
 //! it) must never leave a state that cannot be read, and the paused one must
 //! not overwrite the state of the one that took over.
 
-mod common;
-
-use common::nats::NatsServer;
+use crate::common::nats::NatsServer;
 use kadet_server::cluster::state::{self, Body, SaveError};
 use kadet_server::cluster::{ClusterConfig, Nats};
 
@@ -37,6 +35,7 @@ async fn start() -> (tempfile::TempDir, NatsServer, Nats) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_holder_paused_past_its_lease_cannot_break_or_overwrite_the_state() {
+    let _serial = crate::one_at_a_time_async().await;
     let (_dir, _server, nats) = start().await;
     let kv = nats.state().await.unwrap();
 
@@ -79,6 +78,7 @@ async fn a_holder_paused_past_its_lease_cannot_break_or_overwrite_the_state() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_save_deletes_none_of_the_accepted_chunks() {
+    let _serial = crate::one_at_a_time_async().await;
     let (_dir, _server, nats) = start().await;
     let kv = nats.state().await.unwrap();
 
@@ -100,6 +100,7 @@ async fn a_refused_save_deletes_none_of_the_accepted_chunks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_configuration_reaches_existing_streams_and_the_consumer() {
+    let _serial = crate::one_at_a_time_async().await;
     let (_dir, server, _first) = start().await;
     // The same cluster started again with other settings.
     let text = format!(

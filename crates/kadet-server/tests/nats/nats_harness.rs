@@ -17,17 +17,15 @@
 //! Lines starting `timing:` are measurements (run with `--nocapture`);
 //! docs/internal/jetstream-notes.md records them.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::common::nats::{NatsCluster, NatsServer};
 use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy, PullConsumer};
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, kv, stream, Context, Message};
 use async_nats::{ConnectOptions, Event};
-use common::nats::{NatsCluster, NatsServer};
 use futures_util::{StreamExt, TryStreamExt};
 
 /// A file-backed stream over `<subject>.>` with a 2-minute duplicate window.
@@ -154,6 +152,7 @@ async fn publish_twice_stored_once(js: &Context, replicas: usize) -> stream::Str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_id_published_twice_is_stored_once() {
+    let _serial = crate::one_at_a_time_async().await;
     let dir = tempfile::tempdir().unwrap();
     let server = NatsServer::start(dir.path());
     let client = connect(vec![server.url()]).await;
@@ -178,6 +177,7 @@ async fn a_message_id_published_twice_is_stored_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn b_durable_pull_consumer_shared_redelivered_and_max_deliver_advised() {
+    let _serial = crate::one_at_a_time_async().await;
     let dir = tempfile::tempdir().unwrap();
     let server = NatsServer::start(dir.path());
     let client = connect(vec![server.url()]).await;
@@ -280,6 +280,7 @@ async fn b_durable_pull_consumer_shared_redelivered_and_max_deliver_advised() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c_consumer_info_gives_pending_ack_pending_and_redelivered() {
+    let _serial = crate::one_at_a_time_async().await;
     let dir = tempfile::tempdir().unwrap();
     let server = NatsServer::start(dir.path());
     let js = jetstream::new(connect(vec![server.url()]).await);
@@ -371,6 +372,7 @@ async fn c_consumer_info_gives_pending_ack_pending_and_redelivered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn d_ordered_consumer_reads_from_a_sequence_in_order() {
+    let _serial = crate::one_at_a_time_async().await;
     let dir = tempfile::tempdir().unwrap();
     let server = NatsServer::start(dir.path());
     let js = jetstream::new(connect(vec![server.url()]).await);
@@ -411,6 +413,7 @@ async fn d_ordered_consumer_reads_from_a_sequence_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e_kv_create_compare_and_set_revisions_delete_keys_and_expiry() {
+    let _serial = crate::one_at_a_time_async().await;
     let dir = tempfile::tempdir().unwrap();
     let server = NatsServer::start(dir.path());
     let client = connect(vec![server.url()]).await;
@@ -527,6 +530,7 @@ async fn publish_until_acked(js: &Context, id: &str) -> (Duration, BTreeMap<Stri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn f_cluster_r3_survives_kill_9_of_a_node() {
+    let _serial = crate::one_at_a_time_async().await;
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let mut cluster = NatsCluster::start(dir.path(), 3);
@@ -709,6 +713,7 @@ async fn wait_event(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn g_single_node_restart_keeps_acked_messages_and_the_client_reconnects() {
+    let _serial = crate::one_at_a_time_async().await;
     use async_nats::connection::State;
 
     let dir = tempfile::tempdir().unwrap();
@@ -856,6 +861,7 @@ async fn drain(consumer: &PullConsumer, n: usize) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "fails on nats-server 2.9.10 (restarted consumer replica stays not current)"]
 async fn h_restarted_node_consumer_replica_becomes_current() {
+    let _serial = crate::one_at_a_time_async().await;
     for round in 0..5 {
         let dir = tempfile::tempdir().unwrap();
         let mut cluster = NatsCluster::start(dir.path(), 3);

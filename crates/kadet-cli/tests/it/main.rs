@@ -1,0 +1,13 @@
+//! kadet-cli's integration tests: the real `kadet` binary, run as a user runs it.
+//!
+//! One binary per group of tests, with a module per topic: each test binary is linked once.
+
+mod attack_chain;
+mod cli;
+mod first_hour;
+mod large_input;
+mod objects;
+mod sigma;
+mod snapshots_output;
+mod stratus;
+mod tuning;

@@ -1,0 +1,12 @@
+//! kadet-server's integration tests of single-process `kadet serve`, through the real binary.
+//!
+//! One binary per group of tests, with a module per topic: each test binary is linked once.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod crash;
+mod day_two;
+mod equivalence;
+mod hardening;
+mod serve;
+mod upgrade;
