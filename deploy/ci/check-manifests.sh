@@ -6,7 +6,8 @@
 # The configs name files that Kubernetes Secrets provide at run time
 # (/etc/kadet/...) and a state volume (/var/lib/kadet). They are checked as
 # copies with those paths moved under a temporary directory, where
-# throwaway stand-ins are made: a self-signed certificate and a token.
+# throwaway stand-ins are made: a self-signed certificate, a token and a
+# NATS credentials file (--check-config reads it; only NATS judges it).
 #
 # Usage: deploy/ci/check-manifests.sh [KADET]   (default: target/release/kadet,
 # then kadet on PATH). Needs python3 with PyYAML and openssl.
@@ -28,6 +29,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
     -out "$ROOT/etc/kadet/tls/tls.crt" 2>/dev/null
 cp "$ROOT/etc/kadet/tls/tls.crt" "$ROOT/etc/kadet/tls/ca.crt"
 head -c 32 /dev/urandom | base64 | tr -d '=+/' >"$ROOT/etc/kadet/auth/token"
+printf '%s\n' "-----BEGIN NATS USER JWT-----" "stand-in" "------END NATS USER JWT------" \
+    "-----BEGIN USER NKEY SEED-----" "stand-in" "------END USER NKEY SEED------" \
+    >"$ROOT/etc/kadet/nats/kadet.creds"
 chmod 700 "$ROOT/var/lib/kadet"
 
 # Every YAML document parses; the embedded configs are written out.
