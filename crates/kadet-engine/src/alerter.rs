@@ -347,6 +347,18 @@ impl<'r> Alerter<'r> {
         }
     }
 
+    /// When event time last moved on (wall clock), to carry over to the
+    /// alerter that replaces this one (a rule reload).
+    pub fn idle_since(&self) -> Instant {
+        self.last_advance
+    }
+
+    /// Carries over when event time last moved on (see
+    /// [`Alerter::idle_since`]).
+    pub fn set_idle_since(&mut self, at: Instant) {
+        self.last_advance = at;
+    }
+
     /// True when matches wait in the reorder buffer and event time has not
     /// moved on for `after` of wall clock.
     pub fn idle_due(&self, after: Option<Duration>) -> bool {

@@ -107,6 +107,9 @@ pub fn prepare(opts: &ServeOptions) -> Result<Prepared, Problems> {
                 let mut at = e.file.clone();
                 if let Some(l) = e.line {
                     at.push_str(&format!(":{l}"));
+                    if let Some(c) = e.column {
+                        at.push_str(&format!(":{c}"));
+                    }
                 }
                 Problem::new(at, e.message)
             }));
@@ -219,7 +222,6 @@ pub fn run(opts: ServeOptions) -> Result<()> {
     let rule_count = rules.rules.len();
     let active = Arc::new(ActiveRules::new(rules));
     state_dir::prepare(&cfg.state.dir)?;
-    let _lock = state_dir::lock(&cfg.state.dir)?;
     let metrics = Arc::new(Metrics::default());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,7 +1,7 @@
 //! The state directory is private to kadet: it holds audit events (the
 //! journal) and alerts. It is made `0700` and every file in it `0600`,
 //! whatever the umask; a directory that others may write to is refused.
-//! One process at a time uses it: `serve` holds an exclusive lock on
+//! One process at a time uses it: single-process `serve` holds an exclusive lock on
 //! `<dir>/lock` while it runs ([`lock`]), so a second `serve` started with
 //! the same directory refuses to start instead of interleaving its journal
 //! writes with the first's.

@@ -144,6 +144,7 @@ pub fn run(a: ScanArgs) -> Result<ExitCode> {
         quiet: a.quiet,
     };
     let started = Instant::now();
+    let incomplete = inputs.incomplete();
     let report = kadet_engine::scan(
         inputs,
         &set.rules,
@@ -167,6 +168,11 @@ pub fn run(a: ScanArgs) -> Result<ExitCode> {
             started.elapsed(),
             &set.rules,
             threads,
+        );
+    }
+    if incomplete.load(std::sync::atomic::Ordering::Acquire) {
+        anyhow::bail!(
+            "the scan is incomplete: listing object storage failed part way (see above), and the objects after that point were not read"
         );
     }
     if holds_no_audit_event(&report.stats) {
@@ -193,12 +199,22 @@ pub fn run(a: ScanArgs) -> Result<ExitCode> {
 /// over, and records ignored on purpose (CloudWatch control messages), are
 /// audit log and do not count against it; an empty input is not an error.
 fn holds_no_audit_event(stats: &kadet_engine::ScanStats) -> bool {
+    use kadet_event::SkipReason as R;
+    // Only records of another shape say "wrong file": an audit log whose
+    // records were too large or unreadable is a real audit log.
+    let of_another_shape = |r: &R| {
+        matches!(
+            r,
+            R::MalformedJson | R::UnknownShape | R::InvalidUtf8 | R::BadEncoding
+        )
+    };
     stats.records > 0
         && stats.events() == 0
         && stats.records_prefiltered == 0
         && stats.events_prefiltered == 0
         && stats.ignored.is_empty()
         && !stats.skipped.is_empty()
+        && stats.skipped.keys().all(of_another_shape)
 }
 
 fn make_sink<'r>(

@@ -719,4 +719,10 @@ fn a_file_that_holds_no_audit_event_is_an_error_not_a_clean_scan() {
     )
     .unwrap();
     kadet().args(["scan", "-q"]).arg(&benign).assert().success();
+    // Nor is an audit log whose every event is too large to read.
+    kadet()
+        .args(["scan", "-q", "--max-event-bytes", "50"])
+        .arg(&benign)
+        .assert()
+        .success();
 }

@@ -91,6 +91,9 @@ pub enum InputError {
 #[derive(Debug, Default)]
 pub struct Inputs {
     queue: VecDeque<Pending>,
+    /// Set when a listing failed part way: the run did not read all it was
+    /// asked to.
+    incomplete: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[derive(Debug)]
@@ -104,6 +107,7 @@ impl Inputs {
     pub fn from_files(files: Vec<InputFile>) -> Inputs {
         Inputs {
             queue: files.into_iter().map(Pending::One).collect(),
+            incomplete: Arc::default(),
         }
     }
 
@@ -116,6 +120,12 @@ impl Inputs {
                 Pending::Listing(_) => None,
             })
             .sum()
+    }
+
+    /// A flag that is set, once this iterator has run, when a listing
+    /// failed part way and objects after that point were not read.
+    pub fn incomplete(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.incomplete.clone()
     }
 
     /// How many inputs are known now.
@@ -143,11 +153,12 @@ impl Iterator for Inputs {
                 Pending::Listing(l) => match l.next_object() {
                     Some(Ok(f)) => return Some(Ok(f)),
                     Some(Err(message)) => {
+                        self.incomplete.store(true, Ordering::Release);
                         return Some(Err(Skip {
                             location: Location::line(Arc::from(message.as_str()), 0),
                             reason: SkipReason::ReadError,
                             message,
-                        }))
+                        }));
                     }
                     None => {
                         self.queue.pop_front();

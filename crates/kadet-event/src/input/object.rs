@@ -28,10 +28,6 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, ObjectStoreScheme};
 use std::io::{self, Read};
 use std::sync::{Arc, OnceLock};
 
-/// How much later than its key's hour an object may hold events
-/// (Firehose buffers records for up to 15 minutes before it writes).
-const KEY_SLACK_SECS: i64 = 3600;
-
 /// True when `arg` names objects rather than a local path.
 pub fn is_object_url(arg: &str) -> bool {
     [
@@ -98,7 +94,7 @@ pub struct Window {
 
 impl Window {
     fn wants(&self, key: &str) -> bool {
-        key_time::span(key).is_none_or(|s: Span| s.overlaps(self.since, self.until, KEY_SLACK_SECS))
+        key_time::span(key).is_none_or(|s: Span| s.overlaps(self.since, self.until))
     }
 }
 
@@ -139,8 +135,9 @@ pub struct Listing {
     first: Vec<ObjectMeta>,
     rest: Option<tokio::sync::mpsc::Receiver<Result<ObjectMeta, String>>>,
     window: Window,
-    /// Where the listing failed, once it did.
-    failed: Option<String>,
+    /// How many bytes of each key are the prefix the user gave (entries
+    /// hidden below it are passed over, as a directory walk does).
+    prefix_len: usize,
     arg: String,
 }
 
@@ -182,20 +179,32 @@ pub fn list(arg: &str, window: Window) -> Result<Listing, InputError> {
             }
         }
     });
-    let trimmed = arg.trim_end_matches('/');
-    let base = match trimmed.strip_suffix(prefix.as_ref()) {
-        Some(b) if !prefix.as_ref().is_empty() => b.to_string(),
-        _ => format!("{trimmed}/"),
-    };
     Ok(Listing {
-        base,
+        base: base_of(arg, &prefix),
         store,
         first: vec![first],
         rest: Some(rx),
         window,
-        failed: None,
+        prefix_len: prefix.as_ref().len(),
         arg: arg.to_string(),
     })
+}
+
+/// The part of `arg` before the prefix, as written (percent-encoding
+/// kept): an object's name in locations is this and its key.
+fn base_of(arg: &str, prefix: &ObjectPath) -> String {
+    let Ok(url) = url::Url::parse(arg) else {
+        return format!("{}/", arg.trim_end_matches('/'));
+    };
+    let segments = match prefix.as_ref() {
+        "" => 0,
+        p => p.split('/').count(),
+    };
+    let path = url.path().trim_end_matches('/');
+    let mut kept: Vec<&str> = path.split('/').collect();
+    kept.truncate(kept.len().saturating_sub(segments));
+    let host = url.host_str().unwrap_or("");
+    format!("{}://{host}{}/", url.scheme(), kept.join("/"))
 }
 
 impl Listing {
@@ -208,9 +217,10 @@ impl Listing {
                     Some(Ok(m)) => m,
                     Some(Err(e)) => {
                         self.rest = None;
-                        let message = format!("listing {} failed: {e}", self.arg);
-                        self.failed = Some(message.clone());
-                        return Some(Err(message));
+                        return Some(Err(format!(
+                            "listing {} failed part way, so the objects after this point were not read: {e}",
+                            self.arg
+                        )));
                     }
                     None => {
                         self.rest = None;
@@ -219,8 +229,9 @@ impl Listing {
                 },
             };
             let key = meta.location.as_ref();
-            let hidden = key.split('/').any(|s| s.starts_with('.'));
-            if key.ends_with('/') || hidden || !self.window.wants(key) {
+            let below = key.get(self.prefix_len..).unwrap_or("");
+            let hidden = below.split('/').any(|s| s.starts_with('.'));
+            if hidden || !self.window.wants(key) {
                 continue;
             }
             return Some(Ok(InputFile {
@@ -252,6 +263,21 @@ mod tests {
         for path in ["./logs", "/var/log/x.log", "-", "https://example.com/x"] {
             assert!(!is_object_url(path), "{path}");
         }
+    }
+
+    #[test]
+    fn names_keep_the_url_as_written_up_to_the_prefix() {
+        let p = |s: &str| ObjectPath::from(s);
+        assert_eq!(base_of("s3://b/logs/eks", &p("logs/eks")), "s3://b/");
+        assert_eq!(base_of("s3://b/my%20logs/", &p("my logs")), "s3://b/");
+        assert_eq!(base_of("gs://b", &p("")), "gs://b/");
+        assert_eq!(
+            base_of(
+                "https://acct.blob.core.windows.net/insights/resourceId=/SUBS",
+                &p("resourceId=/SUBS")
+            ),
+            "https://acct.blob.core.windows.net/insights/"
+        );
     }
 
     #[test]

@@ -104,8 +104,10 @@ impl Applier {
                     windows: windows.iter().map(|w| w.to_stored()).collect(),
                     buffered,
                 };
+                let idle_since = alerter.idle_since();
                 loaded = self.active.current();
                 alerter = self.alerter(&loaded, watermark, &mut body);
+                alerter.set_idle_since(idle_since);
             }
             let next = self.rt.block_on(async {
                 tokio::time::timeout(Duration::from_millis(200), messages.next()).await

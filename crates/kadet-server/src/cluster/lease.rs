@@ -9,8 +9,9 @@
 
 use async_nats::jetstream::kv;
 
-/// The lease's key in the lease bucket.
-pub const LEASE_KEY: &str = "applier-lease";
+/// The lease's key in the lease bucket (its own bucket, so the name never
+/// meets the state header's).
+pub const LEASE_KEY: &str = "applier";
 
 /// The applier's lease: a key in a bucket whose values expire after the
 /// lease time, taken with create and kept with compare-and-set updates.

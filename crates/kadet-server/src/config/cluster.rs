@@ -145,8 +145,9 @@ impl ClusterConfig {
             out.push(("nats_url", "give at least one URL".to_string()));
         }
         for u in &urls {
-            let scheme = u.split_once("://").map(|(s, _)| s);
-            if !matches!(scheme, Some("nats" | "tls" | "ws" | "wss")) {
+            // `host:port` alone is a NATS URL (the client adds nats://).
+            let scheme = u.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+            if scheme.is_some_and(|s| !matches!(s.as_str(), "nats" | "tls" | "ws" | "wss")) {
                 out.push((
                     "nats_url",
                     format!("{u:?} is not a NATS URL (nats://host:4222, tls://, ws:// or wss://)"),
@@ -206,6 +207,13 @@ impl ClusterConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_host_and_port_is_a_nats_url() {
+        let c: ClusterConfig =
+            toml::from_str("nats_url = [\"nats-0.nats:4222\", \"NATS://n:4222\"]\n").unwrap();
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
+    }
 
     #[test]
     fn every_problem_is_listed() {

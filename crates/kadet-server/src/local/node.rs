@@ -29,6 +29,8 @@ pub struct LocalWorkers {
     detector: JoinHandle<()>,
     writer: JoinHandle<()>,
     grace: Duration,
+    /// This process's hold on the state directory, until it stops.
+    _lock: crate::state_dir::DirLock,
 }
 
 /// What single-process mode gives the HTTP front.
@@ -73,6 +75,8 @@ pub fn start(
     rt: &tokio::runtime::Handle,
 ) -> Result<LocalNode> {
     let state_dir = &cfg.state.dir;
+    // One process per state directory: two journals must never interleave.
+    let lock = crate::state_dir::lock(state_dir)?;
     let store_path = state_dir.join("kadet.sqlite");
     let sink_names = cfg.sink_names();
     let mut store = Store::open(&store_path, &sink_names)?;
@@ -144,6 +148,7 @@ pub fn start(
             detector,
             writer,
             grace: Duration::from_secs(cfg.limits.shutdown_grace_secs),
+            _lock: lock,
         },
         detector_up,
         outbox_pending: Box::new(move || {

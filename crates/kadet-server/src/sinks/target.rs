@@ -195,7 +195,8 @@ fn slack_text(a: &Alert) -> String {
 }
 
 /// One field as literal Slack text: `&`, `<` and `>` escaped (so `<!channel>`
-/// or `<http://x|text>` show as written), line breaks and other control
+/// or `<http://x|text>` show as written, with no mention and no disguised
+/// link; Slack still links a bare URL as it is), line breaks and other control
 /// characters shown as `␤`/`�`, and backticks made plain (no code span to
 /// break out of).
 pub fn slack_escape(text: &str) -> String {
