@@ -96,10 +96,7 @@ fn prepare_doc(
         Some(b'[') => {
             let items: Vec<&RawValue> =
                 serde_json::from_str(text).map_err(|e| malformed(what, &e))?;
-            let (kept, dropped) = filter(items, max_event);
-            out.received += (kept.len() + dropped) as u64;
-            out.accepted += kept.len() as u64;
-            out.too_large += dropped as u64;
+            let (kept, dropped) = filter(items, max_event, out);
             if kept.is_empty() {
                 return Ok(());
             }
@@ -120,10 +117,7 @@ fn prepare_doc(
                     let raw = map.get(*field).map_or("[]", |v| v.get());
                     let items: Vec<&RawValue> =
                         serde_json::from_str(raw).map_err(|e| malformed(what, &e))?;
-                    let (kept, dropped) = filter(items, max_event);
-                    out.received += (kept.len() + dropped) as u64;
-                    out.accepted += kept.len() as u64;
-                    out.too_large += dropped as u64;
+                    let (kept, dropped) = filter(items, max_event, out);
                     if kept.is_empty() {
                         return Ok(());
                     }
@@ -165,13 +159,22 @@ fn prepare_doc(
     Ok(())
 }
 
-fn filter(items: Vec<&RawValue>, max_event: usize) -> (Vec<&RawValue>, usize) {
+/// The items no larger than `max_event`, and how many were dropped;
+/// counted in `out`.
+fn filter<'a>(
+    items: Vec<&'a RawValue>,
+    max_event: usize,
+    out: &mut Prepared,
+) -> (Vec<&'a RawValue>, usize) {
     let n = items.len();
     let kept: Vec<&RawValue> = items
         .into_iter()
         .filter(|v| v.get().len() <= max_event)
         .collect();
     let dropped = n - kept.len();
+    out.received += n as u64;
+    out.accepted += kept.len() as u64;
+    out.too_large += dropped as u64;
     (kept, dropped)
 }
 
