@@ -545,19 +545,19 @@ pub fn template(data: &[u8]) {
 }
 
 /// **`ingest`**: the bytes as an HTTP request body of `kadet serve`:
-/// [`kadet_server::http::ingest::prepare_body`] (`/v1/audit`, `/v1/aks`) and
-/// [`kadet_server::http::ingest::prepare_firehose`] (`/v1/firehose`), each with a
+/// [`kadet_server::core::ingest::prepare_body`] (`/v1/audit`, `/v1/aks`) and
+/// [`kadet_server::core::ingest::prepare_firehose`] (`/v1/firehose`), each with a
 /// single-event limit the input may exceed; the bytes as a gzip body through
-/// [`kadet_server::http::ingest::gunzip_limited`]; the bytes wrapped as one
+/// [`kadet_server::core::ingest::gunzip_limited`]; the bytes wrapped as one
 /// Firehose record (base64 of gzip, and base64 alone) so the fuzzer reaches
-/// the record contents; and [`kadet_server::http::ingest::Prepared::redact`] on
+/// the record contents; and [`kadet_server::core::ingest::Prepared::redact`] on
 /// every accepted body.
 ///
 /// Checks: counts add up (`received = accepted + too_large`); every kept
 /// document is valid JSON no larger than the decoded input and, once
 /// redacted, holds no secret; decompression stays within its limit.
 pub fn ingest(data: &[u8]) {
-    use kadet_server::http::ingest::{gunzip_limited, prepare_body, prepare_firehose, Prepared};
+    use kadet_server::core::ingest::{gunzip_limited, prepare_body, prepare_firehose, Prepared};
     let check = |mut p: Prepared, input_len: usize| {
         assert_eq!(
             p.received,

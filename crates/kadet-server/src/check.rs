@@ -1,8 +1,10 @@
 //! `kadet serve --check-config`: the start path ([`crate::start::prepare`])
 //! run dry. Everything `serve` would check at start is checked, and every
-//! problem is listed with its file and line, not only the first.
+//! problem is listed with its file and line, not only the first. Then each
+//! `[[sources]]` entry is reached with its credentials (the OIDC keys of a
+//! push source, the log group of a CloudWatch source).
 
-use crate::problem::Problem;
+use crate::problem::{ConfigText, Problem};
 use crate::ServeOptions;
 
 /// What a successful check found, for the summary line.
@@ -12,17 +14,68 @@ pub struct Checked {
     pub rules: usize,
     /// Sink names.
     pub sinks: Vec<String>,
+    /// Each source, with what reaching it found.
+    pub sources: Vec<String>,
 }
 
 /// Checks the configuration `opts` names (or the defaults).
 pub fn check(opts: &ServeOptions) -> Result<Checked, Vec<Problem>> {
-    match crate::start::prepare(opts) {
-        Ok(p) => Ok(Checked {
-            rules: p.rules.rules.len(),
-            sinks: p.cfg.sink_names(),
-        }),
-        Err(problems) => Err(problems.0),
+    let p = crate::start::prepare(opts).map_err(|problems| problems.0)?;
+    let text = match &opts.config {
+        Some(path) => std::fs::read_to_string(path).unwrap_or_default(),
+        None => String::new(),
+    };
+    let origin = opts.config.as_ref().map_or_else(
+        || "(built-in defaults)".to_string(),
+        |c| c.display().to_string(),
+    );
+    let at = ConfigText {
+        origin: &origin,
+        text: &text,
+    };
+    let (sources, problems) = reach_sources(&p.cfg.sources, &at);
+    if !problems.is_empty() {
+        return Err(problems);
     }
+    Ok(Checked {
+        rules: p.rules.rules.len(),
+        sinks: p.cfg.sink_names(),
+        sources,
+    })
+}
+
+/// Reaches every source; what each gave, and the problems at their lines.
+fn reach_sources(
+    cfgs: &[crate::config::sources::SourceConfig],
+    at: &ConfigText<'_>,
+) -> (Vec<String>, Vec<Problem>) {
+    if cfgs.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return (
+            Vec::new(),
+            vec![Problem::new(
+                at.origin,
+                "cannot start a runtime to reach the sources",
+            )],
+        );
+    };
+    let mut found = Vec::new();
+    let mut problems = Vec::new();
+    for (i, s) in cfgs.iter().enumerate() {
+        match rt.block_on(crate::sources::reach(s)) {
+            Ok(what) => found.push(format!("{} ({})", s.name(), what)),
+            Err(why) => problems.push(Problem::new(
+                at.section("[[sources]]", i),
+                format!("sources {:?}: cannot reach it: {why}", s.name()),
+            )),
+        }
+    }
+    (found, problems)
 }
 
 #[cfg(test)]

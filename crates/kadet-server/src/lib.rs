@@ -30,6 +30,7 @@ pub mod local;
 pub mod metrics;
 pub mod problem;
 pub mod sinks;
+pub mod sources;
 pub mod start;
 pub mod state_dir;
 

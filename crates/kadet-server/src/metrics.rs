@@ -89,6 +89,16 @@ metric_names! {
         ClusterUnknownRuleMatches = "kadet_cluster_unknown_rule_matches_total", "Matches of a rule the applier's rule set does not have (instances reloaded at different times), dropped, by rule.";
         /// Store failures of the detector.
         StoreErrors = "kadet_store_errors_total", "Detector passes that failed because the store could not be written.";
+        /// Records a source stored.
+        SourceRecords = "kadet_source_records_total", "Records read from a source and stored, by source.";
+        /// Bytes a source read.
+        SourceBytes = "kadet_source_bytes_total", "Bytes of records read from a source, by source.";
+        /// Failures of a source.
+        SourceErrors = "kadet_source_errors_total", "Failed reads, refused pushes and unreadable records of a source, by source and reason.";
+        /// Throttled calls of a source.
+        SourceThrottles = "kadet_source_throttles_total", "Calls a cloud API refused for their rate (kadet backs off), by source.";
+        /// Messages pushed again.
+        SourceRedeliveries = "kadet_source_redeliveries_total", "Pushed messages already stored (the sender retried), answered at once, by source.";
     }
 }
 
@@ -115,6 +125,10 @@ metric_names! {
         ClusterConnected = "kadet_cluster_connected", "1 while this instance is connected to NATS.";
         /// 1 while the detector can write its store.
         DetectorUp = "kadet_detector_up", "1 while the detector commits its passes, 0 while the store fails.";
+        /// How far behind a source is.
+        SourceLag = "kadet_source_lag_seconds", "Now minus the time of the newest record a source read, by source.";
+        /// 1 while a source is stuck.
+        SourceStuck = "kadet_source_stuck", "1 while a source has made no progress for longer than its stuck_after_secs, by source.";
     }
 }
 

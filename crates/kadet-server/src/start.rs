@@ -15,7 +15,8 @@ use crate::core::intake::Intake;
 use crate::http::{self, AuthCheck};
 use crate::metrics::Metrics;
 use crate::problem::{ConfigText, Problem, Problems};
-use crate::{cluster, local, sinks, state_dir, ServeOptions};
+use crate::sources::checkpoint::{CheckpointFiles, Checkpoints};
+use crate::{cluster, local, sinks, sources, state_dir, ServeOptions};
 use anyhow::{Context, Result};
 use kadet_engine::pipeline::ScanOptions;
 use kadet_event::{DecodeOptions, InputFormat, ReadOptions};
@@ -95,6 +96,14 @@ pub fn prepare(opts: &ServeOptions) -> Result<Prepared, Problems> {
     if let Some(c) = &cfg.cluster {
         for (key, message) in c.file_problems() {
             problems.push(Problem::new(at.key("[cluster]", key), message));
+        }
+        for (i, s) in cfg.sources.iter().enumerate() {
+            if s.kind() == "cloudwatch" {
+                problems.push(Problem::new(
+                    at.section("[[sources]]", i),
+                    format!("sources {:?}: cloudwatch sources run in single-process mode only for now (one instance without [cluster] reads the source; docs/sources.md)", s.name()),
+                ));
+            }
         }
     }
     if let Err(m) = state_dir::check(&cfg.state.dir) {
@@ -177,7 +186,8 @@ impl Workers {
 /// The mode, started: its intake for the HTTP front, and its workers.
 struct Started {
     workers: Workers,
-    intake: Box<dyn Intake>,
+    intake: Arc<dyn Intake>,
+    checkpoints: Arc<dyn Checkpoints>,
     detector_up: Arc<AtomicBool>,
     outbox_pending: Box<dyn Fn() -> i64 + Send + Sync>,
 }
@@ -195,7 +205,8 @@ fn start_mode(
             cluster::node::start(cfg, scan_options(cfg), timing, active, metrics, rt)?;
         return Ok(Started {
             workers: Workers::Cluster(workers),
-            intake: Box::new(intake),
+            intake: Arc::new(intake),
+            checkpoints: Arc::new(NoCheckpoints),
             detector_up: Arc::new(AtomicBool::new(true)),
             outbox_pending: Box::new(|| 0),
         });
@@ -203,7 +214,8 @@ fn start_mode(
     let node = local::node::start(cfg, scan_options(cfg), timing, active, metrics, rt)?;
     Ok(Started {
         workers: Workers::Local(node.workers),
-        intake: Box::new(node.intake),
+        intake: Arc::new(node.intake),
+        checkpoints: Arc::new(CheckpointFiles::in_state_dir(&cfg.state.dir)),
         detector_up: node.detector_up,
         outbox_pending: node.outbox_pending,
     })
@@ -242,6 +254,14 @@ pub fn run(opts: ServeOptions) -> Result<()> {
             .spawn(move || active_rules::watch(rules_cfg, act, met, hup_rx, sr, interval))?
     };
     let started = start_mode(&cfg, &active, &metrics, rt.handle())?;
+    let (sources, pullers) = sources::start(
+        &cfg.sources,
+        &started.intake,
+        &started.checkpoints,
+        &metrics,
+        cfg.limits.max_event_bytes,
+        rt.handle(),
+    )?;
     let app = Arc::new(http::App {
         intake: started.intake,
         metrics: metrics.clone(),
@@ -252,6 +272,7 @@ pub fn run(opts: ServeOptions) -> Result<()> {
         inflight: tokio::sync::Semaphore::new(cfg.limits.max_concurrent_requests),
         cluster: cfg.listen.cluster.clone(),
         outbox_pending: started.outbox_pending,
+        sources,
     });
     let state_dir = cfg.state.dir.clone();
     let result = rt.block_on(async {
@@ -270,6 +291,7 @@ pub fn run(opts: ServeOptions) -> Result<()> {
     // last handle goes, then let detection catch up (bounded) and the sinks
     // deliver what is due.
     drop(app);
+    pullers.stop(rt.handle());
     started.workers.stop();
     stop_reloader.store(true, Ordering::Release);
     let _ = reloader.join();
@@ -307,4 +329,24 @@ async fn shutdown_signal() {
         }
     }
     tracing::info!("signal received");
+}
+
+/// Cluster mode's checkpoints until its pulled sources arrive: none are
+/// started there ([`prepare`] refuses them).
+struct NoCheckpoints;
+
+impl Checkpoints for NoCheckpoints {
+    fn load<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<Option<serde_json::Value>>> {
+        Box::pin(async { anyhow::bail!("no checkpoints in cluster mode") })
+    }
+    fn save<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a serde_json::Value,
+    ) -> futures_util::future::BoxFuture<'a, Result<()>> {
+        Box::pin(async { anyhow::bail!("no checkpoints in cluster mode") })
+    }
 }

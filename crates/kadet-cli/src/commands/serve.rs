@@ -44,6 +44,9 @@ fn check(opts: &kadet_server::ServeOptions) -> ExitCode {
                 c.rules,
                 c.sinks.join(", ")
             );
+            for s in &c.sources {
+                println!("source {s}");
+            }
             ExitCode::SUCCESS
         }
         Err(problems) => {

@@ -4,6 +4,7 @@
 //! the file, the line and the key.
 
 pub mod cluster;
+pub mod sources;
 
 use crate::problem::{ConfigText, Problem, Problems};
 use anyhow::{bail, Context, Result};
@@ -40,6 +41,9 @@ pub struct Config {
     pub sinks: Vec<SinkConfig>,
     /// Cluster mode on NATS JetStream; absent: one process, local journal.
     pub cluster: Option<cluster::ClusterConfig>,
+    /// Audit logs fetched from, or pushed by, the clouds' log services.
+    #[serde(default)]
+    pub sources: Vec<sources::SourceConfig>,
 }
 
 impl Default for Config {
@@ -54,6 +58,7 @@ impl Default for Config {
             detection: Detection::default(),
             sinks: default_sinks(),
             cluster: None,
+            sources: Vec::new(),
         }
     }
 }
@@ -543,6 +548,7 @@ impl Config {
                 ));
             }
         }
+        problems.extend(self.source_problems(at));
         for (i, s) in self.sinks.iter().enumerate() {
             if let SinkConfig::Webhook {
                 url, max_attempts, ..
@@ -561,6 +567,27 @@ impl Config {
                         "sinks: max_attempts must be at least 1",
                     ));
                 }
+            }
+        }
+        problems
+    }
+
+    fn source_problems(&self, at: &ConfigText<'_>) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, s) in self.sources.iter().enumerate() {
+            let place = at.section("[[sources]]", i);
+            for message in s.problems() {
+                problems.push(Problem::new(
+                    place.clone(),
+                    format!("sources {:?}: {message}", s.name()),
+                ));
+            }
+            if !seen.insert(s.name()) {
+                problems.push(Problem::new(
+                    place,
+                    format!("sources: two sources are named {:?}", s.name()),
+                ));
             }
         }
         problems
@@ -588,6 +615,16 @@ impl Config {
                 .as_ref()
                 .is_some_and(|t| t.client_ca_file.is_some())
     }
+}
+
+/// A cluster name as kadet takes it, from a request or a config: 1 to 100
+/// letters, digits, `.`, `_`, `-` or `:`.
+pub fn valid_cluster_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c))
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {

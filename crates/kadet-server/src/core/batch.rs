@@ -16,11 +16,21 @@ pub enum Source {
     Firehose = 2,
     /// `POST /v1/aks`.
     Aks = 3,
+    /// A `pubsub-push` source (`POST /v1/gke/pubsub/NAME`).
+    PubSub = 4,
+    /// A `cloudwatch` source.
+    CloudWatch = 5,
 }
 
 impl Source {
     /// Every source.
-    pub const ALL: [Source; 3] = [Source::Audit, Source::Firehose, Source::Aks];
+    pub const ALL: [Source; 5] = [
+        Source::Audit,
+        Source::Firehose,
+        Source::Aks,
+        Source::PubSub,
+        Source::CloudWatch,
+    ];
 
     /// From its one-byte tag (the journal's framing).
     pub fn from_tag(t: u8) -> Option<Source> {
@@ -39,6 +49,8 @@ impl Source {
             Source::Audit => "audit",
             Source::Firehose => "eks-firehose",
             Source::Aks => "aks",
+            Source::PubSub => "gke-pubsub",
+            Source::CloudWatch => "eks-cloudwatch",
         }
     }
 }

@@ -5,10 +5,10 @@
 //! little (linger) so the client reads the answer.
 
 use super::auth::Peer;
-use super::ingest::{self, Prepared, Refusal};
 use super::{App, Endpoint, Refused};
 use crate::config::Limits;
 use crate::core::batch::Batch;
+use crate::core::ingest::{self, Prepared, Refusal};
 use crate::core::intake::StoreError;
 use crate::metrics::Counter;
 use axum::body::Body;
@@ -20,7 +20,7 @@ use std::time::Duration;
 /// Before refusing a body, reads and drops a little more of it (at most
 /// 4 MiB, at most 1 s), so that a client still sending gets to read the
 /// answer instead of a connection reset.
-async fn linger(body: &mut Body) {
+pub(super) async fn linger(body: &mut Body) {
     let drain = async {
         let mut seen = 0usize;
         while let Some(Ok(frame)) = body.frame().await {
@@ -35,7 +35,7 @@ async fn linger(body: &mut Body) {
     let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
+pub(super) fn is_json(headers: &HeaderMap) -> bool {
     let Some(ct) = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -150,7 +150,7 @@ pub(super) async fn ingest_request(
 }
 
 /// Reads the body, within the size limit and the time allowed.
-async fn read_body(
+pub(super) async fn read_body(
     limits: &Limits,
     headers: &HeaderMap,
     mut body: Body,
@@ -242,7 +242,7 @@ async fn decode_body(
 }
 
 /// Stores the batches with the mode's intake, and counts them.
-async fn store(app: &App, batches: Vec<Batch>, redacted: u64) -> Result<(), Refused> {
+pub(super) async fn store(app: &App, batches: Vec<Batch>, redacted: u64) -> Result<(), Refused> {
     if batches.is_empty() {
         return Ok(());
     }
@@ -279,12 +279,7 @@ fn cluster_of(path: &str, query: Option<&str>, ep: Endpoint) -> Result<Option<St
     let Some(value) = in_path.or_else(in_query) else {
         return Ok(None);
     };
-    let ok = !value.is_empty()
-        && value.len() <= 100
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c));
-    if ok {
+    if crate::config::valid_cluster_name(value) {
         Ok(Some(value.to_string()))
     } else {
         Err(Refused::new(

@@ -1,12 +1,12 @@
 //! The HTTP(S) front, shared by both modes: the accept loop with TLS and
 //! timeouts ([`serve`]), who may send ([`auth`], [`tls`]), the endpoints
 //! ([`routes`]), and from a request body to stored batches ([`body`],
-//! [`ingest`]). Where batches are stored is the mode's
+//! [`pubsub`] for Pub/Sub pushes). Where batches are stored is the mode's
 //! [`Intake`](crate::core::intake::Intake).
 
 pub mod auth;
 pub mod body;
-pub mod ingest;
+pub mod pubsub;
 pub mod routes;
 pub mod tls;
 
@@ -34,7 +34,7 @@ use tower::ServiceExt;
 /// Shared request state.
 pub struct App {
     /// Where accepted batches are stored.
-    pub intake: Box<dyn Intake>,
+    pub intake: Arc<dyn Intake>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Limits.
@@ -51,6 +51,8 @@ pub struct App {
     pub inflight: tokio::sync::Semaphore,
     /// The cluster name for requests that name none (`[listen] cluster`).
     pub cluster: Option<String>,
+    /// The `[[sources]]`: push endpoints, and every source's health.
+    pub sources: Arc<crate::sources::Sources>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! The endpoints: ingest (`/v1/audit`, `/v1/eks/firehose`, `/v1/aks`, each
-//! with an optional `/NAME` of the cluster), `/metrics`, `/healthz` and
+//! with an optional `/NAME` of the cluster), Pub/Sub pushes
+//! (`/v1/gke/pubsub/SOURCE`), `/metrics`, `/healthz` and
 //! `/readyz`, and how each answer is counted and shaped (Firehose's answers
 //! follow its HTTP endpoint contract).
 
@@ -8,7 +9,7 @@ use super::body::ingest_request;
 use super::{App, Endpoint};
 use crate::metrics::{Counter, Gauge};
 use crate::now_ms;
-use axum::extract::{Extension, Request, State};
+use axum::extract::{Extension, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,20 +27,31 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/eks/firehose/{cluster}", post(firehose))
         .route("/v1/aks", post(aks))
         .route("/v1/aks/{cluster}", post(aks))
+        .route("/v1/gke/pubsub/{source}", post(pubsub))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .with_state(app)
 }
 
+/// `200 ready`, or `503` with every reason on its own line.
 async fn readyz(State(app): State<Arc<App>>) -> Response {
-    if app.ready.load(Ordering::Acquire)
-        && app.detector_up.load(Ordering::Acquire)
-        && app.intake.ready()
-    {
+    let mut why = Vec::new();
+    if !app.ready.load(Ordering::Acquire) {
+        why.push("starting or stopping".to_string());
+    }
+    if !app.detector_up.load(Ordering::Acquire) {
+        why.push("the detector cannot write its store".to_string());
+    }
+    if !app.intake.ready() {
+        why.push("batches cannot be stored".to_string());
+    }
+    why.extend(app.sources.stuck());
+    if why.is_empty() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+        let body = format!("not ready\n{}\n", why.join("\n"));
+        (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
     }
 }
 
@@ -54,6 +66,7 @@ async fn metrics(
         return (StatusCode::UNAUTHORIZED, "unauthorized\n").into_response();
     }
     app.intake.gauges(&app.metrics);
+    app.sources.gauges(&app.metrics);
     app.metrics.set_gauge(
         Gauge::OutboxPendingAlerts,
         &[],
@@ -81,6 +94,10 @@ async fn aks(
     req: Request,
 ) -> Response {
     handle(app, peer, req, Endpoint::Aks).await
+}
+
+async fn pubsub(State(app): State<Arc<App>>, Path(source): Path<String>, req: Request) -> Response {
+    super::pubsub::handle(app, source, req).await
 }
 
 async fn firehose(

@@ -7,6 +7,9 @@
 /// cluster-mode tests.
 pub mod nats;
 
+/// moto in server mode, for the AWS APIs.
+pub mod moto;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -2,11 +2,13 @@
 //!
 //! One binary per group of tests, with a module per topic: each test binary is linked once.
 
+mod cloudwatch;
 #[path = "../common/mod.rs"]
 mod common;
 mod crash;
 mod day_two;
 mod equivalence;
 mod hardening;
+mod pubsub;
 mod serve;
 mod upgrade;

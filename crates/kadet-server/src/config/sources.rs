@@ -1,0 +1,261 @@
+//! `[[sources]]`: audit logs kadet fetches or is pushed from the clouds'
+//! log services, each with a name, a type and the cluster its events
+//! belong to (docs/sources.md).
+
+use serde::Deserialize;
+
+/// One `[[sources]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum SourceConfig {
+    /// GKE: a Cloud Logging sink to a Pub/Sub topic whose push
+    /// subscription posts to `/v1/gke/pubsub/NAME`, with an OIDC token.
+    PubsubPush(PubsubPush),
+    /// EKS: the control plane's audit log in CloudWatch Logs, pulled.
+    Cloudwatch(Cloudwatch),
+}
+
+/// `type = "pubsub-push"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PubsubPush {
+    /// The source's name: the last part of its endpoint's path.
+    pub name: String,
+    /// The cluster of events whose record names none.
+    pub cluster: Option<String>,
+    /// The audience the push subscription puts in its tokens (by default
+    /// Pub/Sub uses the endpoint URL).
+    pub audience: String,
+    /// Service accounts whose tokens are accepted (the push subscription's
+    /// `--push-auth-service-account`).
+    pub service_accounts: Vec<String>,
+    /// Issuers accepted.
+    #[serde(default = "d_issuers")]
+    pub issuers: Vec<String>,
+    /// Where the signing keys are published.
+    #[serde(default = "d_jwks_url")]
+    pub jwks_url: String,
+    /// Not ready when nothing has arrived for this long; 0: never.
+    #[serde(default)]
+    pub stuck_after_secs: u64,
+}
+
+/// `type = "cloudwatch"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cloudwatch {
+    /// The source's name.
+    pub name: String,
+    /// The EKS cluster: names the log group (`/aws/eks/CLUSTER/cluster`)
+    /// and the events.
+    pub cluster: Option<String>,
+    /// The log group, when not the EKS default.
+    pub log_group: Option<String>,
+    /// The streams read: those whose name starts with this.
+    #[serde(default = "d_stream_prefix")]
+    pub stream_prefix: String,
+    /// The AWS region; default: from the environment or profile.
+    pub region: Option<String>,
+    /// Where a stream without a checkpoint starts: `now` or `oldest`.
+    #[serde(default)]
+    pub start: StartAt,
+    /// Pause between polls of a stream that had nothing new.
+    #[serde(default = "d_poll_ms")]
+    pub poll_interval_ms: u64,
+    /// How often the group is listed for new streams.
+    #[serde(default = "d_discover_secs")]
+    pub discover_interval_secs: u64,
+    /// Not ready when no call has succeeded for this long; 0: never.
+    #[serde(default = "d_stuck")]
+    pub stuck_after_secs: u64,
+}
+
+/// Where a stream without a checkpoint starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartAt {
+    /// New events only (the default: a first start does not replay weeks).
+    #[default]
+    Now,
+    /// Everything the stream still holds.
+    Oldest,
+}
+
+fn d_issuers() -> Vec<String> {
+    vec![
+        "https://accounts.google.com".into(),
+        "accounts.google.com".into(),
+    ]
+}
+fn d_jwks_url() -> String {
+    "https://www.googleapis.com/oauth2/v3/certs".into()
+}
+fn d_stream_prefix() -> String {
+    "kube-apiserver-audit-".into()
+}
+fn d_poll_ms() -> u64 {
+    1000
+}
+fn d_discover_secs() -> u64 {
+    60
+}
+fn d_stuck() -> u64 {
+    300
+}
+
+impl SourceConfig {
+    /// The source's name.
+    pub fn name(&self) -> &str {
+        match self {
+            SourceConfig::PubsubPush(s) => &s.name,
+            SourceConfig::Cloudwatch(s) => &s.name,
+        }
+    }
+
+    /// The type as written in the config.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceConfig::PubsubPush(_) => "pubsub-push",
+            SourceConfig::Cloudwatch(_) => "cloudwatch",
+        }
+    }
+
+    /// The cluster of events whose record names none.
+    pub fn cluster(&self) -> Option<&str> {
+        match self {
+            SourceConfig::PubsubPush(s) => s.cluster.as_deref(),
+            SourceConfig::Cloudwatch(s) => s.cluster.as_deref(),
+        }
+    }
+
+    /// Not ready after this long without progress; `None`: never.
+    pub fn stuck_after_secs(&self) -> Option<u64> {
+        let secs = match self {
+            SourceConfig::PubsubPush(s) => s.stuck_after_secs,
+            SourceConfig::Cloudwatch(s) => s.stuck_after_secs,
+        };
+        (secs > 0).then_some(secs)
+    }
+
+    /// What is wrong with the entry, without reaching anything.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let name = self.name();
+        if name.is_empty()
+            || name.len() > 100
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            out.push(format!(
+                "name {name:?} must be 1 to 100 letters, digits, '-', '_' or '.'"
+            ));
+        }
+        if let Some(c) = self.cluster() {
+            if !crate::config::valid_cluster_name(c) {
+                out.push(format!(
+                    "cluster {c:?} must be 1 to 100 letters, digits, '.', '_', '-' or ':'"
+                ));
+            }
+        }
+        match self {
+            SourceConfig::PubsubPush(p) => out.extend(p.problems()),
+            SourceConfig::Cloudwatch(c) => out.extend(c.problems()),
+        }
+        out
+    }
+}
+
+impl PubsubPush {
+    fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.audience.is_empty() {
+            out.push("audience must be set (the push subscription's audience)".into());
+        }
+        if self.service_accounts.is_empty() {
+            out.push("service_accounts must name the push subscription's service account".into());
+        }
+        if self.issuers.is_empty() {
+            out.push("issuers must not be empty".into());
+        }
+        match url::Url::parse(&self.jwks_url) {
+            Ok(u) if u.scheme() == "https" => {}
+            Ok(u) if u.scheme() == "http" && is_loopback(&u) => {}
+            Ok(_) => out.push("jwks_url must be https:// (http:// only on loopback)".into()),
+            Err(e) => out.push(format!("jwks_url: {e}")),
+        }
+        out
+    }
+}
+
+impl Cloudwatch {
+    /// The log group read.
+    pub fn group(&self) -> Option<String> {
+        self.log_group.clone().or_else(|| {
+            self.cluster
+                .as_ref()
+                .map(|c| format!("/aws/eks/{c}/cluster"))
+        })
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.group().is_none() {
+            out.push(
+                "set cluster (the log group is then /aws/eks/CLUSTER/cluster) or log_group".into(),
+            );
+        }
+        if self.poll_interval_ms == 0 || self.discover_interval_secs == 0 {
+            out.push("poll_interval_ms and discover_interval_secs must be positive".into());
+        }
+        out
+    }
+}
+
+fn is_loopback(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn sources_parse_with_defaults() {
+        let c = Config::parse(
+            "[[sources]]\nname = \"gke\"\ntype = \"pubsub-push\"\ncluster = \"prod\"\naudience = \"https://k/v1/gke/pubsub/gke\"\nservice_accounts = [\"push@p.iam.gserviceaccount.com\"]\n\n[[sources]]\nname = \"eks\"\ntype = \"cloudwatch\"\ncluster = \"prod-eks\"\n",
+            "k",
+        )
+        .unwrap();
+        assert_eq!(c.sources.len(), 2);
+        assert_eq!(c.sources[0].kind(), "pubsub-push");
+        let super::SourceConfig::Cloudwatch(cw) = &c.sources[1] else {
+            panic!("not cloudwatch")
+        };
+        assert_eq!(cw.group().as_deref(), Some("/aws/eks/prod-eks/cluster"));
+        assert_eq!(cw.stream_prefix, "kube-apiserver-audit-");
+        assert_eq!(c.sources[1].stuck_after_secs(), Some(300));
+        assert_eq!(c.sources[0].stuck_after_secs(), None);
+    }
+
+    #[test]
+    fn bad_sources_name_their_line() {
+        let text = "[listen]\naddress = \"127.0.0.1:1\"\n\n[[sources]]\nname = \"a b\"\ntype = \"cloudwatch\"\n\n[[sources]]\nname = \"p\"\ntype = \"pubsub-push\"\naudience = \"x\"\nservice_accounts = []\njwks_url = \"http://keys.example.com/certs\"\n";
+        let e = Config::parse(text, "k.toml").unwrap_err().to_string();
+        assert!(e.contains("k.toml:4: sources \"a b\": name"), "{e}");
+        assert!(e.contains("log_group"), "{e}");
+        assert!(
+            e.contains("k.toml:8: sources \"p\": service_accounts"),
+            "{e}"
+        );
+        assert!(e.contains("jwks_url must be https://"), "{e}");
+        let twice = "[[sources]]\nname = \"a\"\ntype = \"cloudwatch\"\ncluster = \"c\"\n[[sources]]\nname = \"a\"\ntype = \"cloudwatch\"\ncluster = \"d\"\n";
+        let e = Config::parse(twice, "k").unwrap_err().to_string();
+        assert!(e.contains("two sources are named \"a\""), "{e}");
+    }
+}
