@@ -15,7 +15,9 @@ use crate::core::intake::Intake;
 use crate::http::{self, AuthCheck};
 use crate::metrics::Metrics;
 use crate::problem::{ConfigText, Problem, Problems};
-use crate::sources::checkpoint::{CheckpointFiles, Checkpoints};
+use crate::sources::checkpoint::CheckpointFiles;
+use crate::sources::claim::Alone;
+use crate::sources::Places;
 use crate::{cluster, local, sinks, sources, state_dir, ServeOptions};
 use anyhow::{Context, Result};
 use kadet_engine::pipeline::ScanOptions;
@@ -96,14 +98,6 @@ pub fn prepare(opts: &ServeOptions) -> Result<Prepared, Problems> {
     if let Some(c) = &cfg.cluster {
         for (key, message) in c.file_problems() {
             problems.push(Problem::new(at.key("[cluster]", key), message));
-        }
-        for (i, s) in cfg.sources.iter().enumerate() {
-            if s.kind() == "cloudwatch" {
-                problems.push(Problem::new(
-                    at.section("[[sources]]", i),
-                    format!("sources {:?}: cloudwatch sources run in single-process mode only for now (one instance without [cluster] reads the source; docs/sources.md)", s.name()),
-                ));
-            }
         }
     }
     if let Err(m) = state_dir::check(&cfg.state.dir) {
@@ -187,7 +181,7 @@ impl Workers {
 struct Started {
     workers: Workers,
     intake: Arc<dyn Intake>,
-    checkpoints: Arc<dyn Checkpoints>,
+    places: Places,
     detector_up: Arc<AtomicBool>,
     outbox_pending: Box<dyn Fn() -> i64 + Send + Sync>,
 }
@@ -201,12 +195,14 @@ fn start_mode(
 ) -> Result<Started> {
     let timing = Timing::from_config(&cfg.detection);
     if cfg.cluster.is_some() {
-        let (intake, workers) =
-            cluster::node::start(cfg, scan_options(cfg), timing, active, metrics, rt)?;
+        let node = cluster::node::start(cfg, scan_options(cfg), timing, active, metrics, rt)?;
         return Ok(Started {
-            workers: Workers::Cluster(workers),
-            intake: Arc::new(intake),
-            checkpoints: Arc::new(NoCheckpoints),
+            workers: Workers::Cluster(node.workers),
+            intake: Arc::new(node.intake),
+            places: Places {
+                checkpoints: node.checkpoints,
+                claims: node.claims,
+            },
             detector_up: Arc::new(AtomicBool::new(true)),
             outbox_pending: Box::new(|| 0),
         });
@@ -215,7 +211,10 @@ fn start_mode(
     Ok(Started {
         workers: Workers::Local(node.workers),
         intake: Arc::new(node.intake),
-        checkpoints: Arc::new(CheckpointFiles::in_state_dir(&cfg.state.dir)),
+        places: Places {
+            checkpoints: Arc::new(CheckpointFiles::in_state_dir(&cfg.state.dir)),
+            claims: Arc::new(Alone),
+        },
         detector_up: node.detector_up,
         outbox_pending: node.outbox_pending,
     })
@@ -257,7 +256,7 @@ pub fn run(opts: ServeOptions) -> Result<()> {
     let (sources, pullers) = sources::start(
         &cfg.sources,
         &started.intake,
-        &started.checkpoints,
+        &started.places,
         &metrics,
         cfg.limits.max_event_bytes,
         rt.handle(),
@@ -329,24 +328,4 @@ async fn shutdown_signal() {
         }
     }
     tracing::info!("signal received");
-}
-
-/// Cluster mode's checkpoints until its pulled sources arrive: none are
-/// started there ([`prepare`] refuses them).
-struct NoCheckpoints;
-
-impl Checkpoints for NoCheckpoints {
-    fn load<'a>(
-        &'a self,
-        _: &'a str,
-    ) -> futures_util::future::BoxFuture<'a, Result<Option<serde_json::Value>>> {
-        Box::pin(async { anyhow::bail!("no checkpoints in cluster mode") })
-    }
-    fn save<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a serde_json::Value,
-    ) -> futures_util::future::BoxFuture<'a, Result<()>> {
-        Box::pin(async { anyhow::bail!("no checkpoints in cluster mode") })
-    }
 }

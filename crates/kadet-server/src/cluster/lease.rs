@@ -1,5 +1,6 @@
-//! The applier's lease: which instance turns results into alerts now. A
-//! key ([`LEASE_KEY`]) in a bucket whose values expire after `lease_secs`,
+//! Leases: which instance does a one-at-a-time job now: the applier (which
+//! turns results into alerts, [`LEASE_KEY`]) and the reader of each pulled
+//! source. A key in a bucket whose values expire after `lease_secs`,
 //! taken with create and kept with compare-and-set updates; the holder
 //! renews it every third of the lease time, and gives it up on stopping so
 //! another instance takes over at once.
@@ -17,15 +18,22 @@ pub const LEASE_KEY: &str = "applier";
 /// lease time, taken with create and kept with compare-and-set updates.
 pub struct Lease {
     kv: kv::Store,
+    key: String,
     holder: String,
     revision: Option<u64>,
 }
 
 impl Lease {
-    /// A lease held (when taken) by `holder`.
+    /// The applier's lease, held (when taken) by `holder`.
     pub fn new(kv: kv::Store, holder: String) -> Lease {
+        Lease::of(kv, LEASE_KEY, holder)
+    }
+
+    /// The lease of `key`, held (when taken) by `holder`.
+    pub fn of(kv: kv::Store, key: &str, holder: String) -> Lease {
         Lease {
             kv,
+            key: key.to_string(),
             holder,
             revision: None,
         }
@@ -38,7 +46,7 @@ impl Lease {
 
     /// Tries to take the lease; true when this instance now holds it.
     pub async fn acquire(&mut self) -> bool {
-        match self.kv.create(LEASE_KEY, self.holder.clone().into()).await {
+        match self.kv.create(&self.key, self.holder.clone().into()).await {
             Ok(rev) => {
                 self.revision = Some(rev);
                 true
@@ -55,7 +63,7 @@ impl Lease {
         };
         match self
             .kv
-            .update(LEASE_KEY, self.holder.clone().into(), rev)
+            .update(&self.key, self.holder.clone().into(), rev)
             .await
         {
             Ok(rev) => {
@@ -72,7 +80,7 @@ impl Lease {
     /// Gives the lease up, so another instance takes over at once.
     pub async fn release(&mut self) {
         if self.revision.take().is_some() {
-            let _ = self.kv.purge(LEASE_KEY).await;
+            let _ = self.kv.purge(&self.key).await;
         }
     }
 }

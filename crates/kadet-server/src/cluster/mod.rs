@@ -26,6 +26,9 @@
 //!    stream with `alert_id` as the message id: raised once.
 //! 4. **Delivery** ([`deliver`]): each sink has a durable consumer on the
 //!    alerts stream, shared by all instances.
+//!
+//! Pulled sources ([`sources`]) are read by one instance at a time, the
+//! holder of the source's lease; their checkpoints are in the state bucket.
 
 pub mod applier;
 pub mod dead_letters;
@@ -36,6 +39,7 @@ pub mod lease;
 pub mod nats;
 pub mod node;
 pub mod result;
+pub mod sources;
 pub mod state;
 
 pub use crate::config::cluster::{ClusterConfig, Urls};

@@ -5,6 +5,7 @@ use super::applier::Applier;
 use super::dead_letters::StreamDeadLetters;
 use super::deliver::DeliverWorker;
 use super::detect::DetectWorker;
+use super::sources::{BucketCheckpoints, SourceLeases};
 use super::{ClusterIntake, Nats};
 use crate::active_rules::ActiveRules;
 use crate::config::Config;
@@ -28,6 +29,19 @@ pub struct ClusterWorkers {
     deliver: Vec<JoinHandle<()>>,
 }
 
+/// A started cluster instance: its intake, its workers, and what its
+/// pulled sources use.
+pub struct ClusterNode {
+    /// Publishes accepted batches to the audit stream.
+    pub intake: ClusterIntake,
+    /// The threads.
+    pub workers: ClusterWorkers,
+    /// Checkpoints of pulled sources, in the state bucket.
+    pub checkpoints: Arc<BucketCheckpoints>,
+    /// The leases on pulled sources.
+    pub claims: Arc<SourceLeases>,
+}
+
 /// This instance's name in the applier lease: the host name (the pod name
 /// in Kubernetes) and the process id.
 fn holder() -> String {
@@ -49,7 +63,7 @@ pub fn start(
     active: &Arc<ActiveRules>,
     metrics: &Arc<Metrics>,
     rt: &tokio::runtime::Handle,
-) -> Result<(ClusterIntake, ClusterWorkers)> {
+) -> Result<ClusterNode> {
     let ccfg = cfg.cluster.as_ref().context("no [cluster] section")?;
     let nats = rt.block_on(Nats::connect(ccfg))?;
     let sinks = cfg.sink_names();
@@ -126,9 +140,9 @@ pub fn start(
                 .spawn(move || w.run(&stop))?,
         );
     }
-    Ok((
+    Ok(ClusterNode {
         intake,
-        ClusterWorkers {
+        workers: ClusterWorkers {
             stop_detect,
             stop_applier,
             stop_deliver,
@@ -136,7 +150,9 @@ pub fn start(
             applier,
             deliver,
         },
-    ))
+        checkpoints: Arc::new(BucketCheckpoints::new(nats.clone())),
+        claims: Arc::new(SourceLeases::new(nats, holder())),
+    })
 }
 
 impl ClusterWorkers {

@@ -6,6 +6,7 @@
 //! A throttled or failed call backs off (doubling, up to a minute).
 
 use super::checkpoint::Checkpoints;
+use super::claim::{Claims, Held};
 use super::Health;
 use crate::config::sources::{Cloudwatch, StartAt};
 use crate::core::batch::{Batch, Source};
@@ -51,6 +52,8 @@ pub struct Wiring {
     pub intake: Arc<dyn Intake>,
     /// Where positions are kept.
     pub checkpoints: Arc<dyn Checkpoints>,
+    /// Whether this instance is the one reading.
+    pub claims: Arc<dyn Claims>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// The largest single event kept.
@@ -97,6 +100,11 @@ pub struct Reader {
     positions: Positions,
     discovered: Option<Instant>,
     backoff: Duration,
+    /// False until the checkpoint is read, and again when another reader
+    /// may have moved it.
+    loaded: bool,
+    /// The first listing of the streams since the source had no checkpoint.
+    first_listing: bool,
 }
 
 impl Reader {
@@ -112,6 +120,8 @@ impl Reader {
             positions: Positions::default(),
             discovered: None,
             backoff: Duration::ZERO,
+            loaded: false,
+            first_listing: false,
         })
     }
 
@@ -120,48 +130,81 @@ impl Reader {
         self.health.clone()
     }
 
-    /// Reads until `stop` turns true.
+    /// Reads until `stop` turns true, while this instance holds the source.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
         let name = self.cfg.name.clone();
-        let first_start = loop {
-            match self.wiring.checkpoints.load(&name).await {
-                Ok(Some(v)) => match serde_json::from_value(v) {
-                    Ok(p) => {
-                        self.positions = p;
-                        break false;
-                    }
-                    Err(e) => {
-                        tracing::error!(source = %name, "checkpoint unreadable ({e}); starting as on a first start");
-                        break true;
-                    }
-                },
-                Ok(None) => break true,
-                Err(e) => {
-                    self.health.failed(format!("{e:#}"));
-                    if self.pause(&mut stop, Duration::from_secs(5)).await {
-                        return;
-                    }
-                }
-            }
-        };
-        tracing::info!(source = %name, group = %self.group, streams = self.positions.streams.len(), "reading CloudWatch Logs");
-        let mut first_listing = first_start;
         while !*stop.borrow() {
-            let pause = match self.round(first_listing).await {
-                Ok(read) => {
-                    first_listing = false;
-                    self.backoff = Duration::ZERO;
+            let pause = match self.wiring.claims.hold(&name).await {
+                Held::Elsewhere => {
+                    // Standing by is not being stuck.
                     self.health.progressed();
-                    if read > 0 {
-                        Duration::ZERO
-                    } else {
-                        Duration::from_millis(self.cfg.poll_interval_ms)
-                    }
+                    self.loaded = false;
+                    Duration::from_secs(1)
                 }
-                Err(e) => self.failed(e),
+                Held::Taken => self.load_then_pause().await,
+                Held::Kept if !self.loaded => self.load_then_pause().await,
+                Held::Kept => self.step().await,
             };
             if self.pause(&mut stop, pause).await {
-                return;
+                break;
+            }
+        }
+        self.wiring.claims.release(&name).await;
+    }
+
+    async fn load_then_pause(&mut self) -> Duration {
+        match self.load().await {
+            Ok(()) => Duration::ZERO,
+            Err(e) => self.failed(e),
+        }
+    }
+
+    /// Reads the checkpoint (on start, and when the source was taken over).
+    async fn load(&mut self) -> Result<(), Failure> {
+        let name = &self.cfg.name;
+        let checkpoint = self
+            .wiring
+            .checkpoints
+            .load(name)
+            .await
+            .map_err(|e| Failure::Store(format!("reading the checkpoint: {e:#}")))?;
+        self.positions = Positions::default();
+        self.first_listing = match checkpoint.map(serde_json::from_value::<Positions>) {
+            Some(Ok(p)) => {
+                self.positions = p;
+                false
+            }
+            Some(Err(e)) => {
+                tracing::error!(source = %name, "checkpoint unreadable ({e}); starting as on a first start");
+                true
+            }
+            None => true,
+        };
+        self.loaded = true;
+        self.discovered = None;
+        tracing::info!(source = %name, group = %self.group, streams = self.positions.streams.len(), "reading CloudWatch Logs");
+        Ok(())
+    }
+
+    /// One round; the pause before the next.
+    async fn step(&mut self) -> Duration {
+        match self.round().await {
+            Ok(read) => {
+                self.first_listing = false;
+                self.backoff = Duration::ZERO;
+                self.health.progressed();
+                if read > 0 {
+                    Duration::ZERO
+                } else {
+                    Duration::from_millis(self.cfg.poll_interval_ms)
+                }
+            }
+            Err(e) => {
+                if matches!(e, Failure::Store(_)) {
+                    // The checkpoint may have moved under this reader.
+                    self.loaded = false;
+                }
+                self.failed(e)
             }
         }
     }
@@ -201,12 +244,12 @@ impl Reader {
 
     /// Lists the streams when due, then reads one page of each; the
     /// number of events read.
-    async fn round(&mut self, first_listing: bool) -> Result<usize, Failure> {
+    async fn round(&mut self) -> Result<usize, Failure> {
         let due = self
             .discovered
             .is_none_or(|t| t.elapsed() >= Duration::from_secs(self.cfg.discover_interval_secs));
         if due {
-            self.discover(first_listing).await?;
+            self.discover(self.first_listing).await?;
             self.discovered = Some(Instant::now());
         }
         let mut read = 0;

@@ -2,9 +2,11 @@
 //! services push to kadet ([`pubsub_push`]) or that kadet pulls from them
 //! ([`cloudwatch`]). Each source reports its progress ([`Health`]) for
 //! `/readyz`, the log and the metrics; pulled sources keep a checkpoint
-//! that moves only once what was read is stored ([`checkpoint`]).
+//! that moves only once what was read is stored ([`checkpoint`]), and are
+//! read by one instance at a time ([`claim`]).
 
 pub mod checkpoint;
+pub mod claim;
 pub mod cloudwatch;
 pub mod oidc;
 pub mod pubsub_push;
@@ -157,6 +159,16 @@ impl Sources {
     }
 }
 
+/// What a mode gives pulled sources: where checkpoints are kept, and
+/// whether this instance is the one to read.
+#[derive(Clone)]
+pub struct Places {
+    /// The checkpoints.
+    pub checkpoints: Arc<dyn Checkpoints>,
+    /// The claims on sources.
+    pub claims: Arc<dyn claim::Claims>,
+}
+
 /// The readers of pulled sources, running.
 pub struct Pullers {
     stop: tokio::sync::watch::Sender<bool>,
@@ -175,11 +187,12 @@ impl Pullers {
 }
 
 /// Starts every source: push sources wait for their pushes, pulled ones
-/// start reading into `intake`, keeping their place in `checkpoints`.
+/// start reading into `intake`, keeping their place as the mode does
+/// (`places`).
 pub fn start(
     cfgs: &[SourceConfig],
     intake: &Arc<dyn Intake>,
-    checkpoints: &Arc<dyn Checkpoints>,
+    places: &Places,
     metrics: &Arc<Metrics>,
     max_event_bytes: usize,
     rt: &tokio::runtime::Handle,
@@ -199,7 +212,8 @@ pub fn start(
         if let SourceConfig::Cloudwatch(c) = cfg {
             let wiring = cloudwatch::Wiring {
                 intake: intake.clone(),
-                checkpoints: checkpoints.clone(),
+                checkpoints: places.checkpoints.clone(),
+                claims: places.claims.clone(),
                 metrics: metrics.clone(),
                 max_event_bytes,
             };

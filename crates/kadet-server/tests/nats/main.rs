@@ -7,6 +7,7 @@ mod cluster_state;
 #[path = "../common/mod.rs"]
 mod common;
 mod nats_harness;
+mod sources;
 
 /// The tests of this binary run one at a time: each starts NATS servers
 /// (and often several kadet instances), and on a 2-core machine running

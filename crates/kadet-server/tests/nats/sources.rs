@@ -1,0 +1,207 @@
+//! A pulled source in cluster mode: two instances configured with the same
+//! `cloudwatch` source (moto's CloudWatch Logs), one reading at a time by
+//! the source's lease. The reader is killed with `kill -9` mid-stream; the
+//! other takes the lease, resumes from the checkpoint in the state bucket,
+//! and every event gives its alerts exactly once, as `kadet scan` gives
+//! them.
+
+use crate::common::moto::Moto;
+use crate::common::nats::NatsServer;
+use crate::common::*;
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use aws_sdk_cloudwatchlogs::Client;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const GROUP: &str = "/aws/eks/eks-prod/cluster";
+const STREAM: &str = "kube-apiserver-audit-0a1b";
+
+async fn client(moto: &Moto) -> Client {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http)
+        .endpoint_url(&moto.url)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_cloudwatchlogs::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await;
+    Client::new(&conf)
+}
+
+async fn put(c: &Client, events: &[String]) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let batch: Vec<InputLogEvent> = events
+        .iter()
+        .map(|m| {
+            InputLogEvent::builder()
+                .timestamp(now)
+                .message(m)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    c.put_log_events()
+        .log_group_name(GROUP)
+        .log_stream_name(STREAM)
+        .set_log_events(Some(batch))
+        .send()
+        .await
+        .unwrap();
+}
+
+fn events() -> Vec<String> {
+    (0..1000u64)
+        .map(|i| {
+            let t = ts(i * 9, i % 1000);
+            if i % 4 == 0 {
+                let user = format!(
+                    "arn:aws:sts::123456789012:assumed-role/dev/u{}",
+                    (i / 4) % 5
+                );
+                token_event(i, &user, "default", &format!("sa{}", i % 3), &t)
+            } else {
+                benign_event(i, &t)
+            }
+            .to_string()
+        })
+        .collect()
+}
+
+fn config(dir: &Path, i: usize, nats: &str, hook: &str) -> PathBuf {
+    let text = format!(
+        "[listen]\naddress = \"127.0.0.1:0\"\n[state]\ndir = {:?}\n\
+         [detection]\nlateness_secs = 2\nidle_release_secs = 1\n\
+         [cluster]\nnats_url = {nats:?}\nreplicas = 1\nack_wait_secs = 3\nmax_deliver = 4\n\
+         lease_secs = 3\nsnapshot_interval_ms = 200\npublish_timeout_ms = 15000\n\
+         [[sinks]]\ntype = \"webhook\"\nurl = {hook:?}\nbackoff_ms = 50\n\
+         [[sources]]\nname = \"eks\"\ntype = \"cloudwatch\"\ncluster = \"eks-prod\"\n\
+         start = \"oldest\"\npoll_interval_ms = 100\ndiscover_interval_secs = 1\n",
+        dir.join(format!("state-{i}")),
+    );
+    let p = dir.join(format!("kadet-{i}.toml"));
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn reading(s: &Server) -> bool {
+    s.log().contains("took the source's lease")
+}
+
+#[test]
+fn the_reader_dies_and_the_other_instance_reads_on_without_loss_or_repeat() {
+    let _serial = crate::one_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let nats = NatsServer::start(&dir.path().join("nats"));
+    let moto = Moto::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let c = rt.block_on(client(&moto));
+    rt.block_on(c.create_log_group().log_group_name(GROUP).send())
+        .unwrap();
+    rt.block_on(
+        c.create_log_stream()
+            .log_group_name(GROUP)
+            .log_stream_name(STREAM)
+            .send(),
+    )
+    .unwrap();
+    let evs = events();
+    let all = dir.path().join("all.jsonl");
+    std::fs::write(
+        &all,
+        evs.iter().map(|e| format!("{e}\n")).collect::<String>(),
+    )
+    .unwrap();
+    let want: BTreeSet<String> = scan_ids(&all).into_iter().collect();
+    assert!(want.len() > 10, "{}", want.len());
+
+    let (hook, rx) = receiver_with_headers();
+    let env: Vec<(&str, String)> = moto.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut servers: Vec<Option<Server>> = (0..2)
+        .map(|i| {
+            Some(Server::start_with(
+                &config(dir.path(), i, &nats.url(), &hook),
+                dir.path(),
+                &env,
+                None,
+            ))
+        })
+        .collect();
+    let (first, rest) = evs.split_at(evs.len() / 3);
+    for chunk in first.chunks(50) {
+        rt.block_on(put(&c, chunk));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let reader = loop {
+        if let Some(i) = (0..2).find(|i| servers[*i].as_ref().is_some_and(reading)) {
+            break i;
+        }
+        assert!(Instant::now() < deadline, "no instance took the source");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (during, after) = rest.split_at(rest.len() / 2);
+    for chunk in during.chunks(25) {
+        rt.block_on(put(&c, chunk));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if let Some(s) = servers[reader].take() {
+        s.kill9();
+    }
+    for chunk in after.chunks(50) {
+        rt.block_on(put(&c, chunk));
+    }
+    let other = servers[1 - reader].as_ref().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !reading(other) {
+        assert!(
+            Instant::now() < deadline,
+            "the other instance did not take over:\n{}",
+            other.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut got: BTreeMap<String, usize> = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        while let Ok((_, body)) = rx.try_recv() {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&body) {
+                if let Some(id) = v["alert_id"].as_str() {
+                    *got.entry(id.to_string()).or_default() += 1;
+                }
+            }
+        }
+        let ids: BTreeSet<String> = got.keys().cloned().collect();
+        if ids == want || Instant::now() > deadline {
+            std::thread::sleep(Duration::from_secs(2));
+            while let Ok((_, body)) = rx.try_recv() {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&body) {
+                    if let Some(id) = v["alert_id"].as_str() {
+                        *got.entry(id.to_string()).or_default() += 1;
+                    }
+                }
+            }
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ids: BTreeSet<String> = got.keys().cloned().collect();
+    assert_eq!(ids, want, "the alerts of kadet scan");
+    let repeated: Vec<&String> = got
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(id, _)| id)
+        .collect();
+    assert!(repeated.is_empty(), "alerts delivered twice: {repeated:?}");
+}
