@@ -100,6 +100,16 @@ pub fn prepare(opts: &ServeOptions) -> Result<Prepared, Problems> {
             problems.push(Problem::new(at.key("[cluster]", key), message));
         }
     }
+    for (i, s) in cfg.sources.iter().enumerate() {
+        if let crate::config::sources::SourceConfig::Kafka(k) = s {
+            if let Err(e) = sources::kafka::settings(k) {
+                problems.push(Problem::new(
+                    at.section("[[sources]]", i),
+                    format!("sources {:?}: {e:#}", s.name()),
+                ));
+            }
+        }
+    }
     if let Err(m) = state_dir::check(&cfg.state.dir) {
         problems.push(Problem::new(at.section("[state]", 0), m));
     }

@@ -4,7 +4,8 @@
 //! Kinesis Data Firehose delivery of CloudWatch subscription records, AKS
 //! diagnostic settings to a storage account, and a GKE log sink to Cloud
 //! Storage. The alerts must be the ones a scan of the same files on local
-//! disk gives.
+//! disk gives. Azure Blob is tested against Azurite (npm `azurite`,
+//! Microsoft's storage emulator), the AKS layout in its own container.
 
 use assert_cmd::Command;
 use std::io::Write;
@@ -313,4 +314,193 @@ fn a_missing_bucket_or_prefix_is_an_error_that_names_it() {
     let out = moto.kadet().args(["scan", "s3://nope/"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("s3://nope/"));
+}
+
+/// An Azurite blob server (npm `azurite`), in memory, stopped when dropped.
+struct Azurite {
+    child: Child,
+    url: String,
+}
+
+/// The emulator's well-known account and key (Microsoft documents both).
+const AZURITE_ACCOUNT: &str = "devstoreaccount1";
+const AZURITE_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+impl Azurite {
+    fn start() -> Azurite {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let bin = std::env::var("KADET_AZURITE").unwrap_or_else(|_| "azurite-blob".into());
+        let child = std::process::Command::new(&bin)
+            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+            .args([
+                "--inMemoryPersistence",
+                "--silent",
+                "--skipApiVersionCheck",
+                "--loose",
+                "--disableTelemetry",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{bin}: {e} (npm install azurite; .ci/run installs it)"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "azurite did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Azurite {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// A request signed with the account key (SharedKey), as every write
+    /// to Azure Blob must be.
+    fn send(&self, container: &str, blob: Option<&str>, body: Vec<u8>) {
+        use base64::Engine;
+        use hmac::Mac;
+        let date = time::OffsetDateTime::now_utc()
+            .format(time::macros::format_description!(
+                "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+            ))
+            .unwrap();
+        let version = "2021-08-06";
+        let (path, query, extra) = match blob {
+            Some(b) => (
+                format!("/{AZURITE_ACCOUNT}/{container}/{b}"),
+                String::new(),
+                "x-ms-blob-type:BlockBlob\n",
+            ),
+            None => (
+                format!("/{AZURITE_ACCOUNT}/{container}"),
+                "restype:container".to_string(),
+                "",
+            ),
+        };
+        let length = if body.is_empty() {
+            String::new()
+        } else {
+            body.len().to_string()
+        };
+        let mut resource = format!("/{AZURITE_ACCOUNT}{path}");
+        if !query.is_empty() {
+            resource.push('\n');
+            resource.push_str(&query);
+        }
+        let to_sign = format!(
+            "PUT\n\n\n{length}\n\n\n\n\n\n\n\n\n{extra}x-ms-date:{date}\nx-ms-version:{version}\n{resource}"
+        );
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(AZURITE_KEY)
+            .unwrap();
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+        mac.update(to_sign.as_bytes());
+        let signature =
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        let url = match blob {
+            Some(_) => format!("{}{path}", self.url),
+            None => format!("{}{path}?restype=container", self.url),
+        };
+        let mut req = reqwest::blocking::Client::new()
+            .put(url)
+            .header("x-ms-date", &date)
+            .header("x-ms-version", version)
+            .header(
+                "Authorization",
+                format!("SharedKey {AZURITE_ACCOUNT}:{signature}"),
+            )
+            .body(body);
+        if blob.is_some() {
+            req = req.header("x-ms-blob-type", "BlockBlob");
+        }
+        let r = req.send().unwrap();
+        assert!(
+            r.status().is_success(),
+            "{}: {}",
+            r.status(),
+            r.text().unwrap_or_default()
+        );
+    }
+
+    fn kadet(&self) -> Command {
+        let mut c = Command::cargo_bin("kadet").expect("binary builds");
+        c.env_remove("RUST_LOG")
+            .env("AZURE_STORAGE_USE_EMULATOR", "true")
+            .env("AZURITE_BLOB_STORAGE_URL", &self.url)
+            .env("AZURE_STORAGE_ACCOUNT_NAME", AZURITE_ACCOUNT);
+        c
+    }
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn aks_diagnostic_logs_in_azure_blob_give_the_alerts_of_the_same_files_on_disk() {
+    let azurite = Azurite::start();
+    let container = "insights-logs-kube-audit";
+    let objects: Vec<(String, Vec<u8>)> = layouts()
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix(&format!("{container}/"))?.to_string(), v)))
+        .collect();
+    assert_eq!(objects.len(), 1, "the AKS layout");
+    azurite.send(container, None, Vec::new());
+    for (key, body) in &objects {
+        azurite.send(container, Some(key), body.clone());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let local = write_local(dir.path(), &objects);
+    let from_disk = Command::cargo_bin("kadet")
+        .unwrap()
+        .args(["scan", "-q", "--format", "jsonl"])
+        .arg(&local)
+        .output()
+        .unwrap();
+    let want = alerts(&from_disk.stdout);
+    assert!(!want.is_empty(), "the AKS layout gives alerts");
+    let out = azurite
+        .kadet()
+        .args([
+            "scan",
+            "-q",
+            "--format",
+            "jsonl",
+            &format!("az://{container}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(alerts(&out.stdout), want);
+    // The same container by prefix, and a prefix with nothing under it.
+    let by_prefix = azurite
+        .kadet()
+        .args([
+            "scan",
+            "-q",
+            "--format",
+            "jsonl",
+            &format!("az://{container}/resourceId="),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(alerts(&by_prefix.stdout), want);
+    let nothing = azurite
+        .kadet()
+        .args(["scan", "-q", &format!("az://{container}/no-such-prefix/")])
+        .output()
+        .unwrap();
+    assert!(!nothing.status.success());
+    assert!(String::from_utf8_lossy(&nothing.stderr).contains("no-such-prefix"));
 }

@@ -3,6 +3,7 @@
 //! belong to (docs/sources.md).
 
 use serde::Deserialize;
+use std::path::PathBuf;
 
 /// One `[[sources]]` entry.
 #[derive(Debug, Clone, Deserialize)]
@@ -13,6 +14,51 @@ pub enum SourceConfig {
     PubsubPush(PubsubPush),
     /// EKS: the control plane's audit log in CloudWatch Logs, pulled.
     Cloudwatch(Cloudwatch),
+    /// AKS through Azure Event Hubs' Kafka endpoint, or any Kafka topic of
+    /// audit events, read in a consumer group.
+    Kafka(Kafka),
+}
+
+/// `type = "kafka"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Kafka {
+    /// The source's name.
+    pub name: String,
+    /// The cluster of events whose record names none.
+    pub cluster: Option<String>,
+    /// Bootstrap brokers (`host:port`); with an Event Hubs connection
+    /// string, its namespace on port 9093 by default.
+    #[serde(default)]
+    pub brokers: Vec<String>,
+    /// The topics (with Event Hubs: the event hub; default its
+    /// `EntityPath`).
+    #[serde(default)]
+    pub topics: Vec<String>,
+    /// The consumer group; offsets are committed in it.
+    #[serde(default = "d_group")]
+    pub group: String,
+    /// A file holding an Event Hubs connection string (SAS): SASL PLAIN
+    /// over TLS, as Event Hubs' Kafka endpoint wants.
+    pub connection_string_file: Option<PathBuf>,
+    /// `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl` (default:
+    /// `sasl_ssl` with a connection string or a username, else `plaintext`).
+    pub security_protocol: Option<String>,
+    /// `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`.
+    #[serde(default = "d_mechanism")]
+    pub sasl_mechanism: String,
+    /// The SASL username.
+    pub username: Option<String>,
+    /// A file holding the SASL password (first line).
+    pub password_file: Option<PathBuf>,
+    /// CA bundle for the brokers' certificates (default: the system's).
+    pub ca_file: Option<PathBuf>,
+    /// Where a group without committed offsets starts: `now` or `oldest`.
+    #[serde(default)]
+    pub start: StartAt,
+    /// Not ready when the brokers cannot be reached for this long; 0: never.
+    #[serde(default = "d_stuck")]
+    pub stuck_after_secs: u64,
 }
 
 /// `type = "pubsub-push"`.
@@ -81,6 +127,12 @@ pub enum StartAt {
     Oldest,
 }
 
+fn d_group() -> String {
+    "kadet".into()
+}
+fn d_mechanism() -> String {
+    "PLAIN".into()
+}
 fn d_issuers() -> Vec<String> {
     vec![
         "https://accounts.google.com".into(),
@@ -109,6 +161,7 @@ impl SourceConfig {
         match self {
             SourceConfig::PubsubPush(s) => &s.name,
             SourceConfig::Cloudwatch(s) => &s.name,
+            SourceConfig::Kafka(s) => &s.name,
         }
     }
 
@@ -117,6 +170,7 @@ impl SourceConfig {
         match self {
             SourceConfig::PubsubPush(_) => "pubsub-push",
             SourceConfig::Cloudwatch(_) => "cloudwatch",
+            SourceConfig::Kafka(_) => "kafka",
         }
     }
 
@@ -125,6 +179,7 @@ impl SourceConfig {
         match self {
             SourceConfig::PubsubPush(s) => s.cluster.as_deref(),
             SourceConfig::Cloudwatch(s) => s.cluster.as_deref(),
+            SourceConfig::Kafka(s) => s.cluster.as_deref(),
         }
     }
 
@@ -133,6 +188,7 @@ impl SourceConfig {
         let secs = match self {
             SourceConfig::PubsubPush(s) => s.stuck_after_secs,
             SourceConfig::Cloudwatch(s) => s.stuck_after_secs,
+            SourceConfig::Kafka(s) => s.stuck_after_secs,
         };
         (secs > 0).then_some(secs)
     }
@@ -161,6 +217,7 @@ impl SourceConfig {
         match self {
             SourceConfig::PubsubPush(p) => out.extend(p.problems()),
             SourceConfig::Cloudwatch(c) => out.extend(c.problems()),
+            SourceConfig::Kafka(k) => out.extend(k.problems()),
         }
         out
     }
@@ -207,6 +264,49 @@ impl Cloudwatch {
         }
         if self.poll_interval_ms == 0 || self.discover_interval_secs == 0 {
             out.push("poll_interval_ms and discover_interval_secs must be positive".into());
+        }
+        out
+    }
+}
+
+impl Kafka {
+    fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let with_string = self.connection_string_file.is_some();
+        if self.brokers.is_empty() && !with_string {
+            out.push(
+                "brokers must name at least one host:port (or set connection_string_file)".into(),
+            );
+        }
+        if self.topics.is_empty() && !with_string {
+            out.push("topics must name at least one topic".into());
+        }
+        if self.group.is_empty() {
+            out.push("group must not be empty".into());
+        }
+        if let Some(p) = &self.security_protocol {
+            if !["plaintext", "ssl", "sasl_plaintext", "sasl_ssl"]
+                .contains(&p.to_ascii_lowercase().as_str())
+            {
+                out.push(format!(
+                    "security_protocol {p:?} must be plaintext, ssl, sasl_plaintext or sasl_ssl"
+                ));
+            }
+        }
+        if !["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"].contains(&self.sasl_mechanism.as_str()) {
+            out.push(format!(
+                "sasl_mechanism {:?} must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+                self.sasl_mechanism
+            ));
+        }
+        if with_string && (self.username.is_some() || self.password_file.is_some()) {
+            out.push(
+                "a connection string is the credential: leave username and password_file out"
+                    .into(),
+            );
+        }
+        if self.username.is_some() != self.password_file.is_some() {
+            out.push("username and password_file go together".into());
         }
         out
     }

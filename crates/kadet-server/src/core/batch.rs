@@ -20,16 +20,19 @@ pub enum Source {
     PubSub = 4,
     /// A `cloudwatch` source.
     CloudWatch = 5,
+    /// A `kafka` source.
+    Kafka = 6,
 }
 
 impl Source {
     /// Every source.
-    pub const ALL: [Source; 5] = [
+    pub const ALL: [Source; 6] = [
         Source::Audit,
         Source::Firehose,
         Source::Aks,
         Source::PubSub,
         Source::CloudWatch,
+        Source::Kafka,
     ];
 
     /// From its one-byte tag (the journal's framing).
@@ -51,6 +54,7 @@ impl Source {
             Source::Aks => "aks",
             Source::PubSub => "gke-pubsub",
             Source::CloudWatch => "eks-cloudwatch",
+            Source::Kafka => "kafka",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Sources configured as `[[sources]]`: audit logs that the clouds' log
 //! services push to kadet ([`pubsub_push`]) or that kadet pulls from them
-//! ([`cloudwatch`]). Each source reports its progress ([`Health`]) for
+//! ([`cloudwatch`], [`kafka`]). Each source reports its progress ([`Health`]) for
 //! `/readyz`, the log and the metrics; pulled sources keep a checkpoint
 //! that moves only once what was read is stored ([`checkpoint`]), and are
 //! read by one instance at a time ([`claim`]).
@@ -8,6 +8,7 @@
 pub mod checkpoint;
 pub mod claim;
 pub mod cloudwatch;
+pub mod kafka;
 pub mod oidc;
 pub mod pubsub_push;
 
@@ -221,6 +222,19 @@ pub fn start(
             sources.watch(reader.health());
             readers.push(rt.spawn(reader.run(stopped.clone())));
         }
+        if let SourceConfig::Kafka(k) = cfg {
+            let wiring = kafka::Wiring {
+                intake: intake.clone(),
+                metrics: metrics.clone(),
+                max_event_bytes,
+            };
+            let reader = {
+                let _in_runtime = rt.enter();
+                kafka::Reader::new(k, wiring)?
+            };
+            sources.watch(reader.health());
+            readers.push(rt.spawn(reader.run(stopped.clone())));
+        }
     }
     let sources = Arc::new(sources);
     rt.spawn(sources.clone().report_stuck());
@@ -242,6 +256,7 @@ pub async fn reach(cfg: &SourceConfig) -> Result<String, String> {
                 .await
                 .map(|()| format!("log group {} readable", c.group().unwrap_or_default()))
                 .map_err(|e| format!("{e:#}")),
+            SourceConfig::Kafka(k) => kafka::check(k).await.map_err(|e| format!("{e:#}")),
         }
     };
     tokio::time::timeout(within, attempt)

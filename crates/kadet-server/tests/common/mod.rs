@@ -10,6 +10,9 @@ pub mod nats;
 /// moto in server mode, for the AWS APIs.
 pub mod moto;
 
+/// tansu, a Kafka-protocol broker.
+pub mod tansu;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -9,6 +9,7 @@ mod crash;
 mod day_two;
 mod equivalence;
 mod hardening;
+mod kafka;
 mod pubsub;
 mod serve;
 mod upgrade;
