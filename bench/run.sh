@@ -13,6 +13,8 @@
 #   RUNS       runs per command, best is kept (default 3)
 #   BENCH_DIR  where the corpus and logs go   (default /tmp/kadet-bench)
 #   SKIP_BUILD set to 1 to use already-built binaries
+#   SKIP_S3    set to 1 to skip the S3 rows (they need moto_server:
+#              pip install 'moto[server]')
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -131,6 +133,46 @@ row python "(f) python3 reference_seed.py" python3 bench/reference_seed.py "$COR
 row sigma1 "(g) kadet, pack + SigmaHQ rules, 1 thread" \
     "$KADET" scan --threads 1 --rules builtin --rules rules/sigma --format jsonl --output /dev/null "$CORPUS"
 
+# ------------------------------------------------------------- S3 rows ----
+# The corpus cut in parts (as archives are: many objects), scanned from a
+# local directory and from S3 (moto's server mode on loopback, on the same
+# machine: it takes CPU from kadet, so the ratio is a floor).
+S3_ROWS=0
+if [[ "${SKIP_S3:-0}" != 1 ]] && command -v moto_server >/dev/null 2>&1; then
+    S3_ROWS=1
+    PARTS="$BENCH_DIR/parts"
+    if [[ ! -f "$PARTS/.from" || "$(cat "$PARTS/.from")" != "$want" ]]; then
+        rm -rf "$PARTS"
+        mkdir -p "$PARTS"
+        split -C 128M -d -a 3 --additional-suffix=.jsonl "$CORPUS" "$PARTS/part-"
+        echo "$want" > "$PARTS/.from"
+    fi
+    S3_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    moto_server -H 127.0.0.1 -p "$S3_PORT" >"$BENCH_DIR/moto.log" 2>&1 &
+    MOTO_PID=$!
+    trap 'rm -f "$TFILE"; kill "$MOTO_PID" 2>/dev/null || true' EXIT
+    for _ in $(seq 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/" && break
+        sleep 0.1
+    done
+    curl -s -f -X PUT "http://127.0.0.1:$S3_PORT/bench" >/dev/null
+    echo "== uploading $(ls "$PARTS" | wc -l) parts to moto" >&2
+    for f in "$PARTS"/part-*.jsonl; do
+        curl -s -f -T "$f" "http://127.0.0.1:$S3_PORT/bench/parts/$(basename "$f")" >/dev/null
+    done
+    S3_ENV=(env AWS_ENDPOINT_URL="http://127.0.0.1:$S3_PORT" AWS_ALLOW_HTTP=true
+        AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1)
+    row dir1 "(h) kadet, pack, 1 thread, parts on disk" \
+        "$KADET" scan --threads 1 --format jsonl --output /dev/null "$PARTS"
+    row s31 "(i) kadet, pack, 1 thread, parts in S3" \
+        "${S3_ENV[@]}" "$KADET" scan --threads 1 --format jsonl --output /dev/null s3://bench/parts/
+    row dirN "(j) kadet, pack, $NPROC threads, parts on disk" \
+        "$KADET" scan --threads "$NPROC" --format jsonl --output /dev/null "$PARTS"
+    row s3N "(k) kadet, pack, $NPROC threads, parts in S3" \
+        "${S3_ENV[@]}" "$KADET" scan --threads "$NPROC" --format jsonl --output /dev/null s3://bench/parts/
+    kill "$MOTO_PID" 2>/dev/null || true
+fi
+
 EVENTS_COUNTED="$(awk '{ print $1; exit }' "$BENCH_DIR/wc.out" 2>/dev/null || true)"
 if [[ -z "$EVENTS_COUNTED" ]]; then
     EVENTS_COUNTED="$EVENTS"
@@ -186,6 +228,10 @@ printf '%-52s %s\n' "built-in pack MB/s (1 thread / $NPROC threads):" "$pack1 / 
 sigma1="n/a"
 [[ "${R_OK[sigma1]}" == 1 ]] && sigma1="$(mbps "${R_SECS[sigma1]}")"
 printf '%-52s %s\n' "pack + SigmaHQ rules MB/s (1 thread):" "$sigma1"
+if [[ "$S3_ROWS" == 1 ]]; then
+    printf '%-52s %s\n' "S3 speed relative to disk (1 thread / $NPROC threads):" \
+        "$(ratio dir1 s31 '%.2f') / $(ratio dirN s3N '%.2f')"
+fi
 if [[ "${R_OK[python]}" == 1 ]]; then
     printf '%-52s %s\n' "python reference result:" "$(tail -n 1 "$BENCH_DIR/python.out")"
 fi

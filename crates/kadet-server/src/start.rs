@@ -212,6 +212,8 @@ fn start_mode(
             places: Places {
                 checkpoints: node.checkpoints,
                 claims: node.claims,
+                instance: sources::instance_name(&cfg.state.dir),
+                static_members: false,
             },
             detector_up: Arc::new(AtomicBool::new(true)),
             outbox_pending: Box::new(|| 0),
@@ -224,6 +226,8 @@ fn start_mode(
         places: Places {
             checkpoints: Arc::new(CheckpointFiles::in_state_dir(&cfg.state.dir)),
             claims: Arc::new(Alone),
+            instance: sources::instance_name(&cfg.state.dir),
+            static_members: true,
         },
         detector_up: node.detector_up,
         outbox_pending: node.outbox_pending,

@@ -56,6 +56,12 @@ pub struct Kafka {
     /// Where a group without committed offsets starts: `now` or `oldest`.
     #[serde(default)]
     pub start: StartAt,
+    /// Join the group as a static member (KIP-345), named after the host
+    /// and state directory, so that a restarted instance takes its
+    /// partitions back at once. Default: on in single-process mode, off in
+    /// cluster mode (where a stopped instance's partitions should move to
+    /// the others at once).
+    pub static_membership: Option<bool>,
     /// Not ready when the brokers cannot be reached for this long; 0: never.
     #[serde(default = "d_stuck")]
     pub stuck_after_secs: u64,

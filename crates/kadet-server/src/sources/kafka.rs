@@ -14,7 +14,9 @@ use crate::core::intake::{Intake, StoreError};
 use crate::metrics::{Counter, Gauge, Metrics};
 use crate::now_ms;
 use anyhow::{anyhow, bail, Context, Result};
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
@@ -155,6 +157,54 @@ pub async fn check(cfg: &Kafka) -> Result<String> {
     .await?
 }
 
+/// librdkafka's callbacks: its log and errors into kadet's log, and the
+/// partitions this instance gets and loses.
+pub struct SourceContext {
+    source: String,
+}
+
+impl ClientContext for SourceContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => {
+                tracing::error!(source = %self.source, "librdkafka {fac}: {message}")
+            }
+            RDKafkaLogLevel::Warning => {
+                tracing::warn!(source = %self.source, "librdkafka {fac}: {message}")
+            }
+            _ => tracing::debug!(source = %self.source, "librdkafka {fac}: {message}"),
+        }
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        tracing::warn!(source = %self.source, "librdkafka: {error}: {reason}");
+    }
+}
+
+impl ConsumerContext for SourceContext {
+    fn post_rebalance(&self, _: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let list = |l: &TopicPartitionList| {
+            l.elements()
+                .iter()
+                .map(|e| format!("{}/{}", e.topic(), e.partition()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match rebalance {
+            Rebalance::Assign(l) => {
+                tracing::info!(source = %self.source, "reading partitions [{}]", list(l))
+            }
+            Rebalance::Revoke(l) => {
+                tracing::info!(source = %self.source, "gave up partitions [{}]", list(l))
+            }
+            Rebalance::Error(e) => tracing::warn!(source = %self.source, "rebalance failed: {e}"),
+        }
+    }
+}
+
 /// What the reader needs from the server.
 pub struct Wiring {
     /// Where records are stored.
@@ -169,7 +219,7 @@ pub struct Wiring {
 pub struct Reader {
     name: String,
     cluster: Option<String>,
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<StreamConsumer<SourceContext>>,
     topics: Vec<String>,
     wiring: Wiring,
     health: Arc<Health>,
@@ -189,11 +239,20 @@ struct Pending {
 }
 
 impl Reader {
-    /// A consumer of the source, subscribed to its topics.
-    pub fn new(cfg: &Kafka, wiring: Wiring) -> Result<Reader> {
-        let (settings, topics) = settings(cfg)?;
-        let consumer: StreamConsumer = settings
-            .create()
+    /// A consumer of the source, subscribed to its topics; with
+    /// `static_member`, the group's static member of that name (KIP-345):
+    /// a restarted instance takes its partitions back at once, without
+    /// waiting for the session of its former self to time out.
+    pub fn new(cfg: &Kafka, wiring: Wiring, static_member: Option<&str>) -> Result<Reader> {
+        let (mut settings, topics) = settings(cfg)?;
+        if let Some(instance) = static_member {
+            settings.set("group.instance.id", format!("{}-{instance}", cfg.name));
+        }
+        let context = SourceContext {
+            source: cfg.name.clone(),
+        };
+        let consumer: StreamConsumer<SourceContext> = settings
+            .create_with_context(context)
             .with_context(|| format!("source {}: creating the Kafka consumer", cfg.name))?;
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&names)?;

@@ -168,6 +168,28 @@ pub struct Places {
     pub checkpoints: Arc<dyn Checkpoints>,
     /// The claims on sources.
     pub claims: Arc<dyn claim::Claims>,
+    /// This instance's name, stable across its restarts and unique among
+    /// the instances ([`instance_name`]).
+    pub instance: String,
+    /// Whether Kafka sources join their group as static members by default
+    /// (single-process mode: the same instance restarts).
+    pub static_members: bool,
+}
+
+/// An instance's name: its host name and a digest of its state directory,
+/// so that it is the same after a restart and differs between instances
+/// (two on one host have two state directories).
+pub fn instance_name(state_dir: &std::path::Path) -> String {
+    use sha2::{Digest, Sha256};
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "kadet".into());
+    let dir = std::fs::canonicalize(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
+    let digest = Sha256::digest(dir.as_os_str().as_encoded_bytes());
+    format!("{host}-{}", &hex::encode(digest)[..8])
 }
 
 /// The readers of pulled sources, running.
@@ -230,7 +252,11 @@ pub fn start(
             };
             let reader = {
                 let _in_runtime = rt.enter();
-                kafka::Reader::new(k, wiring)?
+                let member = k
+                    .static_membership
+                    .unwrap_or(places.static_members)
+                    .then_some(places.instance.as_str());
+                kafka::Reader::new(k, wiring, member)?
             };
             sources.watch(reader.health());
             readers.push(rt.spawn(reader.run(stopped.clone())));
