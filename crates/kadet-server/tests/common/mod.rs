@@ -569,3 +569,24 @@ pub fn receiver_with_headers() -> (String, std::sync::mpsc::Receiver<Received>) 
     });
     (url, rx)
 }
+
+/// `n` events, one JSON text each, over `n * 9` seconds of event time:
+/// every fourth a long-lived token request by one of five users, the rest
+/// benign reads.
+pub fn token_requests_among_reads(n: u64) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let t = ts(i * 9, i % 1000);
+            if i % 4 == 0 {
+                let user = format!(
+                    "arn:aws:sts::123456789012:assumed-role/dev/u{}",
+                    (i / 4) % 5
+                );
+                token_event(i, &user, "default", &format!("sa{}", i % 3), &t)
+            } else {
+                benign_event(i, &t)
+            }
+            .to_string()
+        })
+        .collect()
+}

@@ -52,3 +52,57 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+/// The EKS log group the CloudWatch tests use.
+pub const EKS_GROUP: &str = "/aws/eks/eks-prod/cluster";
+
+/// A CloudWatch Logs client of this moto (the official SDK, as kadet's).
+pub async fn cloudwatch(moto: &Moto) -> aws_sdk_cloudwatchlogs::Client {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http)
+        .endpoint_url(&moto.url)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_cloudwatchlogs::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await;
+    aws_sdk_cloudwatchlogs::Client::new(&conf)
+}
+
+/// Puts `messages` into `stream` of [`EKS_GROUP`] (the stream created when
+/// missing), with log-event times of now (CloudWatch refuses old ones).
+pub async fn put_log_events(c: &aws_sdk_cloudwatchlogs::Client, stream: &str, messages: &[String]) {
+    use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+    let _ = c
+        .create_log_stream()
+        .log_group_name(EKS_GROUP)
+        .log_stream_name(stream)
+        .send()
+        .await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let batch: Vec<InputLogEvent> = messages
+        .iter()
+        .map(|m| {
+            InputLogEvent::builder()
+                .timestamp(now)
+                .message(m)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    c.put_log_events()
+        .log_group_name(EKS_GROUP)
+        .log_stream_name(stream)
+        .set_log_events(Some(batch))
+        .send()
+        .await
+        .unwrap();
+}

@@ -5,15 +5,12 @@
 //! and restarted. Every event must then give its alerts exactly once, the
 //! alerts of `kadet scan` over the same events.
 
-use crate::common::moto::Moto;
+use crate::common::moto::{cloudwatch, put_log_events, Moto, EKS_GROUP as GROUP};
 use crate::common::*;
-use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use aws_sdk_cloudwatchlogs::Client;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-const GROUP: &str = "/aws/eks/eks-prod/cluster";
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -22,72 +19,12 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-async fn client(moto: &Moto) -> Client {
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http)
-        .endpoint_url(&moto.url)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_cloudwatchlogs::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .load()
-        .await;
-    Client::new(&conf)
-}
-
-/// Puts `events` into `stream` (created when missing), with log-event
-/// times of now (CloudWatch refuses old ones).
 async fn put(c: &Client, stream: &str, events: &[String]) {
-    let _ = c
-        .create_log_stream()
-        .log_group_name(GROUP)
-        .log_stream_name(stream)
-        .send()
-        .await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let batch: Vec<InputLogEvent> = events
-        .iter()
-        .map(|m| {
-            InputLogEvent::builder()
-                .timestamp(now)
-                .message(m)
-                .build()
-                .unwrap()
-        })
-        .collect();
-    c.put_log_events()
-        .log_group_name(GROUP)
-        .log_stream_name(stream)
-        .set_log_events(Some(batch))
-        .send()
-        .await
-        .unwrap();
+    put_log_events(c, stream, events).await
 }
 
-/// Token requests by several users and benign reads, over about 3 hours.
 fn events() -> Vec<String> {
-    (0..1200u64)
-        .map(|i| {
-            let t = ts(i * 9, i % 1000);
-            if i % 4 == 0 {
-                let user = format!(
-                    "arn:aws:sts::123456789012:assumed-role/dev/u{}",
-                    (i / 4) % 5
-                );
-                token_event(i, &user, "default", &format!("sa{}", i % 3), &t)
-            } else {
-                benign_event(i, &t)
-            }
-            .to_string()
-        })
-        .collect()
+    token_requests_among_reads(1200)
 }
 
 fn config(dir: &Path) -> std::path::PathBuf {
@@ -112,7 +49,7 @@ fn records_read(s: &Server) -> f64 {
 fn kill_9_mid_stream_then_every_event_alerts_once_as_scan_does() {
     let moto = Moto::start();
     let rt = runtime();
-    let c = rt.block_on(client(&moto));
+    let c = rt.block_on(cloudwatch(&moto));
     rt.block_on(c.create_log_group().log_group_name(GROUP).send())
         .unwrap();
     let evs = events();
@@ -182,7 +119,7 @@ fn kill_9_mid_stream_then_every_event_alerts_once_as_scan_does() {
 fn check_config_reaches_the_log_group_and_names_what_is_wrong() {
     let moto = Moto::start();
     let rt = runtime();
-    let c = rt.block_on(client(&moto));
+    let c = rt.block_on(cloudwatch(&moto));
     rt.block_on(c.create_log_group().log_group_name(GROUP).send())
         .unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -11,76 +11,23 @@
 //! Either way every event gives its alerts exactly once, as `kadet scan`
 //! gives them.
 
-use crate::common::moto::Moto;
+use crate::common::moto::{cloudwatch, put_log_events, Moto, EKS_GROUP as GROUP};
 use crate::common::nats::NatsServer;
 use crate::common::tansu::Tansu;
 use crate::common::*;
-use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use aws_sdk_cloudwatchlogs::Client;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-const GROUP: &str = "/aws/eks/eks-prod/cluster";
 const STREAM: &str = "kube-apiserver-audit-0a1b";
 
-async fn client(moto: &Moto) -> Client {
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http)
-        .endpoint_url(&moto.url)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_cloudwatchlogs::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .load()
-        .await;
-    Client::new(&conf)
-}
-
 async fn put(c: &Client, events: &[String]) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let batch: Vec<InputLogEvent> = events
-        .iter()
-        .map(|m| {
-            InputLogEvent::builder()
-                .timestamp(now)
-                .message(m)
-                .build()
-                .unwrap()
-        })
-        .collect();
-    c.put_log_events()
-        .log_group_name(GROUP)
-        .log_stream_name(STREAM)
-        .set_log_events(Some(batch))
-        .send()
-        .await
-        .unwrap();
+    put_log_events(c, STREAM, events).await
 }
 
 fn events() -> Vec<String> {
-    (0..1000u64)
-        .map(|i| {
-            let t = ts(i * 9, i % 1000);
-            if i % 4 == 0 {
-                let user = format!(
-                    "arn:aws:sts::123456789012:assumed-role/dev/u{}",
-                    (i / 4) % 5
-                );
-                token_event(i, &user, "default", &format!("sa{}", i % 3), &t)
-            } else {
-                benign_event(i, &t)
-            }
-            .to_string()
-        })
-        .collect()
+    token_requests_among_reads(1000)
 }
 
 fn config(dir: &Path, i: usize, nats: &str, hook: &str) -> PathBuf {
@@ -113,7 +60,7 @@ fn the_reader_dies_and_the_other_instance_reads_on_without_loss_or_repeat() {
         .enable_all()
         .build()
         .unwrap();
-    let c = rt.block_on(client(&moto));
+    let c = rt.block_on(cloudwatch(&moto));
     rt.block_on(c.create_log_group().log_group_name(GROUP).send())
         .unwrap();
     rt.block_on(
