@@ -66,19 +66,55 @@ impl std::fmt::Debug for ObjectInput {
     }
 }
 
+/// Chunks of an object fetched ahead of the reader (each at most what one
+/// network read gives, typically 16 to 64 KiB): the download goes on while
+/// the reader parses, with bounded memory.
+const READ_AHEAD_CHUNKS: usize = 256;
+
 impl ObjectInput {
-    /// Opens the object as a stream of its bytes.
+    /// Opens the object as a stream of its bytes, fetched ahead of the
+    /// reader on the object runtime.
     pub fn open(&self) -> io::Result<Box<dyn Read + Send>> {
+        use futures_util::StreamExt;
         let rt = runtime()?;
         let got = rt
             .block_on(self.store.get(&self.path))
             .map_err(io::Error::other)?;
-        let bytes = got.into_stream().map_err(io::Error::other);
-        let reader = tokio_util::io::StreamReader::new(bytes);
-        Ok(Box::new(tokio_util::io::SyncIoBridge::new_with_handle(
-            reader,
-            rt.handle().clone(),
-        )))
+        let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD_CHUNKS);
+        rt.spawn(async move {
+            let mut stream = got.into_stream();
+            while let Some(chunk) = stream.next().await {
+                let failed = chunk.is_err();
+                if tx.send(chunk.map_err(io::Error::other)).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Ok(Box::new(FetchedAhead {
+            rx,
+            current: bytes::Bytes::new(),
+        }))
+    }
+}
+
+/// The reading end of an object fetched ahead.
+struct FetchedAhead {
+    rx: tokio::sync::mpsc::Receiver<io::Result<bytes::Bytes>>,
+    current: bytes::Bytes,
+}
+
+impl Read for FetchedAhead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.current = b,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
     }
 }
 

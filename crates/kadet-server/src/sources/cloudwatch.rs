@@ -190,7 +190,6 @@ impl Reader {
     async fn step(&mut self) -> Duration {
         match self.round().await {
             Ok(read) => {
-                self.first_listing = false;
                 self.backoff = Duration::ZERO;
                 self.health.progressed();
                 if read > 0 {
@@ -251,6 +250,12 @@ impl Reader {
         if due {
             self.discover(self.first_listing).await?;
             self.discovered = Some(Instant::now());
+            if self.first_listing {
+                // Where "now" was is kept at once: a reader taking over
+                // before the first page must not start at a later now.
+                self.save_positions().await?;
+                self.first_listing = false;
+            }
         }
         let mut read = 0;
         let names: Vec<String> = self.positions.streams.keys().cloned().collect();
@@ -333,12 +338,7 @@ impl Reader {
         if let (Some(p), true) = (self.positions.streams.get_mut(stream), moved) {
             p.token = token;
             p.start_ms = None;
-            let value = serde_json::to_value(&self.positions).unwrap_or_default();
-            self.wiring
-                .checkpoints
-                .save(&self.cfg.name, &value)
-                .await
-                .map_err(|e| Failure::Store(format!("saving the checkpoint: {e:#}")))?;
+            self.save_positions().await?;
         }
         if let Some(t) = newest {
             let lag = (now_ms() - t).max(0) as f64 / 1000.0;
@@ -347,6 +347,17 @@ impl Reader {
                 .set_gauge(Gauge::SourceLag, &[("source", &self.cfg.name)], lag);
         }
         Ok(n)
+    }
+
+    /// Saves the positions as the source's checkpoint.
+    async fn save_positions(&self) -> Result<(), Failure> {
+        let value = serde_json::to_value(&self.positions)
+            .map_err(|e| Failure::Store(format!("encoding the checkpoint: {e}")))?;
+        self.wiring
+            .checkpoints
+            .save(&self.cfg.name, &value)
+            .await
+            .map_err(|e| Failure::Store(format!("saving the checkpoint: {e:#}")))
     }
 
     /// Checks, redacts and stores the events, each as its own batch (so a
