@@ -11,13 +11,13 @@
 use crate::active_rules::{self, ActiveRules, Loaded};
 use crate::config::Config;
 use crate::core::detection::Timing;
-use crate::core::intake::Intake;
+use crate::core::intake::{Intake, PendingIntake};
 use crate::http::{self, AuthCheck};
 use crate::metrics::Metrics;
 use crate::problem::{ConfigText, Problem, Problems};
 use crate::sources::checkpoint::CheckpointFiles;
 use crate::sources::claim::Alone;
-use crate::sources::Places;
+use crate::sources::{Places, Pullers, Sources};
 use crate::{cluster, local, sinks, sources, state_dir, ServeOptions};
 use anyhow::{Context, Result};
 use kadet_engine::pipeline::ScanOptions;
@@ -143,8 +143,15 @@ pub fn prepare(opts: &ServeOptions) -> Result<Prepared, Problems> {
 
 fn init_logging() {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KADET_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // async-nats logs every failed connection attempt at info as "IO
+    // error"; kadet says which server and why instead, so the client's own
+    // lines show from warn up unless KADET_LOG names it.
+    let mut directives = std::env::var("KADET_LOG").unwrap_or_else(|_| "info".into());
+    if !directives.contains("async_nats") {
+        directives.push_str(",async_nats=warn");
+    }
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,async_nats=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -178,60 +185,191 @@ enum Workers {
     Cluster(cluster::node::ClusterWorkers),
 }
 
-impl Workers {
-    fn stop(self) {
-        match self {
+/// A started mode: its workers and its pulled sources.
+struct Started {
+    workers: Workers,
+    pullers: Pullers,
+}
+
+impl Started {
+    /// Stops reading the sources, then the workers, in order.
+    fn stop(self, rt: &tokio::runtime::Handle) {
+        self.pullers.stop(rt);
+        match self.workers {
             Workers::Local(w) => w.stop(),
             Workers::Cluster(w) => w.stop(),
         }
     }
 }
 
-/// The mode, started: its intake for the HTTP front, and its workers.
-struct Started {
-    workers: Workers,
+/// What the HTTP front takes from the mode.
+struct Front {
     intake: Arc<dyn Intake>,
-    places: Places,
     detector_up: Arc<AtomicBool>,
     outbox_pending: Box<dyn Fn() -> i64 + Send + Sync>,
 }
 
-/// Starts the mode the config asks for.
-fn start_mode(
-    cfg: &Config,
-    active: &Arc<ActiveRules>,
-    metrics: &Arc<Metrics>,
-    rt: &tokio::runtime::Handle,
-) -> Result<Started> {
-    let timing = Timing::from_config(&cfg.detection);
-    if cfg.cluster.is_some() {
-        let node = cluster::node::start(cfg, scan_options(cfg), timing, active, metrics, rt)?;
-        return Ok(Started {
-            workers: Workers::Cluster(node.workers),
-            intake: Arc::new(node.intake),
-            places: Places {
-                checkpoints: node.checkpoints,
-                claims: node.claims,
-                instance: sources::instance_name(&cfg.state.dir),
-                static_members: false,
-            },
-            detector_up: Arc::new(AtomicBool::new(true)),
-            outbox_pending: Box::new(|| 0),
-        });
+/// The mode, running or still starting behind the listener.
+enum Mode {
+    /// Started before the listener opened (single-process mode).
+    Running(Started),
+    /// Starting while the listener answers (cluster mode waits for NATS):
+    /// the thread gives the started mode, or nothing when stopped first or
+    /// when the start failed (which `failed` then says).
+    Joining {
+        stop: Arc<AtomicBool>,
+        thread: std::thread::JoinHandle<Option<Started>>,
+    },
+}
+
+impl Mode {
+    fn stop(self, rt: &tokio::runtime::Handle) {
+        match self {
+            Mode::Running(s) => s.stop(rt),
+            Mode::Joining { stop, thread } => {
+                stop.store(true, Ordering::Release);
+                if let Ok(Some(s)) = thread.join() {
+                    s.stop(rt);
+                }
+            }
+        }
     }
-    let node = local::node::start(cfg, scan_options(cfg), timing, active, metrics, rt)?;
-    Ok(Started {
-        workers: Workers::Local(node.workers),
-        intake: Arc::new(node.intake),
-        places: Places {
-            checkpoints: Arc::new(CheckpointFiles::in_state_dir(&cfg.state.dir)),
-            claims: Arc::new(Alone),
-            instance: sources::instance_name(&cfg.state.dir),
-            static_members: true,
-        },
+}
+
+/// What starting a mode needs.
+struct ModeContext {
+    cfg: Config,
+    active: Arc<ActiveRules>,
+    metrics: Arc<Metrics>,
+    sources: Arc<Sources>,
+    rt: tokio::runtime::Handle,
+}
+
+impl ModeContext {
+    /// Starts the pulled sources into the mode's intake.
+    fn start_pullers(&self, intake: &Arc<dyn Intake>, places: &Places) -> Result<Pullers> {
+        sources::start_pullers(
+            &self.sources,
+            &self.cfg.sources,
+            intake,
+            places,
+            &self.metrics,
+            self.cfg.limits.max_event_bytes,
+            &self.rt,
+        )
+    }
+}
+
+/// Starts the mode the config asks for: single-process mode at once,
+/// cluster mode behind the listener (`fatal` gets why it could not start).
+fn start_mode(ctx: ModeContext, fatal: tokio::sync::mpsc::Sender<String>) -> Result<(Front, Mode)> {
+    let timing = Timing::from_config(&ctx.cfg.detection);
+    if ctx.cfg.cluster.is_some() {
+        return join_cluster(ctx, timing, fatal);
+    }
+    let cfg = &ctx.cfg;
+    let node = local::node::start(
+        cfg,
+        scan_options(cfg),
+        timing,
+        &ctx.active,
+        &ctx.metrics,
+        &ctx.rt,
+    )?;
+    let intake: Arc<dyn Intake> = Arc::new(node.intake);
+    let places = Places {
+        checkpoints: Arc::new(CheckpointFiles::in_state_dir(&cfg.state.dir)),
+        claims: Arc::new(Alone),
+        instance: sources::instance_name(&cfg.state.dir),
+        static_members: true,
+    };
+    let pullers = ctx.start_pullers(&intake, &places)?;
+    let front = Front {
+        intake,
         detector_up: node.detector_up,
         outbox_pending: node.outbox_pending,
-    })
+    };
+    let started = Started {
+        workers: Workers::Local(node.workers),
+        pullers,
+    };
+    Ok((front, Mode::Running(started)))
+}
+
+/// Cluster mode: the listener opens at once (`/healthz` alive, `/readyz`
+/// and ingest `503` with the reason) while a thread joins the cluster and
+/// starts the workers and the pulled sources.
+fn join_cluster(
+    ctx: ModeContext,
+    timing: Timing,
+    fatal: tokio::sync::mpsc::Sender<String>,
+) -> Result<(Front, Mode)> {
+    let pending = Arc::new(PendingIntake::new("joining the cluster"));
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = {
+        let (pending, stop) = (pending.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("kadet-join".into())
+            .spawn(move || {
+                let joined = join(&ctx, timing, &pending, &stop);
+                joined.unwrap_or_else(|e| {
+                    let why = format!("cannot start cluster mode: {e:#}");
+                    pending.waiting_for(why.clone());
+                    let _ = fatal.try_send(why);
+                    None
+                })
+            })?
+    };
+    let front = Front {
+        intake: pending,
+        detector_up: Arc::new(AtomicBool::new(true)),
+        outbox_pending: Box::new(|| 0),
+    };
+    Ok((front, Mode::Joining { stop, thread }))
+}
+
+/// Joins the cluster, starts the workers and the pulled sources, and opens
+/// the intake; `None` when stopped before NATS answered.
+fn join(
+    ctx: &ModeContext,
+    timing: Timing,
+    pending: &PendingIntake,
+    stop: &AtomicBool,
+) -> Result<Option<Started>> {
+    let cfg = &ctx.cfg;
+    let Some(node) = cluster::node::start(
+        cfg,
+        scan_options(cfg),
+        timing,
+        &ctx.active,
+        &ctx.metrics,
+        &ctx.rt,
+        pending,
+        stop,
+    )?
+    else {
+        return Ok(None);
+    };
+    let intake: Arc<dyn Intake> = Arc::new(node.intake);
+    let places = Places {
+        checkpoints: node.checkpoints,
+        claims: node.claims,
+        instance: sources::instance_name(&cfg.state.dir),
+        static_members: false,
+    };
+    let pullers = match ctx.start_pullers(&intake, &places) {
+        Ok(p) => p,
+        Err(e) => {
+            node.workers.stop();
+            return Err(e);
+        }
+    };
+    pending.open(intake);
+    tracing::info!("cluster mode ready: accepting batches");
+    Ok(Some(Started {
+        workers: Workers::Cluster(node.workers),
+        pullers,
+    }))
 }
 
 /// Runs the server until SIGTERM or Ctrl-C.
@@ -266,28 +404,30 @@ pub fn run(opts: ServeOptions) -> Result<()> {
             .name("kadet-reloader".into())
             .spawn(move || active_rules::watch(rules_cfg, act, met, hup_rx, sr, interval))?
     };
-    let started = start_mode(&cfg, &active, &metrics, rt.handle())?;
-    let (sources, pullers) = sources::start(
-        &cfg.sources,
-        &started.intake,
-        &started.places,
-        &metrics,
-        cfg.limits.max_event_bytes,
-        rt.handle(),
-    )?;
+    let sources = sources::prepare(&cfg.sources, rt.handle())?;
+    let (fatal_tx, mut fatal_rx) = tokio::sync::mpsc::channel(1);
+    let ctx = ModeContext {
+        cfg: cfg.clone(),
+        active: active.clone(),
+        metrics: metrics.clone(),
+        sources: sources.clone(),
+        rt: rt.handle().clone(),
+    };
+    let (front, mode) = start_mode(ctx, fatal_tx)?;
     let app = Arc::new(http::App {
-        intake: started.intake,
+        intake: front.intake,
         metrics: metrics.clone(),
         limits: cfg.limits.clone(),
         auth,
         ready: AtomicBool::new(false),
-        detector_up: started.detector_up,
+        detector_up: front.detector_up,
         inflight: tokio::sync::Semaphore::new(cfg.limits.max_concurrent_requests),
         cluster: cfg.listen.cluster.clone(),
-        outbox_pending: started.outbox_pending,
+        outbox_pending: front.outbox_pending,
         sources,
     });
     let state_dir = cfg.state.dir.clone();
+    let failed = Arc::new(std::sync::Mutex::new(None::<String>));
     let result = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -298,18 +438,31 @@ pub fn run(opts: ServeOptions) -> Result<()> {
         app.ready.store(true, Ordering::Release);
         let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(Arc::new(t)));
         tokio::spawn(forward_hangups(hup_tx));
-        http::serve(listener, acceptor, app.clone(), shutdown_signal()).await
+        let failed = failed.clone();
+        let until = async move {
+            tokio::select! {
+                _ = shutdown_signal() => {}
+                Some(why) = fatal_rx.recv() => {
+                    if let Ok(mut f) = failed.lock() {
+                        *f = Some(why);
+                    }
+                }
+            }
+        };
+        http::serve(listener, acceptor, app.clone(), until).await
     });
     // Every acknowledged batch is already durable; stop the intake once the
     // last handle goes, then let detection catch up (bounded) and the sinks
     // deliver what is due.
     drop(app);
-    pullers.stop(rt.handle());
-    started.workers.stop();
+    mode.stop(rt.handle());
     stop_reloader.store(true, Ordering::Release);
     let _ = reloader.join();
     tracing::info!("stopped");
     rt.shutdown_timeout(Duration::from_secs(1));
+    if let Some(why) = failed.lock().ok().and_then(|mut f| f.take()) {
+        anyhow::bail!(why);
+    }
     result
 }
 

@@ -11,6 +11,52 @@ use async_nats::jetstream::{self, kv, stream, Context as Js};
 use async_nats::ConnectOptions;
 use std::time::Duration;
 
+/// A NATS URL as it can be shown (no user or password) and the address to
+/// dial (the port defaults to 4222).
+fn dial_address(url: &str) -> (String, String) {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("nats", url));
+    let host_port = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let host_port = host_port.split('/').next().unwrap_or(host_port);
+    let has_port = match host_port.rsplit_once(':') {
+        Some((host, port)) => !host.ends_with(':') && port.parse::<u16>().is_ok(),
+        None => false,
+    };
+    let dial = if has_port {
+        host_port.to_string()
+    } else {
+        format!("{host_port}:4222")
+    };
+    (format!("{scheme}://{dial}"), dial)
+}
+
+/// The configured servers as they can be shown (no credentials).
+pub fn shown_urls(cfg: &ClusterConfig) -> String {
+    let shown: Vec<String> = cfg
+        .nats_url
+        .list()
+        .iter()
+        .map(|u| dial_address(u).0)
+        .collect();
+    shown.join(", ")
+}
+
+/// Whether a TCP connection to the server of `url` opens, and if not, why.
+async fn probe(url: &str) -> String {
+    let (shown, dial) = dial_address(url);
+    let attempt = tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::net::TcpStream::connect(dial.as_str()),
+    )
+    .await;
+    match attempt {
+        Ok(Ok(_)) => {
+            format!("{shown}: reachable, but the NATS handshake fails (TLS or credentials?)")
+        }
+        Ok(Err(e)) => format!("{shown}: {e}"),
+        Err(_) => format!("{shown}: no answer within 2 s"),
+    }
+}
+
 /// The durable consumer every instance pulls batches from.
 pub const DETECT_CONSUMER: &str = "kadet-detect";
 /// The header that carries a batch's cluster name.
@@ -73,6 +119,22 @@ impl Nats {
     /// True while connected to a server.
     pub fn connected(&self) -> bool {
         self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// Why JetStream cannot be used yet, in words a user can act on: each
+    /// server that cannot be reached with its cause (the client itself only
+    /// says "IO error"), or what failed once connected.
+    pub async fn why_waiting(&self, failed: &anyhow::Error) -> String {
+        if self.connected() {
+            return format!(
+                "connected to NATS, but JetStream does not answer (is the server started with -js?): {failed:#}"
+            );
+        }
+        let mut causes = Vec::new();
+        for url in self.cfg.nats_url.list() {
+            causes.push(probe(&url).await);
+        }
+        format!("cannot connect to NATS: {}", causes.join("; "))
     }
 
     /// The subject of the audit stream for a source.
@@ -302,4 +364,28 @@ fn sink_consumer(sink: &str) -> String {
         })
         .collect();
     format!("kadet-sink-{safe}")
+}
+
+#[cfg(test)]
+mod address_tests {
+    use super::dial_address;
+
+    #[test]
+    fn shown_urls_lose_their_credentials_and_gain_a_port() {
+        assert_eq!(
+            dial_address("nats://user:secret@nats.example:4333"),
+            (
+                "nats://nats.example:4333".into(),
+                "nats.example:4333".into()
+            )
+        );
+        assert_eq!(
+            dial_address("tls://nats.example"),
+            ("tls://nats.example:4222".into(), "nats.example:4222".into())
+        );
+        assert_eq!(
+            dial_address("127.0.0.1:5000"),
+            ("nats://127.0.0.1:5000".into(), "127.0.0.1:5000".into())
+        );
+    }
 }

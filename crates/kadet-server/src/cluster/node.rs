@@ -11,6 +11,7 @@ use crate::active_rules::ActiveRules;
 use crate::config::Config;
 use crate::core::delivery::Delivery;
 use crate::core::detection::Timing;
+use crate::core::intake::PendingIntake;
 use crate::metrics::Metrics;
 use anyhow::{Context, Result};
 use kadet_engine::pipeline::ScanOptions;
@@ -54,8 +55,10 @@ fn holder() -> String {
     format!("{host}-{}", std::process::id())
 }
 
-/// Connects, creates the topology (retrying while the cluster elects its
-/// leaders), and starts the workers.
+/// Connects, creates the topology (retrying while NATS is unreachable or
+/// the cluster elects its leaders, and saying why in `pending` and in the
+/// log), and starts the workers; `None` when `stop` turned true first.
+#[allow(clippy::too_many_arguments)]
 pub fn start(
     cfg: &Config,
     opts: ScanOptions,
@@ -63,18 +66,29 @@ pub fn start(
     active: &Arc<ActiveRules>,
     metrics: &Arc<Metrics>,
     rt: &tokio::runtime::Handle,
-) -> Result<ClusterNode> {
+    pending: &PendingIntake,
+    stop: &AtomicBool,
+) -> Result<Option<ClusterNode>> {
     let ccfg = cfg.cluster.as_ref().context("no [cluster] section")?;
+    pending.waiting_for(format!(
+        "waiting for NATS JetStream at {}",
+        super::nats::shown_urls(ccfg)
+    ));
     let nats = rt.block_on(Nats::connect(ccfg))?;
     let sinks = cfg.sink_names();
-    let mut told = Instant::now() - Duration::from_secs(60);
+    let mut told: Option<Instant> = None;
     loop {
+        if stop.load(Ordering::Acquire) {
+            return Ok(None);
+        }
         match rt.block_on(nats.ensure(&sinks)) {
             Ok(()) => break,
             Err(e) => {
-                if told.elapsed() >= Duration::from_secs(10) {
-                    tracing::warn!(error = %format!("{e:#}"), "waiting for NATS JetStream");
-                    told = Instant::now();
+                let why = rt.block_on(nats.why_waiting(&e));
+                pending.waiting_for(format!("waiting for NATS JetStream: {why}"));
+                if told.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                    tracing::warn!("waiting for NATS JetStream: {why}");
+                    told = Some(Instant::now());
                 }
                 std::thread::sleep(Duration::from_millis(500));
             }
@@ -140,7 +154,7 @@ pub fn start(
                 .spawn(move || w.run(&stop))?,
         );
     }
-    Ok(ClusterNode {
+    Ok(Some(ClusterNode {
         intake,
         workers: ClusterWorkers {
             stop_detect,
@@ -152,7 +166,7 @@ pub fn start(
         },
         checkpoints: Arc::new(BucketCheckpoints::new(nats.clone())),
         claims: Arc::new(SourceLeases::new(nats, holder())),
-    })
+    }))
 }
 
 impl ClusterWorkers {

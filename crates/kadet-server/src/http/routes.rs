@@ -44,7 +44,7 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
         why.push("the detector cannot write its store".to_string());
     }
     if !app.intake.ready() {
-        why.push("batches cannot be stored".to_string());
+        why.push(app.intake.not_ready_reason());
     }
     why.extend(app.sources.stuck());
     if why.is_empty() {

@@ -103,7 +103,7 @@ impl Health {
 #[derive(Default)]
 pub struct Sources {
     push: BTreeMap<String, Arc<PushSource>>,
-    health: Vec<Arc<Health>>,
+    health: Mutex<Vec<Arc<Health>>>,
 }
 
 impl Sources {
@@ -114,7 +114,7 @@ impl Sources {
         for cfg in cfgs {
             if let SourceConfig::PubsubPush(p) = cfg {
                 let s = Arc::new(PushSource::new(p)?);
-                out.health.push(s.health.clone());
+                out.watch(s.health.clone());
                 out.push.insert(p.name.clone(), s);
             }
         }
@@ -122,8 +122,14 @@ impl Sources {
     }
 
     /// Adds the health of a started pulled source.
-    pub fn watch(&mut self, health: Arc<Health>) {
-        self.health.push(health);
+    pub fn watch(&self, health: Arc<Health>) {
+        if let Ok(mut h) = self.health.lock() {
+            h.push(health);
+        }
+    }
+
+    fn watched(&self) -> Vec<Arc<Health>> {
+        self.health.lock().map(|h| h.clone()).unwrap_or_default()
     }
 
     /// The push source of this name.
@@ -133,12 +139,12 @@ impl Sources {
 
     /// Why some sources are stuck; empty when none is.
     pub fn stuck(&self) -> Vec<String> {
-        self.health.iter().filter_map(|h| h.stuck()).collect()
+        self.watched().iter().filter_map(|h| h.stuck()).collect()
     }
 
     /// Sets the `kadet_source_stuck` gauge of every source.
     pub fn gauges(&self, metrics: &crate::metrics::Metrics) {
-        for h in &self.health {
+        for h in self.watched() {
             let stuck = if h.stuck().is_some() { 1.0 } else { 0.0 };
             metrics.set_gauge(
                 crate::metrics::Gauge::SourceStuck,
@@ -153,7 +159,7 @@ impl Sources {
     pub async fn report_stuck(self: Arc<Self>) {
         loop {
             tokio::time::sleep(Duration::from_secs(5)).await;
-            for h in &self.health {
+            for h in self.watched() {
                 h.report();
             }
         }
@@ -209,18 +215,11 @@ impl Pullers {
     }
 }
 
-/// Starts every source: push sources wait for their pushes, pulled ones
-/// start reading into `intake`, keeping their place as the mode does
-/// (`places`).
-pub fn start(
-    cfgs: &[SourceConfig],
-    intake: &Arc<dyn Intake>,
-    places: &Places,
-    metrics: &Arc<Metrics>,
-    max_event_bytes: usize,
-    rt: &tokio::runtime::Handle,
-) -> anyhow::Result<(Arc<Sources>, Pullers)> {
-    let mut sources = Sources::from_config(cfgs)?;
+/// The configured sources, before any is read: push sources wait for
+/// their pushes (their keys are fetched in the background), and stuck
+/// sources are logged from now on.
+pub fn prepare(cfgs: &[SourceConfig], rt: &tokio::runtime::Handle) -> anyhow::Result<Arc<Sources>> {
+    let sources = Arc::new(Sources::from_config(cfgs)?);
     for push in sources.push.values() {
         let push = push.clone();
         rt.spawn(async move {
@@ -229,6 +228,21 @@ pub fn start(
             }
         });
     }
+    rt.spawn(sources.clone().report_stuck());
+    Ok(sources)
+}
+
+/// Starts the pulled sources reading into `intake`, keeping their place
+/// as the mode does (`places`); their health joins `sources`.
+pub fn start_pullers(
+    sources: &Sources,
+    cfgs: &[SourceConfig],
+    intake: &Arc<dyn Intake>,
+    places: &Places,
+    metrics: &Arc<Metrics>,
+    max_event_bytes: usize,
+    rt: &tokio::runtime::Handle,
+) -> anyhow::Result<Pullers> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut readers = Vec::new();
     for cfg in cfgs {
@@ -262,9 +276,7 @@ pub fn start(
             readers.push(rt.spawn(reader.run(stopped.clone())));
         }
     }
-    let sources = Arc::new(sources);
-    rt.spawn(sources.clone().report_stuck());
-    Ok((sources, Pullers { stop, readers }))
+    Ok(Pullers { stop, readers })
 }
 
 /// Checks that a source can be reached with the credentials it has

@@ -6,6 +6,7 @@ mod cluster;
 mod cluster_state;
 #[path = "../common/mod.rs"]
 mod common;
+mod joining;
 mod nats_harness;
 mod sources;
 
