@@ -1,7 +1,8 @@
 //! Deduplication into alerts, on event time, with Panther's semantics: the
 //! [`Alerter`], shared by `scan` and `serve`.
 //!
-//! Matches with the same (RuleID, dedup string) share an
+//! Matches with the same RuleID and window key (the dedup string and the
+//! event's cluster, [`window_key`](crate::window::window_key)) share an
 //! [`AlertWindow`](crate::window::AlertWindow), which opens at its first
 //! match and lasts `DedupPeriodMinutes`; a match after it closes opens a new
 //! window.
@@ -33,7 +34,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-pub use crate::window::{alert_id, EVENTS_CAP, SUMMARY_CAP};
+pub use crate::window::{alert_id, window_key, EVENTS_CAP, SUMMARY_CAP};
 
 /// When a window becomes an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +62,7 @@ pub struct AlertStats {
 /// A match waiting in the reorder buffer, as stored: (sequence, RuleID, match).
 pub type Buffered = (u64, String, Match);
 
-/// A window's key: rule index and dedup string.
+/// A window's key: rule index and window key ([`window_key`]).
 type Key = (usize, String);
 
 /// What changed since the last [`Alerter::take_changes`].
@@ -69,7 +70,7 @@ type Key = (usize, String);
 pub struct Changes {
     /// Windows opened or updated, as they are now.
     pub windows: Vec<AlertWindow>,
-    /// Windows closed and dropped: (RuleID, dedup string).
+    /// Windows closed and dropped: (RuleID, window key).
     pub closed: Vec<(String, String)>,
     /// Matches now waiting in the reorder buffer: (sequence, RuleID, match).
     pub buffered: Vec<Buffered>,
@@ -153,10 +154,10 @@ impl<'r> Alerter<'r> {
         for w in windows {
             match index.get(w.rule_id.as_str()) {
                 Some(&i) => {
-                    self.closing.push(Reverse((w.end, i, w.dedup.clone())));
-                    self.open.insert((i, w.dedup.clone()), w);
+                    self.closing.push(Reverse((w.end, i, w.key())));
+                    self.open.insert((i, w.key()), w);
                 }
-                None => tracking.closed.push((w.rule_id, w.dedup)),
+                None => tracking.closed.push((w.rule_id.clone(), w.key())),
             }
         }
         for (seq, rule_id, mut m) in buffered {
@@ -286,7 +287,7 @@ impl<'r> Alerter<'r> {
             self.applied_up_to = Some(t);
         }
         let rule = &self.rules[m.rule];
-        let key = (m.rule, m.outcome.dedup.clone());
+        let key = (m.rule, window_key(&m.outcome.dedup, m.cluster.as_deref()));
         if self.open.get(&key).is_some_and(|w| !w.covers(t)) {
             self.close(&key);
         }
@@ -318,7 +319,7 @@ impl<'r> Alerter<'r> {
         }
         if let Some(tr) = &mut self.tracking {
             tr.dirty.remove(key);
-            tr.closed.push((w.rule_id, w.dedup));
+            tr.closed.push((w.rule_id.clone(), w.key()));
         }
     }
 
@@ -406,7 +407,7 @@ impl<'r> Alerter<'r> {
     }
 
     /// End of input: applies everything and closes every window. Alerts come
-    /// out ordered by window start, then rule id and dedup string.
+    /// out ordered by window start, then rule id, dedup string and cluster.
     pub fn finish_all(&mut self) -> Vec<Alert> {
         self.release(true);
         let keys: Vec<Key> = self.open.keys().cloned().collect();
@@ -415,7 +416,12 @@ impl<'r> Alerter<'r> {
         }
         let mut out = self.drain_alerts();
         out.sort_by(|a, b| {
-            (a.window_start, &a.rule_id, &a.dedup).cmp(&(b.window_start, &b.rule_id, &b.dedup))
+            (a.window_start, &a.rule_id, &a.dedup, &a.cluster).cmp(&(
+                b.window_start,
+                &b.rule_id,
+                &b.dedup,
+                &b.cluster,
+            ))
         });
         out
     }

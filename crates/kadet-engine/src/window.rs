@@ -1,5 +1,7 @@
 //! [`AlertWindow`]: one dedup window, the unit of alerting. Matches with the
-//! same (RuleID, dedup string) share a window; it opens at its first match,
+//! same RuleID, dedup string and cluster share a window ([`window_key`]:
+//! unlike Panther, the same attack in two clusters is two alerts); it opens
+//! at its first match,
 //! lasts `DedupPeriodMinutes` of event time, and is an alert once its match
 //! count (or, with `DistinctBy`, its number of distinct values) reaches
 //! `Threshold`.
@@ -155,9 +157,15 @@ impl AlertWindow {
         n >= u64::from(rule.threshold)
     }
 
+    /// The window's key within its rule: the dedup string and the
+    /// cluster ([`window_key`]).
+    pub fn key(&self) -> String {
+        window_key(&self.dedup, self.cluster.as_deref())
+    }
+
     /// The alert id: the same in every mode for the same window.
     pub fn alert_id(&self) -> String {
-        alert_id(&self.rule_id, &self.dedup, self.start)
+        alert_id(&self.rule_id, &self.key(), self.start)
     }
 
     /// The alert this window stands for; `rule` adds its metadata (summary
@@ -230,12 +238,29 @@ impl AlertWindow {
     }
 }
 
-/// A stable alert id: hash of rule id, dedup string and window start.
-pub fn alert_id(rule_id: &str, dedup: &str, start: EventTime) -> String {
+/// Where a window's key puts the cluster after the dedup string.
+const CLUSTER_SEPARATOR: char = '\u{1f}';
+
+/// The key that decides which window a match joins, within its rule: the
+/// rule's dedup string, and the cluster the event came from when it names
+/// one. Panther's dedup strings mostly leave the cluster out; kadet keeps
+/// clusters apart so that an attack in one cluster is never folded into an
+/// alert about another. Events without a cluster keep the dedup string
+/// alone as their key (so their alert ids are Panther-shaped).
+pub fn window_key(dedup: &str, cluster: Option<&str>) -> String {
+    match cluster {
+        Some(c) => format!("{dedup}{CLUSTER_SEPARATOR}{c}"),
+        None => dedup.to_string(),
+    }
+}
+
+/// A stable alert id: hash of rule id, window key ([`window_key`]) and
+/// window start.
+pub fn alert_id(rule_id: &str, key: &str, start: EventTime) -> String {
     let mut h = Sha256::new();
     h.update(rule_id.as_bytes());
     h.update([0]);
-    h.update(dedup.as_bytes());
+    h.update(key.as_bytes());
     h.update([0]);
     h.update(start.0.to_be_bytes());
     let digest = h.finalize();
@@ -322,5 +347,43 @@ mod tests {
         assert!(AlertWindow::from_stored("{\"rule_id\":1}").is_err());
         assert_eq!(w.alert_id(), alert_id("T.W", "d", EventTime(5)));
         assert_eq!(w.to_alert(Some(&r)).event_count, 1);
+    }
+
+    #[test]
+    fn the_same_attack_in_two_clusters_is_two_alerts() {
+        let r = rule(1, false);
+        let rules = vec![r];
+        let mut alerter = crate::alerter::Alerter::new(&rules, std::time::Duration::from_secs(60));
+        let at = |cluster: Option<&str>, minute: i64| {
+            let mut x = m(Severity::High, "a", minute);
+            x.cluster = cluster.map(str::to_string);
+            x
+        };
+        for x in [
+            at(Some("cluster-a"), 0),
+            at(Some("cluster-b"), 0),
+            at(Some("cluster-a"), 1),
+            at(None, 2),
+        ] {
+            alerter.push(x);
+        }
+        let alerts = alerter.finish_all();
+        let by_cluster: Vec<(Option<&str>, u64)> = alerts
+            .iter()
+            .map(|a| (a.cluster.as_deref(), a.event_count))
+            .collect();
+        assert_eq!(
+            by_cluster,
+            [(Some("cluster-a"), 2), (Some("cluster-b"), 1), (None, 1)]
+        );
+        let ids: BTreeSet<&str> = alerts.iter().map(|a| a.alert_id.as_str()).collect();
+        assert_eq!(ids.len(), 3, "{ids:?}");
+        assert!(
+            alerts.iter().all(|a| a.dedup == "d"),
+            "dedup strings stay Panther's"
+        );
+        // Without a cluster the key is the dedup string alone.
+        assert_eq!(window_key("d", None), "d");
+        assert_ne!(window_key("d", Some("a")), window_key("d", Some("b")));
     }
 }

@@ -726,3 +726,50 @@ fn a_file_that_holds_no_audit_event_is_an_error_not_a_clean_scan() {
         .assert()
         .success();
 }
+
+#[test]
+fn the_same_attack_in_two_clusters_gives_two_alerts() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // The same token request (same user, namespace, account: the same
+    // dedup string) in the audit logs of two EKS clusters.
+    let record = |cluster: &str, id: &str| {
+        serde_json::json!({
+            "messageType": "DATA_MESSAGE", "owner": "123456789012",
+            "logGroup": format!("/aws/eks/{cluster}/cluster"),
+            "logStream": "kube-apiserver-audit-1", "subscriptionFilters": ["kadet"],
+            "logEvents": [{"id": id, "timestamp": 1793613600000u64, "message": token_event("eve@x", 0, id)}]
+        })
+    };
+    let f = write_temp(
+        &dir,
+        "fleet.jsonl",
+        &format!(
+            "{}\n{}\n{}\n",
+            record("cluster-a", "a1"),
+            record("cluster-b", "b1"),
+            record("cluster-a", "a2")
+        ),
+    );
+    let out = kadet()
+        .args(["scan", "--format", "jsonl", "--rules", &seed_rule(), &f])
+        .output()
+        .expect("runs");
+    let alerts = lines(&out.stdout);
+    let got: Vec<(String, u64)> = alerts
+        .iter()
+        .map(|a| {
+            (
+                a["cluster"].as_str().unwrap_or_default().to_string(),
+                a["event_count"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [("cluster-a".to_string(), 2), ("cluster-b".to_string(), 1)],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(alerts[0]["dedup"], alerts[1]["dedup"]);
+    assert_ne!(alerts[0]["alert_id"], alerts[1]["alert_id"]);
+}

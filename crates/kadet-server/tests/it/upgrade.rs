@@ -91,7 +91,7 @@ fn a_state_directory_of_kadet_0_1_0_opens_and_carries_on() {
     let version: i64 = db
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
 }
 
 #[test]

@@ -140,23 +140,23 @@ impl Store {
         let rows: Vec<(String, String, String)> = {
             let mut st = self
                 .conn
-                .prepare("SELECT rule_id, dedup, state FROM windows")?;
+                .prepare("SELECT rule_id, window_key, state FROM windows")?;
             let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
         let mut windows = Vec::with_capacity(rows.len());
         let mut bad = Vec::new();
-        for (rule_id, dedup, state) in rows {
+        for (rule_id, key, state) in rows {
             match AlertWindow::from_stored(&state) {
                 Ok(w) => windows.push(w),
                 Err(e) => {
                     self.conn.execute(
-                        "DELETE FROM windows WHERE rule_id = ?1 AND dedup = ?2",
-                        params![rule_id, dedup],
+                        "DELETE FROM windows WHERE rule_id = ?1 AND window_key = ?2",
+                        params![rule_id, key],
                     )?;
                     bad.push(Quarantined {
                         table: "windows",
-                        key: format!("{rule_id} / {dedup}"),
+                        key: format!("{rule_id} / {key}"),
                         state,
                         reason: e.to_string(),
                     });
@@ -253,18 +253,18 @@ impl Store {
 fn write_changes(tx: &Transaction<'_>, c: &Changes) -> Result<()> {
     // Closed first: a window may close and its key open a new one in the
     // same pass.
-    for (rule_id, dedup) in &c.closed {
+    for (rule_id, key) in &c.closed {
         tx.execute(
-            "DELETE FROM windows WHERE rule_id = ?1 AND dedup = ?2",
-            params![rule_id, dedup],
+            "DELETE FROM windows WHERE rule_id = ?1 AND window_key = ?2",
+            params![rule_id, key],
         )?;
     }
     for w in &c.windows {
         tx.execute(
-            "INSERT INTO windows (rule_id, dedup, v, start, end, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(rule_id, dedup) DO UPDATE SET v = excluded.v, start = excluded.start,
+            "INSERT INTO windows (rule_id, window_key, v, start, end, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(rule_id, window_key) DO UPDATE SET v = excluded.v, start = excluded.start,
              end = excluded.end, state = excluded.state",
-            params![w.rule_id, w.dedup, WINDOW_VERSION, w.start.0, w.end.0, w.to_stored()],
+            params![w.rule_id, w.key(), WINDOW_VERSION, w.start.0, w.end.0, w.to_stored()],
         )?;
     }
     for (seq, rule_id, m) in &c.buffered {
@@ -345,5 +345,37 @@ mod tests {
         assert!(bad.is_empty());
         assert_eq!(windows, vec![window(20)]);
         assert_eq!(s.journal_offset().unwrap(), 7);
+    }
+
+    #[test]
+    fn a_version_1_store_is_keyed_by_cluster_after_migrating() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(schema::V1_FOR_TESTS).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            let mut w = window(0);
+            w.cluster = Some("prod-a".into());
+            conn.execute(
+                "INSERT INTO windows (rule_id, dedup, v, start, end, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![w.rule_id, w.dedup, WINDOW_VERSION, w.start.0, w.end.0, w.to_stored()],
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(&path, &["x".into()]).unwrap();
+        let (windows, bad) = s.load_windows().unwrap();
+        assert!(bad.is_empty());
+        assert_eq!(windows.len(), 1);
+        // Closing it by its window key removes the migrated row.
+        let mut pass = Pass::default();
+        pass.changes.closed.push(("R".into(), windows[0].key()));
+        s.commit(&pass, &["x".into()]).unwrap();
+        assert!(s.load_windows().unwrap().0.is_empty());
+        let version: i64 = s
+            .conn()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, schema::SCHEMA_VERSION);
     }
 }

@@ -8,7 +8,11 @@
 //! - version 1: windows, buffered matches and the outbox in the versioned
 //!   forms of [`AlertWindow`](kadet_engine::AlertWindow) and
 //!   [`Match`](kadet_engine::Match); deliveries keyed by sink name; the
-//!   digests of the records already evaluated (a resent batch counts once).
+//!   digests of the records already evaluated (a resent batch counts once);
+//! - version 2: windows keyed by their window key (the dedup string and the
+//!   cluster, [`window_key`](kadet_engine::window::window_key)), column
+//!   `window_key` instead of `dedup`, so the same attack in two clusters is
+//!   two windows.
 //!
 //! A newer kadet migrates an older state directory at start; an older kadet
 //! refuses a newer one.
@@ -18,7 +22,7 @@ use anyhow::{bail, Context, Result};
 use rusqlite::{params, Connection, Transaction};
 
 /// The schema version this kadet writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The version of delivery rows.
 pub const DELIVERY_VERSION: i64 = 1;
@@ -42,6 +46,13 @@ CREATE TABLE applied (digest BLOB PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWI
 CREATE INDEX applied_at ON applied (at);
 ";
 
+/// The version 1 tables, for tests that make a version 1 store.
+#[cfg(test)]
+pub const V1_FOR_TESTS: &str = V1;
+
+/// Version 1 → 2: the windows' key column names what it holds.
+const V2_RENAME: &str = "ALTER TABLE windows RENAME COLUMN dedup TO window_key;";
+
 /// Brings the database to [`SCHEMA_VERSION`]. `sinks` are the configured
 /// sink names in config order, which is how version 0 named them.
 pub fn migrate(conn: &mut Connection, sinks: &[String]) -> Result<()> {
@@ -59,12 +70,41 @@ pub fn migrate(conn: &mut Connection, sinks: &[String]) -> Result<()> {
     let fresh = !table_exists(&tx, "windows")?;
     if fresh {
         tx.execute_batch(V1)?;
+        tx.execute_batch(V2_RENAME)?;
     } else {
-        from_v0(&tx, sinks).context("migrating the state from schema version 0")?;
+        if version < 1 {
+            from_v0(&tx, sinks).context("migrating the state from schema version 0")?;
+        }
+        from_v1(&tx).context("migrating the state from schema version 1")?;
         tracing::info!(from = version, to = SCHEMA_VERSION, "migrated the state");
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
+    Ok(())
+}
+
+/// Version 1 → 2: each window is keyed by its window key (the dedup string
+/// and, when the window has one, its cluster).
+fn from_v1(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(V2_RENAME)?;
+    let rows: Vec<(String, String, String)> = {
+        let mut st = tx.prepare("SELECT rule_id, window_key, state FROM windows")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (rule_id, old_key, state) in rows {
+        // An unreadable row stays as it is: loading quarantines it.
+        let Ok(w) = kadet_engine::AlertWindow::from_stored(&state) else {
+            continue;
+        };
+        let key = w.key();
+        if key != old_key {
+            tx.execute(
+                "UPDATE windows SET window_key = ?1 WHERE rule_id = ?2 AND window_key = ?3",
+                params![key, rule_id, old_key],
+            )?;
+        }
+    }
     Ok(())
 }
 
