@@ -84,9 +84,9 @@ pub struct TableSink<W: Write> {
 
 /// Narrower than this, a table is unreadable: the terminal's width is taken
 /// to be unknown.
-const MIN_TABLE_WIDTH: u16 = 20;
+pub const MIN_TABLE_WIDTH: u16 = 20;
 /// The width of a table when the terminal's is unknown.
-const FALLBACK_TABLE_WIDTH: u16 = 80;
+pub const FALLBACK_TABLE_WIDTH: u16 = 80;
 
 impl<W: Write> TableSink<W> {
     /// A table `width` columns wide (`None`: the terminal's width).

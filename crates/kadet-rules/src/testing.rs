@@ -31,6 +31,37 @@ pub fn evaluate_json(
     json: &[u8],
     name: &str,
 ) -> Result<(bool, Option<Outcome>), String> {
+    evaluate(rule, json, name).map(|e| (e.matched, e.outcome))
+}
+
+/// What a rule made of a test log.
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    /// Some event of the log matched (and no exclusion suppressed it).
+    pub matched: bool,
+    /// The first match's outcome.
+    pub outcome: Option<Outcome>,
+    /// When no event matched but one was suppressed: the tuning exclusion
+    /// that suppressed it (index into `rule.exclusions`).
+    pub suppressed_by: Option<usize>,
+}
+
+impl Evaluation {
+    /// Why an expected match did not come, when a tuning entry took it
+    /// away: the entry's `file:line` and reason.
+    pub fn suppression(&self, rule: &Rule) -> Option<String> {
+        let x = rule.exclusions.get(self.suppressed_by?)?;
+        Some(format!(
+            "suppressed by the tuning entry at {} (Reason: {})",
+            x.label, x.reason
+        ))
+    }
+}
+
+/// Evaluates a rule against one log given as JSON text, as
+/// [`evaluate_json`] does, and says which tuning exclusion suppressed a
+/// match when one did.
+pub fn evaluate(rule: &Rule, json: &[u8], name: &str) -> Result<Evaluation, String> {
     let decoder = Decoder::default();
     let mut sink = CollectSink::default();
     let loc = Location::line(Arc::from(name), 1);
@@ -66,19 +97,28 @@ pub fn evaluate_json(
                     s.reason, s.message
                 ))
             }
-            None => return Ok((false, None)),
+            None => return Ok(Evaluation::default()),
         }
     }
+    let mut out = Evaluation::default();
     for raw in &sink.events {
         let mut ev = raw
             .parse()
             .map_err(|e| format!("the test log cannot be decoded: {e}"))?;
         kadet_event::redact::redact_event(&mut ev.audit);
-        if rule.matches(&ev) {
-            return Ok((true, Some(rule.outcome(&ev))));
+        match rule.verdict(&ev) {
+            crate::Verdict::Match => {
+                out.matched = true;
+                out.outcome = Some(rule.outcome(&ev));
+                return Ok(out);
+            }
+            crate::Verdict::Suppressed(i) => {
+                out.suppressed_by.get_or_insert(i);
+            }
+            crate::Verdict::NoMatch => {}
         }
     }
-    Ok((false, None))
+    Ok(out)
 }
 
 /// Runs every test of a rule.
@@ -88,19 +128,20 @@ pub fn run_rule_tests(rule: &Rule) -> Vec<TestResult> {
         .map(|t| {
             let json = serde_json::to_vec(&t.Log).unwrap_or_default();
             let mut problems = Vec::new();
-            let (matched, outcome) =
-                match evaluate_json(rule, &json, &format!("{}#{}", rule.source, t.Name)) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        problems.push(e);
-                        (false, None)
-                    }
-                };
+            let evaluated = match evaluate(rule, &json, &format!("{}#{}", rule.source, t.Name)) {
+                Ok(r) => r,
+                Err(e) => {
+                    problems.push(e);
+                    Evaluation::default()
+                }
+            };
+            let (matched, outcome) = (evaluated.matched, evaluated.outcome.clone());
             if matched != t.ExpectedResult {
                 problems.push(format!(
                     "match: expected {}, got {}",
                     t.ExpectedResult, matched
                 ));
+                problems.extend(evaluated.suppression(rule));
             }
             if let (true, Some(o)) = (matched && t.ExpectedResult, &outcome) {
                 if let Some(want) = &t.ExpectedTitle {

@@ -142,15 +142,20 @@ pub fn find_rule<'s>(set: &'s RuleSet, id: &str) -> Result<&'s Rule> {
     bail!("no rule {id:?}; did you mean {}?", close.join(", "))
 }
 
-/// A table that fits the terminal, or `$COLUMNS` (default 80) in a pipe.
+/// A table that fits the terminal, or `$COLUMNS` (default 80) in a pipe
+/// or on a terminal that reports no usable width (0 columns).
 fn new_table<const N: usize>(header: [&str; N]) -> comfy_table::Table {
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
         .set_header(header);
-    if !io::stdout().is_terminal() {
-        t.set_width(super::scan::table_width().unwrap_or(80));
-    }
+    let usable = |w: u16| w >= kadet_engine::sink::MIN_TABLE_WIDTH;
+    let terminal = io::stdout().is_terminal().then(|| t.width()).flatten();
+    let width = terminal
+        .filter(|&w| usable(w))
+        .or_else(|| super::scan::table_width().filter(|&w| usable(w)))
+        .unwrap_or(kadet_engine::sink::FALLBACK_TABLE_WIDTH);
+    t.set_width(width);
     t
 }
 

@@ -4,7 +4,7 @@ use super::args::{RuleFormatArg, RuleSource};
 use super::EXIT_FINDINGS;
 use anyhow::Result;
 use clap::Args;
-use kadet_rules::testing::{evaluate_json, TestResult};
+use kadet_rules::testing::{evaluate, TestResult};
 use kadet_rules::tuning::TuningFile;
 use kadet_rules::RuleSet;
 use std::io::{self, Write};
@@ -123,17 +123,18 @@ fn tuning_tests(set: &RuleSet, file: &TuningFile) -> Vec<TestResult> {
                 return r;
             };
             let json = serde_json::to_vec(&t.Log).unwrap_or_default();
-            match evaluate_json(rule, &json, &r.name) {
-                Ok((matched, outcome)) => {
-                    r.matched = matched;
-                    r.outcome = outcome;
-                    r.passed = matched == t.ExpectedResult;
+            match evaluate(rule, &json, &r.name) {
+                Ok(e) => {
+                    r.matched = e.matched;
+                    r.passed = e.matched == t.ExpectedResult;
                     if !r.passed {
                         r.problems.push(format!(
-                            "ExpectedResult: expected {}, got {matched}",
-                            t.ExpectedResult
+                            "ExpectedResult: expected {}, got {}",
+                            t.ExpectedResult, e.matched
                         ));
+                        r.problems.extend(e.suppression(rule));
                     }
+                    r.outcome = e.outcome;
                 }
                 Err(e) => r.problems.push(e),
             }

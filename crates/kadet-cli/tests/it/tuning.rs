@@ -161,6 +161,13 @@ fn a_tuning_file_carries_tests_and_problems_are_positioned() {
         stdout.contains("FAIL  Kadet.Events.Deleted / this one is wrong on purpose"),
         "{stdout}"
     );
+    // The failure names the tuning entry that took the match away.
+    assert!(
+        stdout.contains(&format!(
+            "suppressed by the tuning entry at {t}:3 (Reason: kube-system events are pruned"
+        )),
+        "{stdout}"
+    );
     let bad = write(
         dir.path(),
         "bad.yml",

@@ -143,13 +143,47 @@ impl Webhook {
         // Webhook URLs often carry a secret (Slack's do): keep it out of errors and logs.
         let resp = rt
             .block_on(async move { req.send().await })
-            .map_err(|e| anyhow::anyhow!("{}", e.without_url()))?;
+            .map_err(|e| anyhow::anyhow!("{}", send_failure(e)))?;
         let status = resp.status();
         if status.is_success() {
-            Ok(())
-        } else {
-            anyhow::bail!("HTTP {status}")
+            return Ok(());
         }
+        let body = rt
+            .block_on(async move { resp.text().await })
+            .unwrap_or_default();
+        let said: String = body.trim().chars().take(200).collect();
+        if said.is_empty() {
+            anyhow::bail!("the receiver answered HTTP {status}")
+        }
+        anyhow::bail!("the receiver answered HTTP {status}: {said:?}")
+    }
+}
+
+/// Why a request could not be sent, with its cause: "cannot connect:
+/// Connection refused", "timed out", a TLS certificate problem. reqwest's
+/// own message is only "error sending request"; the cause is in its chain
+/// of sources. The URL is left out (webhook URLs often hold a secret).
+fn send_failure(e: reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "cannot send"
+    };
+    let e = e.without_url();
+    let mut causes: Vec<String> = Vec::new();
+    let mut next = std::error::Error::source(&e);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !text.is_empty() && !causes.iter().any(|c| c.contains(&text)) {
+            causes.push(text);
+        }
+        next = cause.source();
+    }
+    match causes.last() {
+        Some(root) => format!("{what}: {root}"),
+        None => format!("{what}: {e}"),
     }
 }
 
@@ -230,5 +264,50 @@ mod tests {
         );
         assert!(t.contains("&amp; co\u{2424}*[CRITICAL]*"), "{t}");
         assert_eq!(slack_escape("plain-name_1.2:3"), "plain-name_1.2:3");
+    }
+
+    #[tokio::test]
+    async fn a_failed_send_names_its_cause_and_not_the_url() {
+        // A port nobody listens on: refused.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let client = reqwest::Client::new();
+        let e = client
+            .post(format!("http://127.0.0.1:{port}/hooks/SECRET"))
+            .send()
+            .await
+            .unwrap_err();
+        let why = send_failure(e);
+        assert!(why.starts_with("cannot connect: "), "{why}");
+        assert!(why.to_lowercase().contains("refused"), "{why}");
+        assert!(!why.contains("SECRET"), "{why}");
+        // A listener that never answers: timed out.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = silent.local_addr().unwrap();
+        let e = client
+            .post(format!("http://{addr}/"))
+            .timeout(std::time::Duration::from_millis(200))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(send_failure(e).starts_with("timed out"));
+        // TLS to a plain-text listener: the TLS cause is named.
+        let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = plain.local_addr().unwrap();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            if let Ok((mut c, _)) = plain.accept() {
+                let _ = c.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+            }
+        });
+        let e = client
+            .post(format!("https://{addr}/"))
+            .send()
+            .await
+            .unwrap_err();
+        let why = send_failure(e);
+        assert!(why.starts_with("cannot connect: "), "{why}");
+        assert_ne!(why, "cannot connect: error sending request", "{why}");
     }
 }
