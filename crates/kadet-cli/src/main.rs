@@ -4,8 +4,8 @@
 
 mod commands;
 
-use clap::{Parser, Subcommand};
-use commands::{cat, explain, rules, scan, serve, test};
+use clap::{CommandFactory, Parser, Subcommand};
+use commands::{cat, completions, explain, man, rules, scan, serve, test};
 use std::process::ExitCode;
 
 /// Detection engine for Kubernetes audit logs: scan log files, serve live
@@ -37,8 +37,12 @@ enum Command {
     },
     /// Show, condition by condition, why an event matches a rule or not.
     Explain(explain::ExplainArgs),
-    /// Receive audit events over HTTPS (API server webhook, EKS Firehose, AKS) and alert in real time.
+    /// Receive and pull audit events live (API server webhook; EKS, AKS and GKE log services) and alert in real time.
     Serve(serve::ServeArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page, or write one per command into a directory.
+    Man(man::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +54,8 @@ fn main() -> ExitCode {
         Command::Rules { command } => rules::run(command),
         Command::Explain(a) => explain::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Completions(a) => completions::run(a, Cli::command()),
+        Command::Man(a) => man::run(a, Cli::command()),
     };
     commands::exit_code(result)
 }

@@ -4,8 +4,10 @@
 
 pub mod args;
 pub mod cat;
+pub mod completions;
 pub mod events;
 pub mod explain;
+pub mod man;
 pub mod rules;
 pub mod scan;
 mod scan_summary;

@@ -773,3 +773,66 @@ fn the_same_attack_in_two_clusters_gives_two_alerts() {
     assert_eq!(alerts[0]["dedup"], alerts[1]["dedup"]);
     assert_ne!(alerts[0]["alert_id"], alerts[1]["alert_id"]);
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_command_line_definitions() {
+    let out = kadet()
+        .args(["completions", "bash"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let script = String::from_utf8_lossy(&out.stdout);
+    for word in ["scan", "serve", "--fail-on-alerts", "--check-config"] {
+        assert!(
+            script.contains(word),
+            "{word} missing from the bash completions"
+        );
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("kadet.bash");
+    std::fs::write(&file, &out.stdout).expect("write");
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&file)
+        .status()
+        .expect("bash runs");
+    assert!(syntax.success(), "the bash script does not parse");
+    assert!(
+        kadet()
+            .args(["completions", "tcsh"])
+            .output()
+            .expect("runs")
+            .status
+            .code()
+            == Some(2)
+    );
+
+    let page = kadet().arg("man").output().expect("runs");
+    assert!(page.status.success());
+    let page = String::from_utf8_lossy(&page.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH kadet 1"),
+        "{page}"
+    );
+    assert!(page.contains("serve"), "{page}");
+    let pages = dir.path().join("man1");
+    let out = kadet()
+        .args(["man", "--dir"])
+        .arg(&pages)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in [
+        "kadet.1",
+        "kadet-scan.1",
+        "kadet-serve.1",
+        "kadet-rules-show.1",
+    ] {
+        let text = std::fs::read_to_string(pages.join(name)).unwrap_or_default();
+        assert!(text.contains(".TH"), "{name}: {text}");
+    }
+}
