@@ -207,6 +207,13 @@ impl Server {
         env: &[(&str, &str)],
         umask: Option<u32>,
     ) -> Server {
+        let server = Server::spawn(config, cwd, env, umask);
+        server.wait_joined();
+        server
+    }
+
+    /// Starts the server and returns once it listens.
+    fn spawn(config: &Path, cwd: &Path, env: &[(&str, &str)], umask: Option<u32>) -> Server {
         let mut cmd = match umask {
             Some(m) => {
                 let mut c = Command::new("sh");
@@ -264,11 +271,40 @@ impl Server {
             }
         };
         let base = format!("{scheme}://{addr}");
-        Server {
+        let server = Server {
             child,
             addr,
             base,
             log,
+        };
+        server
+    }
+
+    /// Starts the server and returns once it listens, without waiting for
+    /// cluster mode to join ([`Server::start`] waits).
+    pub fn start_listening(config: &Path, cwd: &Path) -> Server {
+        Server::spawn(config, cwd, &[], None)
+    }
+
+    /// A cluster-mode server listens before it has joined the cluster
+    /// (`/readyz` says it is waiting for NATS): waits until it has, for up
+    /// to 60 s. Any other answer, or none, ends the wait.
+    fn wait_joined(&self) {
+        let client = reqwest::blocking::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("client");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let Ok(r) = client.get(self.url("/readyz")).send() else {
+                return;
+            };
+            let body = r.text().unwrap_or_default();
+            if !body.contains("waiting for NATS") && !body.contains("joining the cluster") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -402,8 +438,19 @@ pub fn event_list(items: &[serde_json::Value]) -> String {
 
 /// Alert ids `kadet scan` finds in a JSON-lines file of events.
 pub fn scan_ids(file: &Path) -> Vec<String> {
+    scan_ids_with(file, &[])
+}
+
+/// The alert ids `kadet scan` gives for `file` when its events come from
+/// `cluster` (as a source configured with that cluster name reads them).
+pub fn scan_ids_in_cluster(file: &Path, cluster: &str) -> Vec<String> {
+    scan_ids_with(file, &["--cluster", cluster])
+}
+
+fn scan_ids_with(file: &Path, args: &[&str]) -> Vec<String> {
     let out = Command::new(kadet_bin())
         .args(["scan", "-q", "--format", "jsonl"])
+        .args(args)
         .arg(file)
         .output()
         .expect("kadet scan");

@@ -60,7 +60,7 @@ fn kill_9_mid_stream_then_every_event_alerts_once_as_scan_does() {
         evs.iter().map(|e| format!("{e}\n")).collect::<String>(),
     )
     .unwrap();
-    let want: BTreeSet<String> = scan_ids(&all).into_iter().collect();
+    let want: BTreeSet<String> = scan_ids_in_cluster(&all, "eks-prod").into_iter().collect();
     assert!(
         want.len() > 10,
         "the events should give alerts: {}",

@@ -165,7 +165,7 @@ fn an_unreadable_stored_window_is_quarantined_at_start() {
     let db = rusqlite::Connection::open(dir.path().join("state/kadet.sqlite")).unwrap();
     let n = db
         .execute(
-            "UPDATE windows SET state = '{\"v\":1,\"rule_id\":7}' WHERE dedup = 'eve'",
+            "UPDATE windows SET state = '{\"v\":1,\"rule_id\":7}' WHERE window_key = 'eve'",
             [],
         )
         .unwrap();

@@ -35,7 +35,7 @@ fn with_nats_down_the_listener_answers_and_ingest_waits_for_jetstream() {
     .unwrap();
     kadet_bin();
     let started = Instant::now();
-    let s = Server::start(&cfg, dir.path());
+    let s = Server::start_listening(&cfg, dir.path());
     let (health, _) = get(&s, "/healthz");
     let (ready, why) = get(&s, "/readyz");
     let within = started.elapsed();
@@ -102,7 +102,7 @@ fn stopped_while_waiting_for_nats_it_exits_cleanly() {
         ),
     )
     .unwrap();
-    let s = Server::start(&cfg, dir.path());
+    let s = Server::start_listening(&cfg, dir.path());
     std::thread::sleep(Duration::from_millis(500));
     let status = s.terminate();
     assert!(status.success(), "{status:?}");
