@@ -15,6 +15,7 @@ use super::nats::CLUSTER_HEADER;
 use super::result::{BatchResult, RESULT_VERSION};
 use super::Nats;
 use crate::active_rules::ActiveRules;
+use crate::core::batch::{Batch, Source};
 use crate::core::dead_letter::{DeadLetter, DeadLetters, Kind};
 use crate::core::detection::count_evaluation;
 use crate::metrics::{Counter, Metrics};
@@ -160,12 +161,16 @@ impl DetectWorker {
             .as_ref()
             .and_then(|h| h.get(CLUSTER_HEADER))
             .map(|v| v.as_str().to_string());
-        let r = eval.process_document(
-            Arc::from(source.as_str()),
-            seq,
-            &msg.payload,
-            cluster.as_deref(),
-        );
+        let origin = Batch {
+            source: Source::from_name(&source).unwrap_or(Source::Audit),
+            cluster: cluster.clone(),
+            accepted_ms: msg.info().ok().map(|i| {
+                i64::try_from(i.published.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+            }),
+            doc: Vec::new(),
+        }
+        .origin(seq);
+        let r = eval.process_document(Arc::from(origin), 0, &msg.payload, cluster.as_deref());
         for s in r
             .skips
             .iter()

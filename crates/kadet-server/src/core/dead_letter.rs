@@ -47,7 +47,7 @@ pub struct DeadLetter {
     pub kind: Kind,
     /// Why it could not be processed.
     pub reason: String,
-    /// Where it came from: a record's location (`audit:<offset>#<n>`), a
+    /// Where it came from: a record's location (`/v1/audit, accepted …, batch <offset>#<n>`), a
     /// batch's sequence, a stored row's table and key, an alert's sink.
     pub origin: String,
     /// When kadet gave up on it (RFC 3339, UTC).

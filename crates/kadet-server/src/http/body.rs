@@ -142,6 +142,7 @@ pub(super) async fn ingest_request(
         .map(|doc| Batch {
             source: ep.source(),
             cluster: cluster.clone(),
+            accepted_ms: None,
             doc,
         })
         .collect();

@@ -179,6 +179,7 @@ async fn stored(app: &App, source: &PushSource, prepared: Prepared) -> Result<()
         .map(|doc| Batch {
             source: Source::PubSub,
             cluster: source.cluster.clone(),
+            accepted_ms: None,
             doc,
         })
         .collect();

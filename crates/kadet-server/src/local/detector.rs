@@ -261,8 +261,8 @@ impl Detector {
             }
             applied.push(digest);
             let r = gen.eval.process_document(
-                Arc::from(entry.source.name()),
-                at,
+                Arc::from(entry.origin(at)),
+                0,
                 &entry.doc,
                 entry.cluster.as_deref(),
             );

@@ -27,38 +27,48 @@ pub const MAX_RECORD: usize = 1 << 30;
 
 /// Set on the source tag when a cluster name follows.
 const CLUSTER_FLAG: u8 = 0x80;
+/// Set on the source tag when the time of acceptance follows (every record
+/// written now; records of older kadets have none).
+const ACCEPTED_FLAG: u8 = 0x40;
 
-/// The bytes before a batch's document: the source tag, and the cluster
-/// name when there is one.
-fn prefix(b: &Batch) -> Vec<u8> {
-    match b
+/// The bytes before a batch's document: the source tag, the time it was
+/// accepted, and the cluster name when there is one.
+fn prefix(b: &Batch, accepted_ms: i64) -> Vec<u8> {
+    let cluster = b
         .cluster
         .as_deref()
-        .filter(|c| c.len() <= usize::from(u8::MAX))
-    {
-        Some(c) => {
-            let mut p = vec![b.source as u8 | CLUSTER_FLAG, c.len() as u8];
-            p.extend_from_slice(c.as_bytes());
-            p
-        }
-        None => vec![b.source as u8],
+        .filter(|c| c.len() <= usize::from(u8::MAX));
+    let mut tag = b.source as u8 | ACCEPTED_FLAG;
+    if cluster.is_some() {
+        tag |= CLUSTER_FLAG;
     }
+    let mut p = vec![tag];
+    p.extend_from_slice(&accepted_ms.to_le_bytes());
+    if let Some(c) = cluster {
+        p.push(c.len() as u8);
+        p.extend_from_slice(c.as_bytes());
+    }
+    p
 }
 
 /// Reads a payload back; `None` when it is not one.
 fn parse(payload: &[u8]) -> Option<Batch> {
-    let (&tag, rest) = payload.split_first()?;
-    let source = Source::from_tag(tag & !CLUSTER_FLAG)?;
-    if tag & CLUSTER_FLAG == 0 {
-        return Some(Batch::new(source, rest.to_vec()));
+    let (&tag, mut rest) = payload.split_first()?;
+    let source = Source::from_tag(tag & !(CLUSTER_FLAG | ACCEPTED_FLAG))?;
+    let mut batch = Batch::new(source, Vec::new());
+    if tag & ACCEPTED_FLAG != 0 {
+        let (ms, after) = rest.split_first_chunk::<8>()?;
+        batch.accepted_ms = Some(i64::from_le_bytes(*ms));
+        rest = after;
     }
-    let (&n, rest) = rest.split_first()?;
-    let name = rest.get(..usize::from(n))?;
-    Some(Batch {
-        source,
-        cluster: Some(String::from_utf8(name.to_vec()).ok()?),
-        doc: rest[usize::from(n)..].to_vec(),
-    })
+    if tag & CLUSTER_FLAG != 0 {
+        let (&n, after) = rest.split_first()?;
+        let name = after.get(..usize::from(n))?;
+        batch.cluster = Some(String::from_utf8(name.to_vec()).ok()?);
+        rest = &after[usize::from(n)..];
+    }
+    batch.doc = rest.to_vec();
+    Some(batch)
 }
 
 /// A record read back: its offset and content.
@@ -412,9 +422,10 @@ impl Writer {
             }
         }
         buf.clear();
+        let now = crate::now_ms();
         for a in group {
             for e in &a.records {
-                let prefix = prefix(e);
+                let prefix = prefix(e, e.accepted_ms.unwrap_or(now));
                 let len = prefix.len() + e.doc.len();
                 if len > MAX_RECORD {
                     return Err(io::Error::new(
@@ -451,6 +462,45 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn payloads_of_every_form_read_back() {
+        let mut b = Batch::new(Source::Aks, b"{\"records\":[]}".to_vec());
+        let plain = parse(
+            &prefix(&b, 1_000)
+                .into_iter()
+                .chain(b.doc.clone())
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        assert_eq!(
+            (plain.accepted_ms, plain.cluster.clone()),
+            (Some(1_000), None)
+        );
+        assert_eq!(plain.doc, b.doc);
+        b.cluster = Some("prod-a".into());
+        let named = parse(
+            &prefix(&b, -5)
+                .into_iter()
+                .chain(b.doc.clone())
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        assert_eq!(named.accepted_ms, Some(-5));
+        assert_eq!(named.cluster.as_deref(), Some("prod-a"));
+        assert_eq!(named.doc, b.doc);
+        // Records written before the time was kept: no time.
+        let mut old = vec![Source::Audit as u8 | CLUSTER_FLAG, 1, b'c'];
+        old.extend_from_slice(b"{}");
+        let old = parse(&old).unwrap();
+        assert_eq!((old.accepted_ms, old.cluster.as_deref()), (None, Some("c")));
+        assert_eq!(old.doc, b"{}");
+        assert_eq!(
+            parse(&[Source::Audit as u8 | ACCEPTED_FLAG, 1, 2]),
+            None,
+            "cut short"
+        );
+    }
 
     #[tokio::test]
     async fn append_read_recover_compact() {

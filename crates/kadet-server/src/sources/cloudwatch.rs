@@ -416,6 +416,7 @@ fn prepare_events(messages: Vec<Vec<u8>>, max_event: usize, cluster: Option<Stri
                 batches.extend(p.docs.into_iter().map(|doc| Batch {
                     source: Source::CloudWatch,
                     cluster: cluster.clone(),
+                    accepted_ms: None,
                     doc,
                 }));
             }

@@ -336,6 +336,7 @@ impl Reader {
                 p.batches.extend(x.docs.into_iter().map(|doc| Batch {
                     source: Source::Kafka,
                     cluster: self.cluster.clone(),
+                    accepted_ms: None,
                     doc,
                 }));
             }

@@ -269,6 +269,19 @@ fn a_request_names_the_cluster_of_events_that_name_none() {
     assert_eq!(cluster_of("cy"), None);
     assert_eq!(cluster_of("dee"), Some("prod-us-2".into()));
     assert_eq!(cluster_of("eli"), None);
+    // An event's location says where its batch came from and when.
+    let dee = got
+        .iter()
+        .find(|a| a["cluster"] == "prod-us-2")
+        .and_then(|a| a["events"][0]["location"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        dee.starts_with("/v1/audit/prod-us-2, accepted 20")
+            && dee.contains(", batch ")
+            && dee.ends_with("#0"),
+        "{dee}"
+    );
     assert!(s.terminate().success());
 }
 
