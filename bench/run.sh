@@ -13,8 +13,12 @@
 #   RUNS       runs per command, best is kept (default 3)
 #   BENCH_DIR  where the corpus and logs go   (default /tmp/kadet-bench)
 #   SKIP_BUILD set to 1 to use already-built binaries
-#   SKIP_S3    set to 1 to skip the S3 rows (they need moto_server:
-#              pip install 'moto[server]')
+#   SKIP_S3    set to 1 to skip the S3 rows
+#   S3_SERVER  the S3 server of the S3 rows, on loopback: moto (default;
+#              pip install 'moto[server]') or s3s-fs (cargo install s3s-fs
+#              --version 0.14.1 --features binary; it serves files as they
+#              are, but streams an object at about 90 MB/s, so it measures
+#              itself more than kadet: see BENCHMARKS.md)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -135,10 +139,15 @@ row sigma1 "(g) kadet, pack + SigmaHQ rules, 1 thread" \
 
 # ------------------------------------------------------------- S3 rows ----
 # The corpus cut in parts (as archives are: many objects), scanned from a
-# local directory and from S3 (moto's server mode on loopback, on the same
-# machine: it takes CPU from kadet, so the ratio is a floor).
+# local directory and from S3 on loopback, on the same machine: the server
+# takes CPU from kadet, so the ratio is a floor. moto keeps the uploaded
+# parts in memory; s3s-fs serves the parts' files as they are (hard links,
+# no upload).
 S3_ROWS=0
-if [[ "${SKIP_S3:-0}" != 1 ]] && command -v moto_server >/dev/null 2>&1; then
+S3_SERVER="${S3_SERVER:-moto}"
+S3_BIN=moto_server
+[[ "$S3_SERVER" == s3s-fs ]] && S3_BIN=s3s-fs
+if [[ "${SKIP_S3:-0}" != 1 ]] && command -v "$S3_BIN" >/dev/null 2>&1; then
     S3_ROWS=1
     PARTS="$BENCH_DIR/parts"
     if [[ ! -f "$PARTS/.from" || "$(cat "$PARTS/.from")" != "$want" ]]; then
@@ -148,29 +157,40 @@ if [[ "${SKIP_S3:-0}" != 1 ]] && command -v moto_server >/dev/null 2>&1; then
         echo "$want" > "$PARTS/.from"
     fi
     S3_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-    moto_server -H 127.0.0.1 -p "$S3_PORT" >"$BENCH_DIR/moto.log" 2>&1 &
-    MOTO_PID=$!
-    trap 'rm -f "$TFILE"; kill "$MOTO_PID" 2>/dev/null || true' EXIT
+    if [[ "$S3_SERVER" == s3s-fs ]]; then
+        S3_ROOT="$BENCH_DIR/s3s-root"
+        rm -rf "$S3_ROOT"
+        mkdir -p "$S3_ROOT/bench/parts"
+        ln "$PARTS"/part-*.jsonl "$S3_ROOT/bench/parts/"
+        s3s-fs --host 127.0.0.1 --port "$S3_PORT" --access-key bench --secret-key bench \
+            "$S3_ROOT" >"$BENCH_DIR/s3s-fs.log" 2>&1 &
+    else
+        moto_server -H 127.0.0.1 -p "$S3_PORT" >"$BENCH_DIR/moto.log" 2>&1 &
+    fi
+    S3_PID=$!
+    trap 'rm -f "$TFILE"; kill "$S3_PID" 2>/dev/null || true' EXIT
     for _ in $(seq 100); do
         curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/" && break
         sleep 0.1
     done
-    curl -s -f -X PUT "http://127.0.0.1:$S3_PORT/bench" >/dev/null
-    echo "== uploading $(ls "$PARTS" | wc -l) parts to moto" >&2
-    for f in "$PARTS"/part-*.jsonl; do
-        curl -s -f -T "$f" "http://127.0.0.1:$S3_PORT/bench/parts/$(basename "$f")" >/dev/null
-    done
+    if [[ "$S3_SERVER" == moto ]]; then
+        curl -s -f -X PUT "http://127.0.0.1:$S3_PORT/bench" >/dev/null
+        echo "== uploading $(ls "$PARTS" | wc -l) parts to moto" >&2
+        for f in "$PARTS"/part-*.jsonl; do
+            curl -s -f -T "$f" "http://127.0.0.1:$S3_PORT/bench/parts/$(basename "$f")" >/dev/null
+        done
+    fi
     S3_ENV=(env AWS_ENDPOINT_URL="http://127.0.0.1:$S3_PORT" AWS_ALLOW_HTTP=true
         AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1)
     row dir1 "(h) kadet, pack, 1 thread, parts on disk" \
         "$KADET" scan --threads 1 --format jsonl --output /dev/null "$PARTS"
-    row s31 "(i) kadet, pack, 1 thread, parts in S3" \
+    row s31 "(i) kadet, pack, 1 thread, parts in S3 ($S3_SERVER)" \
         "${S3_ENV[@]}" "$KADET" scan --threads 1 --format jsonl --output /dev/null s3://bench/parts/
     row dirN "(j) kadet, pack, $NPROC threads, parts on disk" \
         "$KADET" scan --threads "$NPROC" --format jsonl --output /dev/null "$PARTS"
-    row s3N "(k) kadet, pack, $NPROC threads, parts in S3" \
+    row s3N "(k) kadet, pack, $NPROC threads, parts in S3 ($S3_SERVER)" \
         "${S3_ENV[@]}" "$KADET" scan --threads "$NPROC" --format jsonl --output /dev/null s3://bench/parts/
-    kill "$MOTO_PID" 2>/dev/null || true
+    kill "$S3_PID" 2>/dev/null || true
 fi
 
 EVENTS_COUNTED="$(awk '{ print $1; exit }' "$BENCH_DIR/wc.out" 2>/dev/null || true)"
