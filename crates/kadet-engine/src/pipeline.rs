@@ -595,25 +595,42 @@ fn open_skip(f: &InputFile, e: std::io::Error) -> Skip {
     }
 }
 
-/// A fault-injection point for tests of the isolation above: when the
+/// Fault-injection points for tests of the isolation above: when the
 /// environment variable `KADET_FAULT_INJECT_PANIC` is set, a record that
-/// contains its value panics as a bug would. Unset (always, in production),
-/// it costs one check of a flag per record.
+/// contains its value panics as a bug would; with `KADET_FAULT_INJECT_ABORT`,
+/// the process aborts as it would on a failed allocation (no unwinding, no
+/// cleanup: what `serve`'s crash-loop guard must survive). Unset (always, in
+/// production), they cost one check of a flag per record.
 mod fault_injection {
+    use memchr::memmem::Finder;
     use std::sync::OnceLock;
 
-    static MARKER: OnceLock<Option<memchr::memmem::Finder<'static>>> = OnceLock::new();
+    static PANIC: OnceLock<Option<Finder<'static>>> = OnceLock::new();
+    static ABORT: OnceLock<Option<Finder<'static>>> = OnceLock::new();
 
-    pub(super) fn check(record: &[u8]) {
-        let marker = MARKER.get_or_init(|| {
-            std::env::var("KADET_FAULT_INJECT_PANIC")
+    fn marker(
+        cell: &'static OnceLock<Option<Finder<'static>>>,
+        var: &str,
+    ) -> Option<&'static Finder<'static>> {
+        cell.get_or_init(|| {
+            std::env::var(var)
                 .ok()
                 .filter(|m| !m.is_empty())
-                .map(|m| memchr::memmem::Finder::new(m.as_bytes()).into_owned())
-        });
-        if let Some(f) = marker {
+                .map(|m| Finder::new(m.as_bytes()).into_owned())
+        })
+        .as_ref()
+    }
+
+    pub(super) fn check(record: &[u8]) {
+        if let Some(f) = marker(&PANIC, "KADET_FAULT_INJECT_PANIC") {
             if f.find(record).is_some() {
                 panic!("fault injected (KADET_FAULT_INJECT_PANIC)");
+            }
+        }
+        if let Some(f) = marker(&ABORT, "KADET_FAULT_INJECT_ABORT") {
+            if f.find(record).is_some() {
+                eprintln!("kadet: fault injected (KADET_FAULT_INJECT_ABORT): aborting");
+                std::process::abort();
             }
         }
     }

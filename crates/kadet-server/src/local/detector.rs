@@ -13,10 +13,15 @@
 //!
 //! What fails inside kadet costs one record, never detection: a record whose
 //! decoding or evaluation panics becomes a dead letter and is passed over,
-//! and so does a stored window that no longer reads. Only the
+//! and so does a stored window that no longer reads. A record that kills
+//! the process outright (an allocation failure aborts, an OOM kill) is found
+//! by the crash-loop guard ([`super::crash_marker`]) and, after
+//! [`QUARANTINE_AFTER`] crashes, kept as a dead letter instead of replayed
+//! at every start. Only the
 //! store failing (disk full, I/O error) stops detection; `/readyz` then
 //! answers 503 until a pass commits again.
 
+use super::crash_marker::{CrashGuard, Mark, QUARANTINE_AFTER};
 use super::journal::Shared;
 use super::store::{Pass, Quarantined, Store};
 use crate::active_rules::ActiveRules;
@@ -38,6 +43,7 @@ pub struct Detector {
     opts: ScanOptions,
     timing: Timing,
     store: Store,
+    guard: CrashGuard,
     journal: Arc<Shared>,
     metrics: Arc<Metrics>,
     sinks: Vec<String>,
@@ -67,13 +73,15 @@ enum Exit {
 impl Detector {
     /// A detector for the rules in `active`, writing to `store`, for the
     /// named `sinks`; records and stored state it cannot process become
-    /// dead letters in `dead_letters`. `up` is cleared while the store fails.
+    /// dead letters in `dead_letters` (`guard` finds the records that killed
+    /// the last run). `up` is cleared while the store fails.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         active: Arc<ActiveRules>,
         opts: ScanOptions,
         timing: Timing,
         store: Store,
+        guard: CrashGuard,
         journal: Arc<Shared>,
         metrics: Arc<Metrics>,
         sinks: Vec<String>,
@@ -85,6 +93,7 @@ impl Detector {
             opts,
             timing,
             store,
+            guard,
             journal,
             metrics,
             sinks,
@@ -242,7 +251,9 @@ impl Detector {
 
     /// Reads and evaluates the next run of journal records; a record
     /// evaluated before (a batch resent by a client that got no answer) is
-    /// passed over.
+    /// passed over. The run is marked as in evaluation first; records the
+    /// last run died on are marked and evaluated one at a time, and one that
+    /// killed it [`QUARANTINE_AFTER`] times is kept as a dead letter.
     fn evaluate_records(
         &mut self,
         gen: &mut Generation<'_>,
@@ -251,21 +262,39 @@ impl Detector {
             .journal
             .read_from(gen.offset, 8 << 20)
             .context("reading the journal")?;
+        self.mark(gen.offset, next, 0, false)?;
+        let ends: Vec<u64> = records
+            .iter()
+            .skip(1)
+            .map(|(at, _)| *at)
+            .chain([next])
+            .collect();
         let mut results = Vec::with_capacity(records.len());
         let mut applied: Vec<[u8; 32]> = Vec::with_capacity(records.len());
-        for (at, entry) in records {
+        for ((at, entry), end) in records.into_iter().zip(ends) {
             let digest = entry.digest();
             if applied.contains(&digest) || self.store.applied(&digest)? {
                 self.metrics.inc(Counter::DuplicateRecords, &[]);
                 continue;
             }
             applied.push(digest);
+            let suspect = self.guard.suspect.crashes_of(at);
+            if let Some(crashes) = suspect {
+                if crashes >= QUARANTINE_AFTER {
+                    self.quarantine_record(&entry.origin(at), crashes, &entry.doc);
+                    continue;
+                }
+                self.mark(at, end, crashes, true)?;
+            }
             let r = gen.eval.process_document(
                 Arc::from(entry.origin(at)),
                 0,
                 &entry.doc,
                 entry.cluster.as_deref(),
             );
+            if suspect.is_some() && end < next {
+                self.mark(end, next, 0, false)?;
+            }
             for s in r
                 .skips
                 .iter()
@@ -276,6 +305,38 @@ impl Detector {
             results.push(r);
         }
         Ok((results, next, applied))
+    }
+
+    /// Marks journal offsets `[start, end)` as in evaluation.
+    fn mark(&self, start: u64, end: u64, crashes: u32, single: bool) -> Result<()> {
+        if start >= end {
+            return Ok(());
+        }
+        self.guard
+            .marker
+            .set(Mark {
+                start,
+                end,
+                crashes,
+                single,
+            })
+            .context("writing the crash-loop mark (state/evaluating)")
+    }
+
+    /// Keeps a record that killed the detector `crashes` times as a dead
+    /// letter; it is not evaluated again.
+    fn quarantine_record(&self, origin: &str, crashes: u32, doc: &[u8]) {
+        self.metrics.inc(Counter::PoisonRecords, &[]);
+        let reason = format!(
+            "the detector died {crashes} times while evaluating this record (out of memory, or a crash kadet could not catch); it is kept here and not evaluated again"
+        );
+        tracing::error!(location = %origin, %reason, file = %self.dead_letters.0.display(), "record kept as a dead letter");
+        self.keep(DeadLetter::new(
+            Kind::Record,
+            reason,
+            origin,
+            DeadLetter::text(doc),
+        ));
     }
 
     fn count(&self, gen: &Generation<'_>, results: &[ChunkResult], pass: &Pass) {
@@ -373,6 +434,7 @@ mod tests {
                 idle_release: None,
             },
             Store::from_connection(read_only),
+            super::super::crash_marker::CrashGuard::open(dir.path(), 0).unwrap(),
             journal.shared.clone(),
             metrics.clone(),
             vec!["x".into()],

@@ -14,6 +14,7 @@
 //! Nothing here refers to cluster mode: the two modes share
 //! [`crate::core`] and nothing else.
 
+pub mod crash_marker;
 pub mod deliver;
 pub mod detector;
 pub mod intake;

@@ -1,6 +1,7 @@
 //! Starting and stopping single-process mode: the SQLite store, the
 //! journal and its writer, one outbox worker per sink, and the detector.
 
+use super::crash_marker::CrashGuard;
 use super::deliver::OutboxWorker;
 use super::detector::Detector;
 use super::intake::JournalIntake;
@@ -110,11 +111,14 @@ pub fn start(
         );
     }
     let detector_up = Arc::new(AtomicBool::new(true));
+    let guard = CrashGuard::open(state_dir, store.journal_offset()?)
+        .with_context(|| format!("cannot open {}", state_dir.join("evaluating").display()))?;
     let mut det = Detector::new(
         active.clone(),
         opts,
         timing,
         store,
+        guard,
         journal.shared.clone(),
         metrics.clone(),
         sink_names,

@@ -271,13 +271,12 @@ impl Server {
             }
         };
         let base = format!("{scheme}://{addr}");
-        let server = Server {
+        Server {
             child,
             addr,
             base,
             log,
-        };
-        server
+        }
     }
 
     /// Starts the server and returns once it listens, without waiting for

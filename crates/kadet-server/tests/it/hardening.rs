@@ -123,7 +123,10 @@ fn a_record_kadet_fails_on_is_quarantined_and_detection_goes_on() {
     let q = std::fs::read_to_string(dir.path().join("state/dead-letter.jsonl")).unwrap();
     let entry: serde_json::Value = serde_json::from_str(q.lines().next().unwrap()).unwrap();
     assert_eq!(entry["kind"], "record");
-    assert!(entry["origin"].as_str().unwrap().starts_with("/v1/audit, accepted "));
+    assert!(entry["origin"]
+        .as_str()
+        .unwrap()
+        .starts_with("/v1/audit, accepted "));
     assert!(entry["reason"].as_str().unwrap().contains("fault injected"));
     assert!(entry["payload"].as_str().unwrap().contains("POISON-PILL"));
     assert_eq!(

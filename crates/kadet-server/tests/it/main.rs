@@ -6,6 +6,7 @@ mod cloudwatch;
 #[path = "../common/mod.rs"]
 mod common;
 mod crash;
+mod crash_loop;
 mod day_two;
 mod equivalence;
 mod hardening;
