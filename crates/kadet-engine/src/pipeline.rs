@@ -115,6 +115,18 @@ pub struct ChunkResult {
     pub stats: ScanStats,
 }
 
+/// How many skipped records one result describes in full; the rest are
+/// counted in [`ScanStats::skipped`] only. Bounds the memory of a document
+/// of millions of unreadable items (kadet's own failures, which become dead
+/// letters, are always kept).
+pub const MAX_SKIPS_KEPT: usize = 1_000;
+
+fn keep_skip(skips: &mut Vec<Skip>, skip: Skip) {
+    if skips.len() < MAX_SKIPS_KEPT || skip.reason == SkipReason::InternalError {
+        skips.push(skip);
+    }
+}
+
 /// Everything a worker needs, shared read-only.
 pub struct Evaluator<'r> {
     rules: &'r [Rule],
@@ -156,7 +168,7 @@ impl<'a> DecodeSink<'a> for WorkerSink<'_, 'a> {
     }
     fn skip(&mut self, skip: Skip) {
         *self.stats.skipped.entry(skip.reason).or_default() += 1;
-        self.skips.push(skip);
+        keep_skip(self.skips, skip);
     }
     fn ignore(&mut self, reason: IgnoreReason) {
         *self.stats.ignored.entry(reason).or_default() += 1;
@@ -398,7 +410,7 @@ impl<'r> Evaluator<'r> {
             Ok(ev) => ev,
             Err(e) => {
                 *res.stats.skipped.entry(e.reason).or_default() += 1;
-                res.skips.push(e.at(raw.meta.location.clone()));
+                keep_skip(&mut res.skips, e.at(raw.meta.location.clone()));
                 return true;
             }
         };
@@ -435,7 +447,7 @@ impl<'r> Evaluator<'r> {
             Ok(ev) => ev,
             Err(e) => {
                 *res.stats.skipped.entry(e.reason).or_default() += 1;
-                res.skips.push(e.at(raw.meta.location.clone()));
+                keep_skip(&mut res.skips, e.at(raw.meta.location.clone()));
                 return true;
             }
         };

@@ -9,6 +9,13 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 
+/// The most events one body (or one source message) may hold. Real
+/// senders stay far below it (the API server's webhook batches hold at most
+/// 400, Firehose requests 500 records), while a body of tiny items (`[0,0,…]`:
+/// 16 MiB of them is 8 million) would make every later stage keep millions
+/// of entries: it is refused with `413` as it is read.
+pub const MAX_EVENTS_PER_BODY: u64 = 100_000;
+
 /// Why a body was refused.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refusal {
@@ -84,6 +91,95 @@ fn utf8(what: &str, body: &[u8]) -> Result<(), Refusal> {
     }
 }
 
+/// The items of a JSON array, refusing the body as soon as the events of
+/// the whole body would pass [`MAX_EVENTS_PER_BODY`] (`seen` so far).
+fn bounded_items<'a>(text: &'a str, seen: u64, what: &str) -> Result<Vec<&'a RawValue>, Refusal> {
+    use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
+    struct Items {
+        room: u64,
+    }
+    impl<'de> Visitor<'de> for Items {
+        type Value = Vec<&'de RawValue>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON array")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element::<&'de RawValue>()? {
+                if items.len() as u64 >= self.room {
+                    return Err(A::Error::custom(TOO_MANY));
+                }
+                items.push(item);
+            }
+            Ok(items)
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for Items {
+        type Value = Vec<&'de RawValue>;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    const TOO_MANY: &str = "too many events";
+    let mut de = serde_json::Deserializer::from_str(text);
+    let room = MAX_EVENTS_PER_BODY.saturating_sub(seen);
+    let items = Items { room }.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    items.map_err(|e| {
+        if e.to_string().starts_with(TOO_MANY) {
+            Refusal::TooLarge(format!(
+                "{what}more than {MAX_EVENTS_PER_BODY} events in one body; send smaller batches"
+            ))
+        } else {
+            malformed(what, &e)
+        }
+    })
+}
+
+/// The most top-level fields one object may have (an audit event has about
+/// twenty; a batch wrapper one or two).
+const MAX_FIELDS: usize = 10_000;
+
+/// The top-level fields of a JSON object, refusing an object of more than
+/// [`MAX_FIELDS`] fields as soon as it is read that far.
+fn bounded_fields<'a>(text: &'a str, what: &str) -> Result<BTreeMap<String, &'a RawValue>, Refusal> {
+    use serde::de::{DeserializeSeed, Error as _, MapAccess, Visitor};
+    struct Fields;
+    impl<'de> Visitor<'de> for Fields {
+        type Value = BTreeMap<String, &'de RawValue>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut fields = BTreeMap::new();
+            while let Some((k, v)) = map.next_entry::<String, &'de RawValue>()? {
+                if fields.len() >= MAX_FIELDS {
+                    return Err(A::Error::custom(TOO_MANY));
+                }
+                fields.insert(k, v);
+            }
+            Ok(fields)
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for Fields {
+        type Value = BTreeMap<String, &'de RawValue>;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    const TOO_MANY: &str = "too many fields";
+    let mut de = serde_json::Deserializer::from_str(text);
+    let fields = Fields.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    fields.map_err(|e| {
+        if e.to_string().starts_with(TOO_MANY) {
+            Refusal::TooLarge(format!(
+                "{what}an object with more than {MAX_FIELDS} fields is not an audit event or batch"
+            ))
+        } else {
+            malformed(what, &e)
+        }
+    })
+}
+
 /// Checks one JSON document and drops oversized events from its batch.
 fn prepare_doc(
     text: &str,
@@ -94,8 +190,7 @@ fn prepare_doc(
     let trimmed = text.trim_start();
     match trimmed.as_bytes().first() {
         Some(b'[') => {
-            let items: Vec<&RawValue> =
-                serde_json::from_str(text).map_err(|e| malformed(what, &e))?;
+            let items = bounded_items(text, out.received, what)?;
             let (kept, dropped) = filter(items, max_event, out);
             if kept.is_empty() {
                 return Ok(());
@@ -107,16 +202,14 @@ fn prepare_doc(
             }
         }
         Some(b'{') => {
-            let map: BTreeMap<String, &RawValue> =
-                serde_json::from_str(text).map_err(|e| malformed(what, &e))?;
+            let map = bounded_fields(text, what)?;
             let field = BATCH_FIELDS
                 .iter()
                 .find(|f| map.get(**f).is_some_and(|v| v.get().starts_with('[')));
             match field {
                 Some(field) => {
                     let raw = map.get(*field).map_or("[]", |v| v.get());
-                    let items: Vec<&RawValue> =
-                        serde_json::from_str(raw).map_err(|e| malformed(what, &e))?;
+                    let items = bounded_items(raw, out.received, what)?;
                     let (kept, dropped) = filter(items, max_event, out);
                     if kept.is_empty() {
                         return Ok(());
@@ -136,6 +229,11 @@ fn prepare_doc(
                     }
                 }
                 None => {
+                    if out.received >= MAX_EVENTS_PER_BODY {
+                        return Err(Refusal::TooLarge(format!(
+                            "{what}more than {MAX_EVENTS_PER_BODY} events in one body; send smaller batches"
+                        )));
+                    }
                     out.received += 1;
                     if text.len() > max_event {
                         out.too_large += 1;
@@ -406,5 +504,26 @@ mod tests {
             prepare_firehose(body.as_bytes(), 10, 1000),
             Err(Refusal::TooLarge(_))
         ));
+    }
+
+    #[test]
+    fn a_body_of_too_many_events_or_fields_is_refused_as_it_is_read() {
+        let many = format!("[{}0]", "0,".repeat(MAX_EVENTS_PER_BODY as usize));
+        match prepare_body(many.as_bytes(), 100) {
+            Err(Refusal::TooLarge(m)) => assert!(m.contains("100000 events"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        let wrapped = format!("{{\"records\":{many}}}");
+        assert!(matches!(
+            prepare_body(wrapped.as_bytes(), 100),
+            Err(Refusal::TooLarge(_))
+        ));
+        let just_under = format!("[{}0]", "0,".repeat(MAX_EVENTS_PER_BODY as usize - 1));
+        assert_eq!(prepare_body(just_under.as_bytes(), 100).unwrap().received, MAX_EVENTS_PER_BODY);
+        let fields: Vec<String> = (0..=MAX_FIELDS).map(|i| format!("\"k{i}\":0")).collect();
+        let wide = format!("{{{}}}", fields.join(","));
+        assert!(matches!(prepare_body(wide.as_bytes(), 1 << 30), Err(Refusal::TooLarge(_))));
+        // Still malformed JSON is malformed, with its place.
+        assert!(matches!(prepare_body(b"[1,2", 100), Err(Refusal::Malformed(_))));
     }
 }
