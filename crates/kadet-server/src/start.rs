@@ -422,6 +422,7 @@ pub fn run(opts: ServeOptions) -> Result<()> {
         ready: AtomicBool::new(false),
         detector_up: front.detector_up,
         inflight: tokio::sync::Semaphore::new(cfg.limits.max_concurrent_requests),
+        intake_memory: tokio::sync::Semaphore::new(http::intake_memory_kib(&cfg.limits) as usize),
         cluster: cfg.listen.cluster.clone(),
         outbox_pending: front.outbox_pending,
         sources,

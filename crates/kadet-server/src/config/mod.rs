@@ -240,6 +240,11 @@ pub struct Limits {
     /// more get 429 with `Retry-After`.
     #[serde(default = "d_concurrent")]
     pub max_concurrent_requests: usize,
+    /// Memory the request bodies in progress may take, decoding included
+    /// (each is counted at six times its size, or of `max_body_bytes` when
+    /// gzipped or of unknown length); more get 429 with `Retry-After`.
+    #[serde(default = "d_intake_memory")]
+    pub max_intake_memory_bytes: usize,
 }
 
 fn d_body() -> usize {
@@ -266,6 +271,9 @@ fn d_segment() -> u64 {
 fn d_concurrent() -> usize {
     32
 }
+fn d_intake_memory() -> usize {
+    384 << 20
+}
 fn d_drain() -> u64 {
     30
 }
@@ -282,6 +290,7 @@ impl Default for Limits {
             segment_bytes: d_segment(),
             shutdown_grace_secs: d_drain(),
             max_concurrent_requests: d_concurrent(),
+            max_intake_memory_bytes: d_intake_memory(),
         }
     }
 }

@@ -123,7 +123,9 @@ fn bounded_items<'a>(text: &'a str, seen: u64, what: &str) -> Result<Vec<&'a Raw
     const TOO_MANY: &str = "too many events";
     let mut de = serde_json::Deserializer::from_str(text);
     let room = MAX_EVENTS_PER_BODY.saturating_sub(seen);
-    let items = Items { room }.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    let items = Items { room }
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v));
     items.map_err(|e| {
         if e.to_string().starts_with(TOO_MANY) {
             Refusal::TooLarge(format!(
@@ -141,7 +143,10 @@ const MAX_FIELDS: usize = 10_000;
 
 /// The top-level fields of a JSON object, refusing an object of more than
 /// [`MAX_FIELDS`] fields as soon as it is read that far.
-fn bounded_fields<'a>(text: &'a str, what: &str) -> Result<BTreeMap<String, &'a RawValue>, Refusal> {
+fn bounded_fields<'a>(
+    text: &'a str,
+    what: &str,
+) -> Result<BTreeMap<String, &'a RawValue>, Refusal> {
     use serde::de::{DeserializeSeed, Error as _, MapAccess, Visitor};
     struct Fields;
     impl<'de> Visitor<'de> for Fields {
@@ -168,7 +173,9 @@ fn bounded_fields<'a>(text: &'a str, what: &str) -> Result<BTreeMap<String, &'a 
     }
     const TOO_MANY: &str = "too many fields";
     let mut de = serde_json::Deserializer::from_str(text);
-    let fields = Fields.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    let fields = Fields
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v));
     fields.map_err(|e| {
         if e.to_string().starts_with(TOO_MANY) {
             Refusal::TooLarge(format!(
@@ -519,11 +526,20 @@ mod tests {
             Err(Refusal::TooLarge(_))
         ));
         let just_under = format!("[{}0]", "0,".repeat(MAX_EVENTS_PER_BODY as usize - 1));
-        assert_eq!(prepare_body(just_under.as_bytes(), 100).unwrap().received, MAX_EVENTS_PER_BODY);
+        assert_eq!(
+            prepare_body(just_under.as_bytes(), 100).unwrap().received,
+            MAX_EVENTS_PER_BODY
+        );
         let fields: Vec<String> = (0..=MAX_FIELDS).map(|i| format!("\"k{i}\":0")).collect();
         let wide = format!("{{{}}}", fields.join(","));
-        assert!(matches!(prepare_body(wide.as_bytes(), 1 << 30), Err(Refusal::TooLarge(_))));
+        assert!(matches!(
+            prepare_body(wide.as_bytes(), 1 << 30),
+            Err(Refusal::TooLarge(_))
+        ));
         // Still malformed JSON is malformed, with its place.
-        assert!(matches!(prepare_body(b"[1,2", 100), Err(Refusal::Malformed(_))));
+        assert!(matches!(
+            prepare_body(b"[1,2", 100),
+            Err(Refusal::Malformed(_))
+        ));
     }
 }

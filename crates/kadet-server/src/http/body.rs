@@ -21,18 +21,36 @@ use std::time::Duration;
 /// 4 MiB, at most 1 s), so that a client still sending gets to read the
 /// answer instead of a connection reset.
 pub(super) async fn linger(body: &mut Body) {
+    drain(body, 4 << 20, Duration::from_secs(1)).await;
+}
+
+/// Reads and drops up to `bytes` of the body within `time`: memory stays
+/// flat, and the client reads the answer.
+async fn drain(body: &mut Body, bytes: usize, time: Duration) {
     let drain = async {
         let mut seen = 0usize;
         while let Some(Ok(frame)) = body.frame().await {
             if let Ok(d) = frame.into_data() {
                 seen += d.len();
-                if seen > 4 << 20 {
+                if seen > bytes {
                     break;
                 }
             }
         }
     };
-    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+    let _ = tokio::time::timeout(time, drain).await;
+}
+
+/// Before a `429` for a body that may be sent again, drains it whole (up
+/// to the body limit, within the body's time), so that the client reads
+/// "retry later" rather than a reset connection while it is still sending.
+pub(super) async fn postpone(limits: &Limits, body: &mut Body) {
+    drain(
+        body,
+        limits.max_body_bytes,
+        Duration::from_secs(limits.body_read_timeout_secs.min(10)),
+    )
+    .await;
 }
 
 pub(super) fn is_json(headers: &HeaderMap) -> bool {
@@ -123,17 +141,12 @@ pub(super) async fn ingest_request(
             return Err(r);
         }
     };
-    let Ok(_permit) = app.inflight.try_acquire() else {
-        linger(&mut body).await;
-        return Err(Refused {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            reason: "too-many-requests",
-            message: format!(
-                "more than {} requests in progress; retry later",
-                app.limits.max_concurrent_requests
-            ),
-            retry_after: Some(app.limits.retry_after_secs),
-        });
+    let _admitted = match admit(app, &parts.headers, gzip) {
+        Ok(a) => a,
+        Err(r) => {
+            postpone(&app.limits, &mut body).await;
+            return Err(r);
+        }
     };
     let bytes = read_body(&app.limits, &parts.headers, body).await?;
     let (id, mut prepared) = decode_body(&app.limits, bytes, gzip, ep).await?;
@@ -148,6 +161,69 @@ pub(super) async fn ingest_request(
         .collect();
     store(app, batches, prepared.redacted).await?;
     Ok((id, prepared))
+}
+
+/// Each body is counted at this many times its size while it is decoded,
+/// checked, redacted and stored (the copies measured: the body, its
+/// decoded form, the checked documents, their redacted form, the batches).
+const INTAKE_MEMORY_FACTOR: u64 = 6;
+
+/// What a request holds while its body is in memory: its place among the
+/// requests in progress, and its share of the intake memory.
+pub(super) struct Admitted<'a> {
+    _request: tokio::sync::SemaphorePermit<'a>,
+    _memory: tokio::sync::SemaphorePermit<'a>,
+}
+
+/// Admits a request whose body is about to be read, or refuses it with
+/// `429`: too many requests in progress, or their bodies would take more
+/// memory than `max_intake_memory_bytes`. A body is counted at
+/// [`INTAKE_MEMORY_FACTOR`] times its declared length, or of
+/// `max_body_bytes` when gzipped (it decodes to at most that) or of unknown
+/// length.
+pub(super) fn admit<'a>(
+    app: &'a App,
+    headers: &HeaderMap,
+    gzip: bool,
+) -> Result<Admitted<'a>, Refused> {
+    let refuse = |reason: &'static str, message: String| Refused {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        reason,
+        message,
+        retry_after: Some(app.limits.retry_after_secs),
+    };
+    let Ok(request) = app.inflight.try_acquire() else {
+        return Err(refuse(
+            "too-many-requests",
+            format!(
+                "more than {} requests in progress; retry later",
+                app.limits.max_concurrent_requests
+            ),
+        ));
+    };
+    let max = app.limits.max_body_bytes as u64;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|_| !gzip)
+        .unwrap_or(max)
+        .min(max);
+    let kib = (declared.saturating_mul(INTAKE_MEMORY_FACTOR) / 1024 + 1)
+        .min(u64::from(super::intake_memory_kib(&app.limits)));
+    let Ok(memory) = app.intake_memory.try_acquire_many(kib as u32) else {
+        return Err(refuse(
+            "intake-memory",
+            format!(
+                "the bodies in progress would take more than {} bytes (max_intake_memory_bytes); retry later",
+                app.limits.max_intake_memory_bytes
+            ),
+        ));
+    };
+    Ok(Admitted {
+        _request: request,
+        _memory: memory,
+    })
 }
 
 /// Reads the body, within the size limit and the time allowed.

@@ -47,12 +47,21 @@ pub struct App {
     pub detector_up: Arc<AtomicBool>,
     /// Outbox size probe for metrics.
     pub outbox_pending: Box<dyn Fn() -> i64 + Send + Sync>,
-    /// Bounds the ingest requests in progress (and so the bodies in memory).
+    /// Bounds the ingest requests in progress.
     pub inflight: tokio::sync::Semaphore,
+    /// Bounds the memory their bodies take ([`body::admit`]), in KiB.
+    pub intake_memory: tokio::sync::Semaphore,
     /// The cluster name for requests that name none (`[listen] cluster`).
     pub cluster: Option<String>,
     /// The `[[sources]]`: push endpoints, and every source's health.
     pub sources: Arc<crate::sources::Sources>,
+}
+
+/// The intake memory budget in KiB (the unit of [`App::intake_memory`]),
+/// at least one maximal body's share so any allowed body can be admitted.
+pub fn intake_memory_kib(limits: &Limits) -> u32 {
+    let kib = (limits.max_intake_memory_bytes / 1024).max(limits.max_body_bytes / 1024 + 1);
+    u32::try_from(kib).unwrap_or(u32::MAX >> 4)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -106,14 +106,12 @@ async fn push(app: &App, name: &str, req: Request) -> Result<Pushed, Refused> {
             retry_after: Some(app.limits.retry_after_secs),
         });
     }
-    let Ok(_permit) = app.inflight.try_acquire() else {
-        linger(&mut body).await;
-        return Err(Refused {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            reason: "too-many-requests",
-            message: "too many requests in progress; retry later".into(),
-            retry_after: Some(app.limits.retry_after_secs),
-        });
+    let _admitted = match super::body::admit(app, &parts.headers, false) {
+        Ok(a) => a,
+        Err(r) => {
+            super::body::postpone(&app.limits, &mut body).await;
+            return Err(r);
+        }
     };
     let bytes = read_body(&app.limits, &parts.headers, body).await?;
     let message = parse_envelope(&bytes)

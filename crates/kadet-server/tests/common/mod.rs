@@ -214,11 +214,34 @@ impl Server {
 
     /// Starts the server and returns once it listens.
     fn spawn(config: &Path, cwd: &Path, env: &[(&str, &str)], umask: Option<u32>) -> Server {
-        let mut cmd = match umask {
-            Some(m) => {
+        Server::spawn_after(config, cwd, env, umask.map(|m| format!("umask {m:03o}")))
+    }
+
+    /// Starts `kadet serve` under a limit on its data memory (`ulimit -d`,
+    /// which counts the heap and private mappings: an allocation past it
+    /// fails, as under a container's memory limit), and waits until it
+    /// listens.
+    pub fn start_with_memory_limit(config: &Path, cwd: &Path, bytes: u64) -> Server {
+        Server::spawn_after(
+            config,
+            cwd,
+            &[],
+            Some(format!("ulimit -d {}", bytes / 1024)),
+        )
+    }
+
+    /// Starts the server, after the shell commands `setup` when given.
+    fn spawn_after(
+        config: &Path,
+        cwd: &Path,
+        env: &[(&str, &str)],
+        setup: Option<String>,
+    ) -> Server {
+        let mut cmd = match setup {
+            Some(setup) => {
                 let mut c = Command::new("sh");
                 c.arg("-c")
-                    .arg(format!("umask {m:03o} && exec \"$0\" \"$@\""))
+                    .arg(format!("{setup} && exec \"$0\" \"$@\""))
                     .arg(kadet_bin());
                 c
             }

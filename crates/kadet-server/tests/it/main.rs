@@ -11,6 +11,7 @@ mod day_two;
 mod equivalence;
 mod hardening;
 mod kafka;
+mod memory;
 mod pubsub;
 mod serve;
 mod upgrade;
