@@ -1,7 +1,10 @@
-//! Redaction of secrets: a minted service-account token
-//! (`responseObject.status.token` of a TokenRequest, logged at
-//! RequestResponse level) and the values of a Secret's `data`/`stringData`.
-//! kadet applies it to every event it prints or stores unless told not to:
+//! Redaction of secrets: every field of the Kubernetes API that carries a
+//! credential ([`CREDENTIAL_FIELDS`]: a minted service-account token, a
+//! token under review, a Secret's values and the copy of them `kubectl
+//! apply` keeps in an annotation), in the request and response bodies of an
+//! audit event, whatever their shape: the object, a list of them, a merge
+//! patch (no `kind`: the request's resource decides) or a JSON patch (an
+//! array: every operation's value). kadet applies it to every event it prints or stores unless told not to:
 //! [`redact_event`] on canonical events (`scan`, `cat`, `explain`), and
 //! [`redact_document`] on whole records before `serve` stores them, which
 //! finds the same events inside every container kadet reads (EventList,
@@ -14,19 +17,137 @@ use std::borrow::Cow;
 /// What a redacted value is replaced with.
 pub const REDACTED: &str = "[REDACTED]";
 
+/// One place an object of the Kubernetes API carries a credential.
+#[derive(Debug)]
+pub struct CredentialField {
+    /// The kinds of object that carry it; empty: any object.
+    pub kinds: &'static [&'static str],
+    /// The request's resource (`resource` or `resource/subresource`) whose
+    /// bodies carry it whatever their kind says (a patch has none).
+    pub resource: &'static str,
+    /// Where it is; `*` stands for every member of an object.
+    pub path: &'static [&'static str],
+    /// Why it is a credential.
+    pub why: &'static str,
+}
+
+/// Every credential field kadet redacts. docs/serve.md has the same table,
+/// with what is left out and why.
+pub const CREDENTIAL_FIELDS: &[CredentialField] = &[
+    CredentialField {
+        kinds: &[],
+        resource: "serviceaccounts/token",
+        path: &["status", "token"],
+        why: "the service-account token a TokenRequest minted",
+    },
+    CredentialField {
+        kinds: &["TokenReview"],
+        resource: "tokenreviews",
+        path: &["spec", "token"],
+        why: "the bearer token a webhook or proxy asks the API server to check",
+    },
+    CredentialField {
+        kinds: &["Secret"],
+        resource: "secrets",
+        path: &["data", "*"],
+        why: "a Secret's values (base64)",
+    },
+    CredentialField {
+        kinds: &["Secret"],
+        resource: "secrets",
+        path: &["stringData", "*"],
+        why: "a Secret's values as text (write-only)",
+    },
+    CredentialField {
+        kinds: &["Secret"],
+        resource: "secrets",
+        path: &[
+            "metadata",
+            "annotations",
+            "kubectl.kubernetes.io/last-applied-configuration",
+        ],
+        why: "kubectl apply keeps the whole applied Secret, its data included, here",
+    },
+];
+
 /// Redacts secrets in a canonical event in place; returns how many values
 /// were replaced.
 pub fn redact_event(event: &mut Value<'_>) -> usize {
-    let mut n = 0;
-    for key in ["requestObject", "responseObject"] {
-        if let Some(Value::Object(obj)) = event.as_object_mut_at(key) {
-            n += redact_object(obj);
-        }
-    }
-    n
+    let Value::Object(obj) = event else {
+        return 0;
+    };
+    let resource = resource_of(obj);
+    redact_bodies(
+        obj,
+        &["requestObject", "responseObject"],
+        resource.as_deref(),
+    )
 }
 
-/// Why [`redact_document`] could not check a record.
+/// Redacts the bodies under `keys` of an event, every copy of each (a
+/// record read from a file may repeat a key; `serve` refuses such records).
+fn redact_bodies(obj: &mut crate::value::Map<'_>, keys: &[&str], resource: Option<&str>) -> usize {
+    obj.0
+        .iter_mut()
+        .filter(|(k, _)| keys.contains(&k.as_ref()))
+        .map(|(_, body)| redact_body(body, resource))
+        .sum()
+}
+
+/// The request's resource as [`CredentialField::resource`] names it, from
+/// `objectRef`.
+fn resource_of(event: &crate::value::Map<'_>) -> Option<String> {
+    let o = event.get("objectRef")?;
+    let resource = o.get("resource").and_then(Value::as_str)?;
+    Some(match o.get("subresource").and_then(Value::as_str) {
+        Some(sub) if !sub.is_empty() => format!("{resource}/{sub}"),
+        _ => resource.to_string(),
+    })
+}
+
+/// The resource of a GKE entry, from its `resourceName`
+/// (`core/v1/namespaces/ns/secrets/name`): the table's resources, found by
+/// their segments.
+fn gke_resource(resource_name: &str) -> Option<String> {
+    let parts: Vec<&str> = resource_name.split('/').collect();
+    CREDENTIAL_FIELDS.iter().find_map(|f| {
+        let (resource, sub) = f.resource.split_once('/').unwrap_or((f.resource, ""));
+        let found = parts.iter().position(|p| *p == resource)?;
+        if sub.is_empty() {
+            return Some(resource.to_string());
+        }
+        (parts.len() > found + 2 && parts.last() == Some(&sub)).then(|| f.resource.to_string())
+    })
+}
+
+/// Redacts a request or response body of a request on `resource`.
+fn redact_body(body: &mut Value<'_>, resource: Option<&str>) -> usize {
+    match body {
+        Value::Object(o) => redact_object_for(o, resource),
+        // A JSON patch on a resource that carries credentials: any
+        // operation may set one (`/data/k`, `/metadata/annotations/...`,
+        // or `/` itself), so every value goes.
+        Value::Array(ops) if carries_credentials(resource) => {
+            let mut n = 0;
+            for op in ops {
+                if let Some(v) = op.as_object_mut_at("value") {
+                    if !v.is_null() {
+                        *v = Value::String(Cow::Borrowed(REDACTED));
+                        n += 1;
+                    }
+                }
+            }
+            n
+        }
+        _ => 0,
+    }
+}
+
+fn carries_credentials(resource: Option<&str>) -> bool {
+    resource.is_some_and(|r| CREDENTIAL_FIELDS.iter().any(|f| f.resource == r))
+}
+
+/// Why [`redact_document`] could not check a record./// Why [`redact_document`] could not check a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unreadable(pub String);
 
@@ -54,6 +175,7 @@ pub fn redact_document(doc: &[u8]) -> Result<Option<(Vec<u8>, usize)>, Unreadabl
     }
     let mut v = Value::from_slice(doc)
         .map_err(|e| Unreadable(format!("record cannot be checked for secrets: {e}")))?;
+    refuse_duplicate_keys(&v)?;
     let n = redact_within(&mut v, 0)?;
     if n == 0 {
         return Ok(None);
@@ -68,8 +190,9 @@ pub fn redact_document(doc: &[u8]) -> Result<Option<(Vec<u8>, usize)>, Unreadabl
 /// spell any character so, `"\u0074oken"` is the key `token`). Go's encoder
 /// escapes only `<`, `>` and `&`, so real logs rarely pay for the full parse.
 fn may_name_secret(doc: &[u8]) -> bool {
-    if memchr::memmem::find(doc, b"token").is_some()
-        || memchr::memmem::find(doc, b"Secret").is_some()
+    if [&b"token"[..], b"Token", b"Secret", b"secret"]
+        .iter()
+        .any(|w| memchr::memmem::find(doc, w).is_some())
     {
         return true;
     }
@@ -77,8 +200,45 @@ fn may_name_secret(doc: &[u8]) -> bool {
         doc.get(i + 4..i + 6)
             .and_then(|hex| std::str::from_utf8(hex).ok())
             .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-            .is_some_and(|b| b"tokenSecr".contains(&b))
+            .is_some_and(|b| b"tokenTSecrs".contains(&b))
     })
+}
+
+/// A record with a key twice in one object cannot be redacted safely: JSON
+/// does not say which copy counts, and readers differ (kadet's decoder and
+/// redactor read the first, other tools the last), so a secret could hide
+/// in the copy one of them skips. Such a record is refused.
+fn refuse_duplicate_keys(v: &Value<'_>) -> Result<(), Unreadable> {
+    match v {
+        Value::Object(m) => {
+            let keys = &m.0;
+            let repeated = if keys.len() <= 16 {
+                keys.iter()
+                    .enumerate()
+                    .find(|(i, (k, _))| keys[..*i].iter().any(|(seen, _)| seen == k))
+                    .map(|(_, (k, _))| k)
+            } else {
+                let mut seen: std::collections::HashSet<&str> =
+                    std::collections::HashSet::with_capacity(keys.len());
+                let mut repeated = None;
+                for (k, _) in keys {
+                    if !seen.insert(k.as_ref()) {
+                        repeated = Some(k);
+                        break;
+                    }
+                }
+                repeated
+            };
+            if let Some(k) = repeated {
+                return Err(Unreadable(format!(
+                    "the key {k:?} appears twice in one object; which copy counts is ambiguous, so the record cannot be checked for secrets"
+                )));
+            }
+            keys.iter().try_for_each(|(_, v)| refuse_duplicate_keys(v))
+        }
+        Value::Array(items) => items.iter().try_for_each(refuse_duplicate_keys),
+        _ => Ok(()),
+    }
 }
 
 /// How deep containers are searched for events.
@@ -100,18 +260,19 @@ fn redact_within(v: &mut Value<'_>, depth: usize) -> Result<usize, Unreadable> {
         Value::Object(obj) => {
             let mut n = 0;
             // An audit event (or a Panther record holding its fields).
-            for key in ["requestObject", "responseObject"] {
-                if let Some(Value::Object(o)) = obj.get_mut(key) {
-                    n += redact_object(o);
-                }
-            }
+            let resource = resource_of(obj);
+            n += redact_bodies(
+                obj,
+                &["requestObject", "responseObject"],
+                resource.as_deref(),
+            );
             // A GKE entry: the request and response objects.
             if let Some(Value::Object(proto)) = obj.get_mut("protoPayload") {
-                for key in ["request", "response"] {
-                    if let Some(Value::Object(o)) = proto.get_mut(key) {
-                        n += redact_object(o);
-                    }
-                }
+                let resource = proto
+                    .get("resourceName")
+                    .and_then(Value::as_str)
+                    .and_then(gke_resource);
+                n += redact_bodies(proto, &["request", "response"], resource.as_deref());
             }
             // Containers: EventList items, Azure records, CloudWatch events.
             for key in ["items", "records", "logEvents", "properties", "log"] {
@@ -142,6 +303,7 @@ fn redact_json_text(text: &mut Cow<'_, str>, depth: usize) -> Result<usize, Unre
                 "an event held as JSON text cannot be checked for secrets: {e}"
             ))
         })?;
+        refuse_duplicate_keys(&inner)?;
         let n = redact_within(&mut inner, depth + 1)?;
         if n == 0 {
             return Ok(0);
@@ -154,49 +316,77 @@ fn redact_json_text(text: &mut Cow<'_, str>, depth: usize) -> Result<usize, Unre
     Ok(rewritten.1)
 }
 
-/// Redacts one Kubernetes object (a request or response body).
+/// Redacts one Kubernetes object (a request or response body), by its kind.
 pub fn redact_object(obj: &mut crate::value::Map<'_>) -> usize {
-    let mut n = 0;
-    // TokenRequest status.token, whatever the kind says.
-    if let Some(Value::Object(status)) = obj.get_mut("status") {
-        if let Some(tok) = status.get_mut("token") {
-            if tok.as_str().is_some_and(|t| !t.is_empty()) {
-                *tok = Value::String(Cow::Borrowed(REDACTED));
-                n += 1;
-            }
-        }
-    }
+    redact_object_for(obj, None)
+}
+
+/// Redacts one object of a request on `resource`: the table's fields for
+/// its kind, or for the resource when its kind is not one that carries
+/// them (a patch has no kind); the items of a list, each by its kind or the
+/// list's.
+fn redact_object_for(obj: &mut crate::value::Map<'_>, resource: Option<&str>) -> usize {
     let kind = obj.get("kind").and_then(Value::as_str).map(str::to_owned);
-    match kind.as_deref() {
-        Some("Secret") => n += redact_secret(obj),
-        Some("SecretList") | Some("List") => {
-            if let Some(Value::Array(items)) = obj.get_mut("items") {
-                for item in items {
-                    if let Value::Object(o) = item {
-                        if kind.as_deref() == Some("SecretList")
-                            || o.get("kind").and_then(Value::as_str) == Some("Secret")
-                        {
-                            n += redact_secret(o);
-                        }
-                    }
+    let mut n = 0;
+    if let Some(item_kind) = kind.as_deref().and_then(|k| k.strip_suffix("List")) {
+        if let Some(Value::Array(items)) = obj.get_mut("items") {
+            for item in items {
+                if let Value::Object(o) = item {
+                    n += redact_fields(o, Some(item_kind).filter(|k| !k.is_empty()), resource);
                 }
             }
         }
-        _ => {}
+        return n;
+    }
+    redact_fields(obj, kind.as_deref(), resource)
+}
+
+/// Redacts the table's fields that apply to an object of `kind` in a body
+/// of a request on `resource`. An object's own kind goes first: a Status
+/// or a Scale returned for a Secret is not a Secret.
+fn redact_fields(
+    obj: &mut crate::value::Map<'_>,
+    kind: Option<&str>,
+    resource: Option<&str>,
+) -> usize {
+    let own_kind = obj.get("kind").and_then(Value::as_str).map(str::to_owned);
+    let kind = own_kind.as_deref().or(kind);
+    let mut n = 0;
+    for f in CREDENTIAL_FIELDS {
+        let by_kind = f.kinds.is_empty() || kind.is_some_and(|k| f.kinds.contains(&k));
+        let by_resource = kind.is_none() && resource == Some(f.resource);
+        if by_kind || by_resource {
+            n += redact_path(obj, f.path);
+        }
     }
     n
 }
 
-fn redact_secret(obj: &mut crate::value::Map<'_>) -> usize {
+/// Replaces what is at `path` (`*`: every member) with [`REDACTED`],
+/// leaving nulls and empty strings (nothing to hide) alone.
+fn redact_path(obj: &mut crate::value::Map<'_>, path: &[&str]) -> usize {
+    let Some((first, rest)) = path.split_first() else {
+        return 0;
+    };
+    let targets: Vec<&mut Value<'_>> = if *first == "*" {
+        obj.0.iter_mut().map(|(_, v)| v).collect()
+    } else {
+        obj.0
+            .iter_mut()
+            .filter(|(k, _)| k == first)
+            .map(|(_, v)| v)
+            .collect()
+    };
     let mut n = 0;
-    for field in ["data", "stringData"] {
-        if let Some(Value::Object(data)) = obj.get_mut(field) {
-            for (_, v) in data.0.iter_mut() {
-                if !v.is_null() {
-                    *v = Value::String(Cow::Borrowed(REDACTED));
-                    n += 1;
-                }
+    for v in targets {
+        if rest.is_empty() {
+            let empty = v.is_null() || v.as_str() == Some("");
+            if !empty {
+                *v = Value::String(Cow::Borrowed(REDACTED));
+                n += 1;
             }
+        } else if let Value::Object(inner) = v {
+            n += redact_path(inner, rest);
         }
     }
     n
@@ -270,7 +460,7 @@ mod tests {
             redact_document(br#"{"kind":"Event","verb":"get"}"#),
             Ok(None)
         );
-        assert_eq!(redact_document(b"not json, no secret"), Ok(None));
+        assert_eq!(redact_document(b"not json, nothing to hide"), Ok(None));
         assert!(redact_document(b"not json, token").is_err());
     }
 
@@ -341,5 +531,99 @@ mod tests {
         let text = r#"{"responseObject":{"kind":"SecretList","items":[{"data":{"a":"b"}},{"data":{"c":"d"}}]}}"#;
         let mut v = Value::parse_str(text).unwrap();
         assert_eq!(redact_event(&mut v), 2);
+    }
+
+    /// Redacts `doc` (an audit event) and says what is left of `planted`.
+    fn redacted(doc: &str) -> String {
+        let (out, _) = redact_document(doc.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}: {doc}"))
+            .unwrap_or_else(|| panic!("nothing redacted: {doc}"));
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_secret_is_redacted_in_every_shape_a_request_body_takes() {
+        let p = "cGxhbnRlZA==";
+        let ev = |object_ref: &str, body: &str| {
+            format!(
+                r#"{{"kind":"Event","verb":"patch","objectRef":{object_ref},"requestObject":{body}}}"#
+            )
+        };
+        let secrets = r#"{"resource":"secrets","namespace":"a","name":"db"}"#;
+        let last_applied = serde_json::to_string(&format!(
+            r#"{{"apiVersion":"v1","kind":"Secret","data":{{"k":"{p}"}}}}"#
+        ))
+        .unwrap();
+        for doc in [
+            // credential_secret_merge_patch: a patch body has no kind.
+            ev(
+                secrets,
+                &format!(r#"{{"data":{{"k":"{p}"}},"stringData":{{"t":"planted"}}}}"#),
+            ),
+            // credential_secret_json_patch: an array of operations.
+            ev(
+                secrets,
+                &format!(
+                    r#"[{{"op":"replace","path":"/data/k","value":"{p}"}},{{"op":"add","path":"/","value":{{"data":{{"k":"{p}"}}}}}}]"#
+                ),
+            ),
+            // credential_secret_last_applied: the annotation holds it all.
+            ev(
+                secrets,
+                &format!(
+                    r#"{{"kind":"Secret","metadata":{{"name":"db","annotations":{{"kubectl.kubernetes.io/last-applied-configuration":{last_applied}}}}}}}"#
+                ),
+            ),
+            ev(
+                secrets,
+                &format!(
+                    r#"{{"metadata":{{"annotations":{{"kubectl.kubernetes.io/last-applied-configuration":{last_applied}}}}}}}"#
+                ),
+            ),
+            // credential_secret_list: SecretList items carry no kind.
+            format!(
+                r#"{{"kind":"Event","verb":"list","objectRef":{secrets},"responseObject":{{"kind":"SecretList","items":[{{"metadata":{{"name":"a"}},"data":{{"k":"{p}"}}}}]}}}}"#
+            ),
+            // credential_tokenreview: the token under review.
+            r#"{"kind":"Event","verb":"create","objectRef":{"resource":"tokenreviews","apiGroup":"authentication.k8s.io"},"requestObject":{"kind":"TokenReview","spec":{"token":"planted.jwt"}}}"#.to_string(),
+            // credential_gke_patch: GKE names the resource in resourceName.
+            format!(
+                r#"{{"protoPayload":{{"resourceName":"core/v1/namespaces/a/secrets/db","methodName":"io.k8s.core.v1.secrets.patch","request":{{"data":{{"k":"{p}"}}}}}}}}"#
+            ),
+        ] {
+            let out = redacted(&doc);
+            assert!(!out.contains(p) && !out.contains("planted"), "{out}");
+            serde_json::from_str::<serde_json::Value>(&out).expect("still JSON");
+        }
+        // What is not a credential stays: a ConfigMap's data, a Status.
+        let configmap = ev(
+            r#"{"resource":"configmaps"}"#,
+            r#"{"data":{"token":"not-a-secret"}}"#,
+        );
+        assert_eq!(redact_document(configmap.as_bytes()), Ok(None));
+        let status = format!(
+            r#"{{"kind":"Event","objectRef":{secrets},"responseObject":{{"kind":"Status","status":"Success","details":{{"name":"db"}}}}}}"#
+        );
+        assert_eq!(redact_document(status.as_bytes()), Ok(None));
+    }
+
+    #[test]
+    fn a_key_twice_in_one_object_is_refused() {
+        for doc in [
+            r#"{"kind":"Event","objectRef":{"resource":"secrets"},"requestObject":{"kind":"Secret","data":{"k":"[REDACTED]"},"data":{"k":"cGxhbnRlZA=="}}}"#,
+            r#"{"kind":"Event","requestObject":{"kind":"Secret"},"requestObject":{"kind":"Secret","data":{"k":"x"}}}"#,
+        ] {
+            let e = redact_document(doc.as_bytes()).unwrap_err();
+            assert!(e.0.contains("appears twice"), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_table_names_each_field_once_with_a_reason() {
+        let mut seen = std::collections::HashSet::new();
+        for f in CREDENTIAL_FIELDS {
+            assert!(seen.insert((f.resource, f.path)), "{f:?}");
+            assert!(!f.why.is_empty());
+        }
     }
 }

@@ -35,8 +35,53 @@ fn secret_batch() -> String {
         "responseObject": {"kind": "Secret", "apiVersion": "v1", "metadata": {"name": "db"}, "data": {"password": SECRET_DATA}},
         "requestReceivedTimestamp": ts(5, 0), "stageTimestamp": ts(5, 10)
     });
-    event_list(&[token, secret])
+    let on_secret = |n: u64, verb: &str, body: serde_json::Value| {
+        serde_json::json!({
+            "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "RequestResponse",
+            "auditID": format!("5e0c3a1b-0000-4000-8000-00000000001{n}"), "stage": "ResponseComplete",
+            "requestURI": "/api/v1/namespaces/shop/secrets/db", "verb": verb,
+            "user": {"username": "mallory"}, "sourceIPs": ["198.51.100.7"],
+            "objectRef": {"resource": "secrets", "namespace": "shop", "name": "db", "apiVersion": "v1"},
+            "responseStatus": {"code": 200},
+            "requestObject": body,
+            "requestReceivedTimestamp": ts(6 + n, 0), "stageTimestamp": ts(6 + n, 10)
+        })
+    };
+    let applied = serde_json::json!({"apiVersion": "v1", "kind": "Secret", "data": {"password": SECRET_DATA}}).to_string();
+    // The shapes a Secret takes in a request body besides the object itself.
+    let merge_patch = on_secret(
+        1,
+        "patch",
+        serde_json::json!({"data": {"password": SECRET_DATA}}),
+    );
+    let json_patch = on_secret(
+        2,
+        "patch",
+        serde_json::json!([{"op": "replace", "path": "/data/password", "value": SECRET_DATA}]),
+    );
+    let last_applied = on_secret(
+        3,
+        "update",
+        serde_json::json!({
+            "kind": "Secret", "apiVersion": "v1", "data": {"password": SECRET_DATA},
+            "metadata": {"name": "db", "annotations": {"kubectl.kubernetes.io/last-applied-configuration": applied}}
+        }),
+    );
+    let review = serde_json::json!({
+        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "RequestResponse",
+        "auditID": "5e0c3a1b-0000-4000-8000-000000000020", "stage": "ResponseComplete",
+        "requestURI": "/apis/authentication.k8s.io/v1/tokenreviews", "verb": "create",
+        "user": {"username": "system:serviceaccount:kube-system:proxy"}, "sourceIPs": ["10.0.0.9"],
+        "objectRef": {"resource": "tokenreviews", "apiGroup": "authentication.k8s.io", "apiVersion": "v1"},
+        "responseStatus": {"code": 201},
+        "requestObject": {"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1", "spec": {"token": PLANTED}},
+        "requestReceivedTimestamp": ts(20, 0), "stageTimestamp": ts(20, 10)
+    });
+    event_list(&[token, secret, merge_patch, json_patch, last_applied, review])
 }
+
+/// The number of values [`secret_batch`] holds that must be redacted.
+const PLANTED_VALUES: f64 = 8.0;
 
 fn mode(p: &std::path::Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
@@ -49,10 +94,15 @@ fn no_secret_reaches_the_disk_and_the_state_is_private_whatever_the_umask() {
     let s = Server::start_with(&cfg, dir.path(), &[], Some(0o000));
     let c = reqwest::blocking::Client::new();
     assert_eq!(post_audit(&s, &secret_batch()), 200);
+    // A key twice in one object: which copy counts is ambiguous, refused.
+    let twice = format!(
+        r#"{{"kind":"Event","verb":"update","objectRef":{{"resource":"secrets"}},"requestObject":{{"kind":"Secret","data":{{"password":"x"}},"data":{{"password":"{SECRET_DATA}"}}}}}}"#
+    );
+    assert_eq!(post_audit(&s, &twice), 400);
     let metrics = wait_idle(&c, &s, None);
     assert_eq!(
         metric(&metrics, "kadet_intake_redactions_total "),
-        Some(3.0)
+        Some(PLANTED_VALUES)
     );
     let alerts = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
     assert!(
