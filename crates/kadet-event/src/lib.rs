@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cluster;
 pub mod decode;
 pub mod error;
 pub mod event;

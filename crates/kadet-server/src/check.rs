@@ -16,6 +16,8 @@ pub struct Checked {
     pub sinks: Vec<String>,
     /// Each source, with what reaching it found.
     pub sources: Vec<String>,
+    /// What is allowed but unwise, at its file and line.
+    pub warnings: Vec<Problem>,
 }
 
 /// Checks the configuration `opts` names (or the defaults).
@@ -41,6 +43,7 @@ pub fn check(opts: &ServeOptions) -> Result<Checked, Vec<Problem>> {
         rules: p.rules.rules.len(),
         sinks: p.cfg.sink_names(),
         sources,
+        warnings: p.warnings,
     })
 }
 

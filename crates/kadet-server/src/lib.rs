@@ -29,6 +29,7 @@ pub mod http;
 pub mod local;
 pub mod metrics;
 pub mod problem;
+pub mod secret_files;
 pub mod sinks;
 pub mod sources;
 pub mod start;

@@ -40,6 +40,9 @@ pub struct Prepared {
     pub tls: Option<rustls::ServerConfig>,
     /// The rules, compiled.
     pub rules: Loaded,
+    /// What is allowed but unwise (weak or open secret files), at its
+    /// file and line.
+    pub warnings: Vec<Problem>,
 }
 
 /// Reads the config (or the embedded defaults) and checks everything that
@@ -110,6 +113,15 @@ pub fn prepare(opts: &ServeOptions) -> Result<Prepared, Problems> {
             }
         }
     }
+    let (weak, unwise) = crate::secret_files::weaknesses(&cfg);
+    let at_finding = |f: &crate::secret_files::Finding| {
+        Problem::new(
+            at.section(f.section, f.index),
+            format!("{}: {}", f.key, f.message),
+        )
+    };
+    problems.extend(weak.iter().map(at_finding));
+    let warnings: Vec<Problem> = unwise.iter().map(at_finding).collect();
     if let Err(m) = state_dir::check(&cfg.state.dir) {
         problems.push(Problem::new(at.section("[state]", 0), m));
     }
@@ -136,6 +148,7 @@ pub fn prepare(opts: &ServeOptions) -> Result<Prepared, Problems> {
             auth,
             tls,
             rules,
+            warnings,
         }),
         _ => Err(Problems(problems)),
     }
@@ -381,7 +394,11 @@ pub fn run(opts: ServeOptions) -> Result<()> {
         auth,
         tls,
         rules,
+        warnings,
     } = prepare(&opts).context("not starting")?;
+    for w in &warnings {
+        tracing::warn!("config: {w}");
+    }
     let rule_count = rules.rules.len();
     let active = Arc::new(ActiveRules::new(rules));
     state_dir::prepare(&cfg.state.dir)?;

@@ -103,8 +103,20 @@ pub struct DecodeArgs {
     pub no_redact: bool,
     /// Cluster name for records that carry none (raw kube-apiserver logs);
     /// EKS, AKS and GKE records name their cluster themselves.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = cluster_name)]
     pub cluster: Option<String>,
+}
+
+/// A `--cluster` value: the rule every cluster name follows.
+fn cluster_name(s: &str) -> Result<String, String> {
+    if s.is_empty() || kadet_event::cluster::is_valid(s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "1 to {} letters, digits, '.', '_', '-' or ':'",
+            kadet_event::cluster::MAX_CLUSTER_NAME
+        ))
+    }
 }
 
 impl DecodeArgs {

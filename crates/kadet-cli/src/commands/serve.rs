@@ -47,6 +47,9 @@ fn check(opts: &kadet_server::ServeOptions) -> ExitCode {
             for s in &c.sources {
                 println!("source {s}");
             }
+            for w in &c.warnings {
+                eprintln!("kadet: config warning: {w}");
+            }
             ExitCode::SUCCESS
         }
         Err(problems) => {

@@ -42,7 +42,9 @@ pub fn cluster_from_resource_id(id: &str) -> Option<String> {
         p.eq_ignore_ascii_case("managedClusters") || p.eq_ignore_ascii_case("connectedClusters")
     });
     match pos {
-        Some(i) => parts.get(i + 1).map(|s| s.to_string()),
+        Some(i) => parts
+            .get(i + 1)
+            .and_then(|s| crate::cluster::from_record(s)),
         None => None,
     }
 }

@@ -36,7 +36,10 @@ struct LogEvent<'a> {
 pub fn cluster_from_log_group(group: &str) -> Option<String> {
     let rest = group.strip_prefix("/aws/eks/")?;
     let name = rest.strip_suffix("/cluster").unwrap_or(rest);
-    (!name.is_empty() && !name.contains('/')).then(|| name.to_string())
+    if name.is_empty() || name.contains('/') {
+        return None;
+    }
+    crate::cluster::from_record(name)
 }
 
 /// Emits the audit events of a decoded CloudWatch Logs subscription payload.

@@ -94,7 +94,7 @@ pub(crate) fn decode_entry<'a>(
             .resource
             .and_then(|r| r.labels)
             .and_then(|l| l.cluster_name)
-            .map(|c| c.into_owned())
+            .and_then(|c| crate::cluster::from_record(&c))
     });
     let time = entry.timestamp.and_then(|t| EventTime::parse(&t));
     let meta = SourceMeta {

@@ -30,7 +30,7 @@ pub(crate) fn decode<'a>(
     let cluster = fields
         .as_ref()
         .and_then(|f| f.p_source_label.as_ref())
-        .map(|c| c.to_string());
+        .and_then(|c| crate::cluster::from_record(c));
     let time = fields
         .as_ref()
         .and_then(|f| f.p_event_time.as_ref())

@@ -629,11 +629,7 @@ impl Config {
 /// A cluster name as kadet takes it, from a request or a config: 1 to 100
 /// letters, digits, `.`, `_`, `-` or `:`.
 pub fn valid_cluster_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 100
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c))
+    kadet_event::cluster::is_valid(name)
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {

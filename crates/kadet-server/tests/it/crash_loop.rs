@@ -49,7 +49,10 @@ fn a_batch_that_kills_the_process_is_quarantined_after_three_crashes() {
     let mut killer = attack(2, "killer", 30);
     killer["userAgent"] = KILLER.into();
     assert_eq!(post_audit(&s, &event_list(&[attack(1, "before", 0)])), 200);
-    assert_eq!(post_audit(&s, &event_list(&[killer])), 200);
+    // Stored, then evaluated at once: the process may die before the 200
+    // is written (the client then sends again, as the API server does).
+    let code = post_audit(&s, &event_list(&[killer]));
+    assert!(code == 200 || code == 0, "{code}");
     // The batch was acknowledged, then evaluating it killed the process.
     let deadline = Instant::now() + Duration::from_secs(30);
     while s.child.try_wait().ok().flatten().is_none() {
