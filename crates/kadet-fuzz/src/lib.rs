@@ -43,6 +43,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("rules_load", rules_load),
     ("template", template),
     ("ingest", ingest),
+    ("sink_render", sink_render),
 ];
 
 /// Top-level keys asked of a partial parse, as the scan pipeline asks for
@@ -603,4 +604,73 @@ pub fn ingest(data: &[u8]) {
             }
         }
     }
+}
+
+/// `sink_render`: an alert whose every text field comes from the fuzzer
+/// (they come from event data an attacker shapes: user names, resource
+/// names, cluster names from records) rendered for each webhook format.
+/// JSON and OCSF bodies must be JSON that holds the values as given; the
+/// Slack text must keep its shape: its lines, its one code span, and no
+/// `<`, `>` or bare `&` from any field (no mention, no disguised link).
+pub fn sink_render(data: &[u8]) {
+    use kadet_server::config::WebhookFormat;
+    use kadet_server::sinks::target::render;
+    let text = String::from_utf8_lossy(data);
+    let mut parts = text.split('\u{0}').map(str::to_string);
+    let mut next = || parts.next().unwrap_or_default();
+    let (title, rule_id, cluster, first_seen, user, name) =
+        (next(), next(), next(), next(), next(), next());
+    let alert = kadet_engine::Alert {
+        alert_id: "0123456789abcdef0123456789abcdef".into(),
+        rule_id: rule_id.clone(),
+        rule_name: title.clone(),
+        severity: kadet_rules::Severity::High,
+        title: title.clone(),
+        dedup: user.clone(),
+        event_count: 1,
+        first_seen: Some(first_seen.clone()),
+        last_seen: None,
+        log_types: vec!["Kubernetes.Audit"],
+        cluster: Some(cluster.clone()),
+        context: serde_json::Map::from_iter([("name".to_string(), name.clone().into())]),
+        summary: BTreeMap::new(),
+        reports: BTreeMap::new(),
+        reference: None,
+        runbook: None,
+        sigma: None,
+        events: Vec::new(),
+        events_cap: 10,
+        events_truncated: false,
+        signal: false,
+        actor: kadet_engine::matches::Actor {
+            user: Some(user),
+            source_ips: Vec::new(),
+            user_agent: None,
+        },
+        target: kadet_engine::matches::Target {
+            name: Some(name),
+            ..Default::default()
+        },
+        window_start: kadet_event::EventTime(0),
+    };
+    for format in [WebhookFormat::Json, WebhookFormat::Ocsf] {
+        let body = render(format, &alert, &[]).expect("an alert renders");
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("the body is JSON");
+        assert!(v.is_object(), "{v}");
+    }
+    let body = render(WebhookFormat::Slack, &alert, &[]).expect("an alert renders");
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("the body is JSON");
+    let slack = v["text"].as_str().expect("a text");
+    assert_eq!(
+        slack.matches('\n').count(),
+        3,
+        "one line per part: {slack:?}"
+    );
+    assert_eq!(slack.matches('`').count(), 2, "one code span: {slack:?}");
+    assert!(!slack.contains('<') && !slack.contains('>'), "{slack:?}");
+    let bare_amp = slack.match_indices('&').any(|(i, _)| {
+        let rest = &slack[i..];
+        !(rest.starts_with("&amp;") || rest.starts_with("&lt;") || rest.starts_with("&gt;"))
+    });
+    assert!(!bare_amp, "{slack:?}");
 }

@@ -78,7 +78,8 @@ replay_tests!(
     scan_prefilter,
     rules_load,
     template,
-    ingest
+    ingest,
+    sink_render
 );
 
 #[test]
@@ -91,6 +92,7 @@ fn replay_tests_cover_every_target() {
         "rules_load",
         "template",
         "ingest",
+        "sink_render",
     ];
     let targets: Vec<&str> = kadet_fuzz::TARGETS.iter().map(|(t, _)| *t).collect();
     assert_eq!(targets, named);

@@ -109,14 +109,7 @@ impl Target {
 
 impl Webhook {
     fn body(&self, a: &Alert, rules: &[Rule]) -> Result<Vec<u8>> {
-        let body = match self.format {
-            WebhookFormat::Json => serde_json::to_value(a)?,
-            WebhookFormat::Ocsf => {
-                kadet_engine::ocsf::detection_finding(a, kadet_rules::by_id(rules, &a.rule_id))
-            }
-            WebhookFormat::Slack => serde_json::json!({ "text": slack_text(a) }),
-        };
-        Ok(serde_json::to_vec(&body)?)
+        render(self.format, a, rules)
     }
 
     /// POSTs the alert; a 2xx answer confirms it. With a signing key the
@@ -185,6 +178,18 @@ fn send_failure(e: reqwest::Error) -> String {
         Some(root) => format!("{what}: {root}"),
         None => format!("{what}: {e}"),
     }
+}
+
+/// The body a webhook sink of `format` POSTs for an alert.
+pub fn render(format: WebhookFormat, a: &Alert, rules: &[Rule]) -> Result<Vec<u8>> {
+    let body = match format {
+        WebhookFormat::Json => serde_json::to_value(a)?,
+        WebhookFormat::Ocsf => {
+            kadet_engine::ocsf::detection_finding(a, kadet_rules::by_id(rules, &a.rule_id))
+        }
+        WebhookFormat::Slack => serde_json::json!({ "text": slack_text(a) }),
+    };
+    Ok(serde_json::to_vec(&body)?)
 }
 
 /// Renders an alert for a stream sink with the engine's sinks.
