@@ -301,17 +301,25 @@ impl Default for Limits {
 pub struct Detection {
     /// Event-time disorder handled exactly, in seconds: matches wait this
     /// long (in event time) before they count, so that windows, and alert
-    /// ids, are the ones `kadet scan --lateness` gives for the same bound.
+    /// ids, are the ones `kadet scan --lateness-secs` gives for the same
+    /// bound over any disorder within it. 0 (the default): matches count in
+    /// the order the journal holds them, and an alert leaves in the pass
+    /// that evaluated its batch.
     #[serde(default = "d_lateness")]
     pub lateness_secs: u64,
     /// When event time has not moved on for this many seconds of wall clock
     /// (no record newer than the last), buffered matches count anyway: a
-    /// quiet or stalled source must not hold an alert back; 0: never.
-    #[serde(default = "d_lateness")]
+    /// quiet or stalled source must not hold an alert back; 0: never. Only
+    /// matters with `lateness_secs` above 0.
+    #[serde(default = "d_idle_release")]
     pub idle_release_secs: u64,
 }
 
 fn d_lateness() -> u64 {
+    0
+}
+
+fn d_idle_release() -> u64 {
     60
 }
 
@@ -319,7 +327,7 @@ impl Default for Detection {
     fn default() -> Self {
         Detection {
             lateness_secs: d_lateness(),
-            idle_release_secs: d_lateness(),
+            idle_release_secs: d_idle_release(),
         }
     }
 }

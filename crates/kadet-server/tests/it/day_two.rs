@@ -315,3 +315,55 @@ fn tuning_applies_in_serve_counts_what_it_suppresses_and_reloads() {
     wait_for("the alert", || alerts(dir.path()).contains("Test.A [e2]"));
     assert!(s.terminate().success());
 }
+
+#[test]
+fn by_default_an_alert_leaves_with_its_batch_and_a_late_earlier_match_joins_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let alerts_file = dir.path().join("alerts.jsonl");
+    let cfg = dir.path().join("kadet.toml");
+    // No [detection]: the defaults.
+    std::fs::write(
+        &cfg,
+        format!(
+            "[listen]\naddress = \"127.0.0.1:0\"\n[state]\ndir = {:?}\n[[sinks]]\ntype = \"file\"\npath = {alerts_file:?}\n",
+            dir.path().join("state")
+        ),
+    )
+    .unwrap();
+    let s = Server::start(&cfg, dir.path());
+    let later = token_event(2, "eve", "ci", "deployer", &ts(30, 0));
+    let earlier = token_event(1, "eve", "ci", "deployer", &ts(0, 0));
+    let other = benign_event(3, &ts(31, 0));
+    assert_eq!(
+        post_audit(&s, &event_list(&[later.clone(), other.clone()])),
+        200
+    );
+    // The alert does not wait for event time to move on, nor for idle time
+    // (60 s before): the next pass raises it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let first = loop {
+        let ids = ids_of(&std::fs::read_to_string(&alerts_file).unwrap_or_default());
+        if let Some(id) = ids.first() {
+            break id.clone();
+        }
+        assert!(Instant::now() < deadline, "no alert yet\n{}", s.log());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // A match that arrives later with an earlier time joins the open window:
+    // no second alert, the same id.
+    assert_eq!(post_audit(&s, &event_list(&[earlier.clone()])), 200);
+    let c = reqwest::blocking::Client::new();
+    wait_idle(&c, &s, None);
+    let ids = ids_of(&std::fs::read_to_string(&alerts_file).unwrap());
+    assert_eq!(ids, [first.clone()]);
+    assert!(s.terminate().success());
+    // scan --lateness-secs 0 reads the same events in the same order alike.
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, format!("{later}\n{other}\n{earlier}\n")).unwrap();
+    let out = std::process::Command::new(kadet_bin())
+        .args(["scan", "-q", "--format", "jsonl", "--lateness-secs", "0"])
+        .arg(&events)
+        .output()
+        .unwrap();
+    assert_eq!(ids_of(&String::from_utf8_lossy(&out.stdout)), [first]);
+}
