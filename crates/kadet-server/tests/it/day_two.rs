@@ -351,11 +351,14 @@ fn by_default_an_alert_leaves_with_its_batch_and_a_late_earlier_match_joins_it()
     };
     // A match that arrives later with an earlier time joins the open window:
     // no second alert, the same id.
-    assert_eq!(post_audit(&s, &event_list(&[earlier.clone()])), 200);
+    assert_eq!(
+        post_audit(&s, &event_list(std::slice::from_ref(&earlier))),
+        200
+    );
     let c = reqwest::blocking::Client::new();
     wait_idle(&c, &s, None);
     let ids = ids_of(&std::fs::read_to_string(&alerts_file).unwrap());
-    assert_eq!(ids, [first.clone()]);
+    assert_eq!(ids, std::slice::from_ref(&first));
     assert!(s.terminate().success());
     // scan --lateness-secs 0 reads the same events in the same order alike.
     let events = dir.path().join("events.jsonl");
