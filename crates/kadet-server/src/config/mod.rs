@@ -664,7 +664,8 @@ mod tests {
             }]
         ));
         assert_eq!(c.sink_names(), ["stdout"]);
-        assert_eq!(c.detection.lateness_secs, 60);
+        assert_eq!(c.detection.lateness_secs, 0, "alerts at once");
+        assert_eq!(c.detection.idle_release_secs, 60);
     }
 
     #[test]
