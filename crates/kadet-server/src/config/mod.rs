@@ -99,6 +99,11 @@ pub struct Tls {
     pub key_file: PathBuf,
     /// PEM CA bundle; when set, client certificates are verified against it (mTLS).
     pub client_ca_file: Option<PathBuf>,
+    /// When set, a client certificate counts only if its subject common
+    /// name or one of its DNS or URI subject alternative names is one of
+    /// these (a cluster CA signs every node and user certificate).
+    #[serde(default)]
+    pub client_names: Vec<String>,
 }
 
 /// How the token and client certificate combine when both are configured.

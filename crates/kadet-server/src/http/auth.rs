@@ -14,10 +14,36 @@ pub struct Peer {
     pub cert_verified: bool,
 }
 
+/// The names a certificate gives its holder: the subject's common names,
+/// then its DNS and URI subject alternative names. None when it does not
+/// parse (the handshake verified it, so that does not happen).
+fn certificate_names(der: &[u8]) -> Vec<String> {
+    use x509_parser::extensions::GeneralName;
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = cert
+        .subject()
+        .iter_common_name()
+        .filter_map(|cn| cn.as_str().ok().map(str::to_string))
+        .collect();
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for name in &san.value.general_names {
+            match name {
+                GeneralName::DNSName(d) => names.push(d.to_string()),
+                GeneralName::URI(u) => names.push(u.to_string()),
+                _ => {}
+            }
+        }
+    }
+    names
+}
+
 /// Credentials the server accepts.
 pub struct AuthCheck {
     token: Option<Vec<u8>>,
     mtls: bool,
+    client_names: Vec<String>,
     require_all: bool,
 }
 
@@ -29,11 +55,37 @@ impl AuthCheck {
             None => None,
         };
         let mtls = cfg.tls.as_ref().is_some_and(|t| t.client_ca_file.is_some());
+        let client_names = cfg
+            .tls
+            .as_ref()
+            .map(|t| t.client_names.clone())
+            .unwrap_or_default();
         Ok(AuthCheck {
             token,
             mtls,
+            client_names,
             require_all: cfg.auth.require == Require::All,
         })
+    }
+
+    /// Whether a client certificate the TLS handshake verified counts: with
+    /// `[tls] client_names`, only when its subject common name or a DNS or
+    /// URI subject alternative name is listed.
+    pub fn certificate_allowed(&self, der: &[u8]) -> bool {
+        if self.client_names.is_empty() {
+            return true;
+        }
+        let names = certificate_names(der);
+        let allowed = names
+            .iter()
+            .any(|n| self.client_names.iter().any(|a| a == n));
+        if !allowed {
+            tracing::warn!(
+                ?names,
+                "client certificate not in [tls] client_names; treated as none"
+            );
+        }
+        allowed
     }
 
     /// True when the request's credentials are enough; `firehose` also

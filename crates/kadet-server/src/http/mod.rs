@@ -135,12 +135,13 @@ pub async fn serve(
                 let tls = tls.clone();
                 let watcher = graceful.watcher();
                 let metrics = app.metrics.clone();
+                let app = app.clone();
                 tokio::spawn(async move {
                     match tls {
                         None => serve_conn(TokioIo::new(tcp), Peer { cert_verified: false }, router, header_timeout, watcher).await,
                         Some(acceptor) => match tokio::time::timeout(header_timeout, acceptor.accept(tcp)).await {
                             Ok(Ok(stream)) => {
-                                let cert_verified = stream.get_ref().1.peer_certificates().is_some_and(|c| !c.is_empty());
+                                let cert_verified = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).is_some_and(|leaf| app.auth.certificate_allowed(leaf));
                                 serve_conn(TokioIo::new(stream), Peer { cert_verified }, router, header_timeout, watcher).await
                             }
                             Ok(Err(e)) => {

@@ -21,6 +21,14 @@ pub fn tls_config(cfg: &crate::config::Tls) -> Result<rustls::ServerConfig> {
     }
     let key = PrivateKeyDer::from_pem_file(&cfg.key_file)
         .with_context(|| format!("cannot read a private key from {}", cfg.key_file.display()))?;
+    if !cfg.client_names.is_empty() && cfg.client_ca_file.is_none() {
+        bail!(
+            "client_names needs client_ca_file: names are read from verified client certificates"
+        );
+    }
+    if cfg.client_names.iter().any(|n| n.trim().is_empty()) {
+        bail!("client_names holds an empty name");
+    }
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
     let builder = match &cfg.client_ca_file {

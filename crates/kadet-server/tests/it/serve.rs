@@ -155,6 +155,53 @@ fn mtls_accepted_and_rejected() {
 }
 
 #[test]
+fn mtls_client_names_limit_which_certificates_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path());
+    let (body, _) = attack_batch();
+    // The test client's certificate is CN and DNS SAN "kube-apiserver".
+    for (names, want) in [
+        (r#"["audit-forwarder"]"#, 401),
+        (r#"["audit-forwarder", "kube-apiserver"]"#, 200),
+    ] {
+        let cfg = tls_config(dir.path(), &pki, None, true, "");
+        let text = std::fs::read_to_string(&cfg).unwrap().replacen(
+            "client_ca_file",
+            &format!("client_names = {names}\nclient_ca_file"),
+            1,
+        );
+        std::fs::write(&cfg, text).unwrap();
+        let s = Server::start(&cfg, dir.path());
+        let got = pki
+            .client(Some(&pki.client_identity))
+            .post(s.url("/v1/audit"))
+            .header("Content-Type", "application/json")
+            .body(body.clone())
+            .send()
+            .unwrap()
+            .status();
+        assert_eq!(got, want, "client_names = {names}");
+        assert!(s.terminate().success());
+    }
+    // Names without a client CA to verify them: refused at start.
+    let cfg = tls_config(dir.path(), &pki, Some(TOKEN), false, "");
+    let text = std::fs::read_to_string(&cfg).unwrap().replacen(
+        "[tls]\n",
+        "[tls]\nclient_names = [\"x\"]\n",
+        1,
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let out = std::process::Command::new(kadet_bin())
+        .args(["serve", "--check-config", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("client_names needs client_ca_file"), "{err}");
+}
+
+#[test]
 fn hostile_input_413_415_400_and_oversized_event() {
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::new(dir.path());
