@@ -157,6 +157,7 @@ mod tests {
         let a = AuthCheck {
             token: Some(b"s3cret".to_vec()),
             mtls: false,
+            client_names: Vec::new(),
             require_all: false,
         };
         let no = Peer {
@@ -186,6 +187,7 @@ mod tests {
         let both = AuthCheck {
             token: Some(b"s3cret".to_vec()),
             mtls: true,
+            client_names: Vec::new(),
             require_all: true,
         };
         assert!(!both.allows(&f, no, true));
@@ -193,6 +195,7 @@ mod tests {
         let either = AuthCheck {
             token: Some(b"s3cret".to_vec()),
             mtls: true,
+            client_names: Vec::new(),
             require_all: false,
         };
         assert!(either.allows(&HeaderMap::new(), yes, false));
