@@ -337,6 +337,17 @@ impl Default for Detection {
     }
 }
 
+/// How a webhook sink signs its deliveries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureScheme {
+    /// `X-Kadet-Signature: t=<unix seconds>,v1=<hex HMAC of "t.body">`.
+    #[default]
+    Kadet,
+    /// The Standard Webhooks headers: the HMAC covers `id.t.body`.
+    StandardWebhooks,
+}
+
 /// Alert format of a stream sink.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -395,8 +406,13 @@ pub enum SinkConfig {
         /// File holding a bearer token to send.
         token_file: Option<PathBuf>,
         /// File holding a key (first line) to sign each delivery with
-        /// (`X-Kadet-Signature`, HMAC-SHA256).
+        /// (HMAC-SHA256).
         signing_key_file: Option<PathBuf>,
+        /// How deliveries are signed: `kadet` (`X-Kadet-Signature`) or
+        /// `standard-webhooks` (`webhook-id`, `webhook-timestamp`,
+        /// `webhook-signature`, the id signed with the body).
+        #[serde(default)]
+        signature: SignatureScheme,
         /// Attempts before the alert goes to the dead-letter file.
         #[serde(default = "d_attempts")]
         max_attempts: u32,

@@ -3,7 +3,7 @@
 //! loop ([`super::Worker`]) decides what to deliver and when.
 
 use super::signature;
-use crate::config::{SinkConfig, StreamFormat, WebhookFormat};
+use crate::config::{SignatureScheme, SinkConfig, StreamFormat, WebhookFormat};
 use anyhow::{Context, Result};
 use kadet_engine::{Alert, JsonLinesSink, OcsfSink, Sink};
 use kadet_rules::Rule;
@@ -30,6 +30,7 @@ pub struct Webhook {
     format: WebhookFormat,
     token: Option<String>,
     signing_key: Option<Vec<u8>>,
+    signature: SignatureScheme,
     /// Attempts before the alert goes to the dead-letter file.
     pub max_attempts: u32,
     /// First retry delay; doubles each attempt.
@@ -58,6 +59,7 @@ impl Target {
                 format,
                 token_file,
                 signing_key_file,
+                signature,
                 max_attempts,
                 backoff_ms,
                 timeout_secs,
@@ -81,6 +83,7 @@ impl Target {
                     format: *format,
                     token,
                     signing_key,
+                    signature: *signature,
                     max_attempts: *max_attempts,
                     backoff_ms: *backoff_ms,
                 })
@@ -124,10 +127,17 @@ impl Webhook {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("X-Kadet-Alert-Id", a.alert_id.as_str());
         if let Some(key) = &self.signing_key {
-            req = req.header(
-                signature::HEADER,
-                signature::sign(key, crate::now_ms() / 1000, &body),
-            );
+            let t = crate::now_ms() / 1000;
+            match self.signature {
+                SignatureScheme::Kadet => {
+                    req = req.header(signature::HEADER, signature::sign(key, t, &body));
+                }
+                SignatureScheme::StandardWebhooks => {
+                    for (name, value) in signature::standard_webhooks(key, &a.alert_id, t, &body) {
+                        req = req.header(name, value);
+                    }
+                }
+            }
         }
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);

@@ -370,3 +370,55 @@ fn by_default_an_alert_leaves_with_its_batch_and_a_late_earlier_match_joins_it()
         .unwrap();
     assert_eq!(ids_of(&String::from_utf8_lossy(&out.stdout)), [first]);
 }
+
+#[test]
+fn standard_webhooks_signatures_cover_the_id_and_verify_independently() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    // A key as the spec writes it: whsec_ and base64.
+    let raw_key = b"kadet-standard-webhooks-test-key-0123";
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key_file = dir.path().join("signing-key");
+    std::fs::write(&key_file, format!("whsec_{}\n", b64.encode(raw_key))).unwrap();
+    let (url, rx) = receiver_with_headers();
+    let cfg = plain_config(
+        dir.path(),
+        &format!(
+            "[[sinks]]\ntype = \"webhook\"\nurl = {url:?}\nsigning_key_file = {key_file:?}\nsignature = \"standard-webhooks\"\n"
+        ),
+    );
+    let s = Server::start(&cfg, dir.path());
+    let attack = token_event(1, "mallory", "ci", "deployer", &ts(0, 0));
+    assert_eq!(post_audit(&s, &event_list(&[attack])), 200);
+    let (headers, body) = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a delivery");
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {name}: {headers:?}"))
+    };
+    let (id, t, sig) = (
+        get("webhook-id"),
+        get("webhook-timestamp"),
+        get("webhook-signature"),
+    );
+    let alert: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(alert["alert_id"], id.as_str());
+    assert!(!headers.iter().any(|(k, _)| k == "x-kadet-signature"));
+    // Recomputed outside kadet, as a receiver's library would.
+    let script = "import base64, hashlib, hmac, sys\n\
+        key, msg = base64.b64decode(sys.argv[1]), sys.argv[2].encode() + open(sys.argv[3], 'rb').read()\n\
+        print('v1,' + base64.b64encode(hmac.new(key, msg, hashlib.sha256).digest()).decode())";
+    let body_file = dir.path().join("body.json");
+    std::fs::write(&body_file, &body).unwrap();
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, &b64.encode(raw_key), &format!("{id}.{t}.")])
+        .arg(&body_file)
+        .output()
+        .expect("python3");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), sig);
+    assert!(s.terminate().success());
+}
