@@ -62,13 +62,33 @@ impl DetectWorker {
             };
             let eval = Evaluator::new(&loaded.rules, &self.opts);
             while !stop.load(Ordering::Acquire) && self.active.generation() == loaded.generation {
-                for msg in self.fetch(&consumer) {
+                let mut fetched: std::collections::VecDeque<Message> = self.fetch(&consumer).into();
+                let mut since = Instant::now();
+                while let Some(msg) = fetched.pop_front() {
                     if let Err(e) = self.handle(&eval, &loaded.rules, msg) {
                         tracing::warn!(error = %format!("{e:#}"), "detection: a batch will be redelivered");
                     }
+                    self.keep_claimed(&fetched, &mut since);
                 }
             }
         }
+    }
+
+    /// Tells JetStream that the batches fetched and not yet evaluated are in
+    /// progress (which restarts their `ack_wait`) once a third of it has
+    /// passed: a short `ack_wait` then redelivers the batches of a dead
+    /// instance soon, without redelivering those of a busy one.
+    fn keep_claimed(&self, waiting: &std::collections::VecDeque<Message>, since: &mut Instant) {
+        let third = Duration::from_secs(self.nats.cfg.ack_wait_secs.max(1)) / 3;
+        if waiting.is_empty() || since.elapsed() < third {
+            return;
+        }
+        for m in waiting {
+            let _ = self
+                .rt
+                .block_on(m.ack_with(async_nats::jetstream::AckKind::Progress));
+        }
+        *since = Instant::now();
     }
 
     /// Up to 16 batches, waiting at most a second for them.

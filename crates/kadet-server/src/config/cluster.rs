@@ -109,7 +109,7 @@ fn d_replicas() -> usize {
     1
 }
 fn d_ack_wait() -> u64 {
-    30
+    10
 }
 fn d_max_deliver() -> i64 {
     5
