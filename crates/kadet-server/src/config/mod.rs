@@ -276,6 +276,9 @@ fn d_segment() -> u64 {
 fn d_concurrent() -> usize {
     32
 }
+fn d_in_flight() -> usize {
+    4
+}
 fn d_intake_memory() -> usize {
     384 << 20
 }
@@ -422,6 +425,10 @@ pub enum SinkConfig {
         /// Per-request timeout in seconds.
         #[serde(default = "d_timeout")]
         timeout_secs: u64,
+        /// Deliveries sent at once, so that a receiver slow to answer one
+        /// alert does not hold every other behind it.
+        #[serde(default = "d_in_flight")]
+        max_in_flight: usize,
         /// Where undeliverable alerts are written (JSON lines); default
         /// `<state dir>/dead-letter.jsonl`.
         dead_letter: Option<PathBuf>,

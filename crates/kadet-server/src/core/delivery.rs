@@ -10,7 +10,7 @@ use crate::active_rules::ActiveRules;
 use crate::config::SinkConfig;
 use crate::metrics::{Counter, Metrics};
 use crate::sinks::Target;
-use kadet_engine::AlertWindow;
+use kadet_engine::{Alert, AlertWindow};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -139,16 +139,80 @@ impl Delivery {
     /// Attempt number `attempt` (1-based) at delivering the alert stored as
     /// `stored` (an [`AlertWindow`]'s stored form).
     pub fn attempt(&mut self, stored: &str, attempt: u32) -> Outcome {
-        let window = match AlertWindow::from_stored(stored) {
-            Ok(w) => w,
+        let rules = self.active.current();
+        let Some(alert) = self.alert_of(stored, &rules.rules) else {
+            return Outcome::Unreadable;
+        };
+        let result = self.target.deliver(&alert, &rules.rules, &self.rt);
+        self.settle(&alert, attempt, result)
+    }
+
+    /// Attempts at several alerts, `(stored, attempt)`, with their outcomes
+    /// in the same order. A webhook sink sends up to its `max_in_flight` at
+    /// once, so one slow receiver's answer does not hold the others; a
+    /// stream sink writes them one after another, and stops at a failure
+    /// (fewer outcomes than items).
+    pub fn attempt_all(&mut self, items: &[(String, u32)]) -> Vec<Outcome> {
+        let in_flight = match &self.target {
+            Target::Webhook(w) => w.max_in_flight,
+            Target::Stream { .. } => 1,
+        };
+        if in_flight <= 1 || items.len() <= 1 {
+            // One after another; a stream sink stops at a failure, so that
+            // the alerts after it wait and its file keeps their order.
+            let mut outcomes = Vec::with_capacity(items.len());
+            for (stored, attempt) in items {
+                let o = self.attempt(stored, *attempt);
+                let stop = matches!(o, Outcome::Retry { in_order: true, .. });
+                outcomes.push(o);
+                if stop {
+                    break;
+                }
+            }
+            return outcomes;
+        }
+        let rules = self.active.current();
+        let mut outcomes = Vec::with_capacity(items.len());
+        for chunk in items.chunks(in_flight) {
+            let alerts: Vec<Option<Alert>> = chunk
+                .iter()
+                .map(|(stored, _)| self.alert_of(stored, &rules.rules))
+                .collect();
+            let Target::Webhook(w) = &self.target else {
+                break;
+            };
+            let sends = alerts.iter().map(|a| async {
+                match a {
+                    Some(a) => Some(w.send(a, &rules.rules).await),
+                    None => None,
+                }
+            });
+            let results = self.rt.block_on(futures_util::future::join_all(sends));
+            for ((alert, (_, attempt)), result) in alerts.iter().zip(chunk).zip(results) {
+                outcomes.push(match (alert, result) {
+                    (Some(a), Some(r)) => self.settle(a, *attempt, r),
+                    _ => Outcome::Unreadable,
+                });
+            }
+        }
+        outcomes
+    }
+
+    /// The alert a stored window stands for, with its rule's metadata;
+    /// `None` (logged) when it does not read.
+    fn alert_of(&self, stored: &str, rules: &[kadet_rules::Rule]) -> Option<Alert> {
+        match AlertWindow::from_stored(stored) {
+            Ok(window) => Some(window.to_alert(kadet_rules::by_id(rules, &window.rule_id))),
             Err(e) => {
                 tracing::error!(sink = %self.name, error = %e, "unreadable alert; dropped");
-                return Outcome::Unreadable;
+                None
             }
-        };
-        let rules = self.active.current();
-        let alert = window.to_alert(kadet_rules::by_id(&rules.rules, &window.rule_id));
-        let error = match self.target.deliver(&alert, &rules.rules, &self.rt) {
+        }
+    }
+
+    /// What became of attempt `attempt` at delivering `alert`.
+    fn settle(&self, alert: &Alert, attempt: u32, result: anyhow::Result<()>) -> Outcome {
+        let error = match result {
             Ok(()) => {
                 self.metrics
                     .inc(Counter::SinkDeliveries, &[("sink", &self.name)]);
@@ -168,7 +232,7 @@ impl Delivery {
             return Outcome::Retry { after, in_order };
         }
         tracing::error!(sink = %self.name, alert_id = %alert.alert_id, attempts = attempt, error = %format!("{error:#}"), "delivery failed; the alert becomes a dead letter");
-        let payload = serde_json::to_value(&alert).unwrap_or_default();
+        let payload = serde_json::to_value(alert).unwrap_or_default();
         let dead = DeadLetter::new(
             Kind::Alert,
             format!("{attempt} attempts failed, the last: {error:#}"),

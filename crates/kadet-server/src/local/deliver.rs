@@ -66,9 +66,19 @@ impl OutboxWorker {
         const BATCH: usize = 256;
         let sink = self.delivery.name().to_string();
         let due = outbox::due(self.store.conn(), &sink, now_ms(), BATCH)?;
-        for d in &due {
-            let attempt = u32::try_from(d.attempts + 1).unwrap_or(u32::MAX);
-            match self.delivery.attempt(&d.state, attempt) {
+        let attempts: Vec<(String, u32)> = due
+            .iter()
+            .map(|d| {
+                (
+                    d.state.clone(),
+                    u32::try_from(d.attempts + 1).unwrap_or(u32::MAX),
+                )
+            })
+            .collect();
+        let outcomes = self.delivery.attempt_all(&attempts);
+        for ((d, (_, attempt)), outcome) in due.iter().zip(&attempts).zip(outcomes) {
+            let attempt = *attempt;
+            match outcome {
                 o if o.settled() => outbox::confirm(self.store.conn(), &d.alert_id, &sink)?,
                 Outcome::Retry { after, in_order } => {
                     if in_order {

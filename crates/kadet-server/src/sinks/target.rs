@@ -31,6 +31,8 @@ pub struct Webhook {
     token: Option<String>,
     signing_key: Option<Vec<u8>>,
     signature: SignatureScheme,
+    /// Deliveries sent at once (`max_in_flight`).
+    pub max_in_flight: usize,
     /// Attempts before the alert goes to the dead-letter file.
     pub max_attempts: u32,
     /// First retry delay; doubles each attempt.
@@ -63,6 +65,7 @@ impl Target {
                 max_attempts,
                 backoff_ms,
                 timeout_secs,
+                max_in_flight,
                 ..
             } => {
                 let token = token_file.as_deref().map(super::read_token).transpose()?;
@@ -84,6 +87,7 @@ impl Target {
                     token,
                     signing_key,
                     signature: *signature,
+                    max_in_flight: (*max_in_flight).max(1),
                     max_attempts: *max_attempts,
                     backoff_ms: *backoff_ms,
                 })
@@ -116,10 +120,14 @@ impl Webhook {
     }
 
     /// POSTs the alert; a 2xx answer confirms it. With a signing key the
-    /// request carries `X-Kadet-Signature` over the exact bytes sent.
+    /// request carries a signature over the exact bytes sent.
     fn post(&self, a: &Alert, rules: &[Rule], rt: &tokio::runtime::Handle) -> Result<()> {
-        // reqwest's timers need the runtime's context.
-        let _rt = rt.enter();
+        rt.block_on(self.send(a, rules))
+    }
+
+    /// [`Webhook::post`], on the runtime: several may be in flight at once
+    /// ([`Webhook::max_in_flight`]).
+    pub async fn send(&self, a: &Alert, rules: &[Rule]) -> Result<()> {
         let body = self.body(a, rules)?;
         let mut req = self
             .client
@@ -142,18 +150,17 @@ impl Webhook {
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }
-        let req = req.body(body);
         // Webhook URLs often carry a secret (Slack's do): keep it out of errors and logs.
-        let resp = rt
-            .block_on(async move { req.send().await })
+        let resp = req
+            .body(body)
+            .send()
+            .await
             .map_err(|e| anyhow::anyhow!("{}", send_failure(e)))?;
         let status = resp.status();
         if status.is_success() {
             return Ok(());
         }
-        let body = rt
-            .block_on(async move { resp.text().await })
-            .unwrap_or_default();
+        let body = resp.text().await.unwrap_or_default();
         let said: String = body.trim().chars().take(200).collect();
         if said.is_empty() {
             anyhow::bail!("the receiver answered HTTP {status}")

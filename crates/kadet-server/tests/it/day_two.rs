@@ -422,3 +422,76 @@ fn standard_webhooks_signatures_cover_the_id_and_verify_independently() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), sig);
     assert!(s.terminate().success());
 }
+
+/// A webhook receiver that takes `hold` to answer each request; it counts
+/// the requests and the most it held at once.
+fn slow_receiver(hold: Duration) -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (done, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let now = Arc::new(AtomicUsize::new(0));
+    let (d, m) = (done.clone(), most.clone());
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let (d, m, now) = (d.clone(), m.clone(), now.clone());
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn);
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let line = line.trim_end();
+                    if line.is_empty() {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let held = now.fetch_add(1, Ordering::SeqCst) + 1;
+                m.fetch_max(held, Ordering::SeqCst);
+                std::thread::sleep(hold);
+                now.fetch_sub(1, Ordering::SeqCst);
+                d.fetch_add(1, Ordering::SeqCst);
+                let mut conn = reader.into_inner();
+                let _ = conn.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            });
+        }
+    });
+    (url, done, most)
+}
+
+#[test]
+fn a_slow_receiver_gets_several_deliveries_at_once_within_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, done, most) = slow_receiver(Duration::from_millis(800));
+    let cfg = plain_config(
+        dir.path(),
+        &format!("[[sinks]]\ntype = \"webhook\"\nurl = {url:?}\nmax_in_flight = 3\n"),
+    );
+    let s = Server::start(&cfg, dir.path());
+    let attacks: Vec<serde_json::Value> = (0..6)
+        .map(|i| token_event(i, &format!("user{i}"), "ci", "deployer", &ts(i, 0)))
+        .collect();
+    assert_eq!(post_audit(&s, &event_list(&attacks)), 200);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while done.load(Ordering::SeqCst) < 6 {
+        assert!(
+            Instant::now() < deadline,
+            "{} delivered\n{}",
+            done.load(Ordering::SeqCst),
+            s.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let most = most.load(Ordering::SeqCst);
+    assert!((2..=3).contains(&most), "{most} in flight at most");
+    assert!(s.terminate().success());
+}
