@@ -47,6 +47,17 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// This machine's name (the pod name in Kubernetes): `$HOSTNAME`, else the
+/// kernel's, else `kadet`. Instances name themselves after it.
+pub fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "kadet".into())
+}
+
 /// What the command line gives.
 #[derive(Debug, Clone, Default)]
 pub struct ServeOptions {

@@ -46,13 +46,7 @@ pub struct ClusterNode {
 /// This instance's name in the applier lease: the host name (the pod name
 /// in Kubernetes) and the process id.
 fn holder() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "kadet".into());
-    format!("{host}-{}", std::process::id())
+    format!("{}-{}", crate::host_name(), std::process::id())
 }
 
 /// Connects, creates the topology (retrying while NATS is unreachable or

@@ -187,12 +187,7 @@ pub struct Places {
 /// (two on one host have two state directories).
 pub fn instance_name(state_dir: &std::path::Path) -> String {
     use sha2::{Digest, Sha256};
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "kadet".into());
+    let host = crate::host_name();
     let dir = std::fs::canonicalize(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
     let digest = Sha256::digest(dir.as_os_str().as_encoded_bytes());
     format!("{host}-{}", &hex::encode(digest)[..8])
