@@ -534,8 +534,10 @@ impl Rule {
         let dedup_t = chosen
             .and_then(|(_, _, d)| d.as_ref())
             .or(self.dedup.as_ref());
+        // A title never starts or ends with spaces (Panther's templates
+        // sometimes leave one after the last placeholder).
         let title = match (title_t, &self.display_name) {
-            (Some(t), _) => t.render(scope),
+            (Some(t), _) => t.render(scope).trim().to_string(),
             (None, Some(d)) => d.clone(),
             (None, None) => self.id.clone(),
         };

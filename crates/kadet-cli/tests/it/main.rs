@@ -2,6 +2,7 @@
 //!
 //! One binary per group of tests, with a module per topic: each test binary is linked once.
 
+mod alert_text;
 mod attack_chain;
 mod cli;
 mod first_hour;
