@@ -222,8 +222,9 @@ impl<'a> CanonicalEvent<'a> {
     }
 
     /// Resolves the first key of a path: the canonical Event first, then
-    /// kadet's source fields (`p_log_type`, `p_source_label`, `p_event_time`),
-    /// then the source record.
+    /// kadet's source fields (`p_log_type`, `p_source_label`, `p_event_time`)
+    /// and derived ones (`p_exec_command`, [`crate::exec_command`]), then the
+    /// source record.
     pub fn lookup_root(&self, key: &str) -> Option<std::borrow::Cow<'_, Value<'a>>> {
         use std::borrow::Cow;
         if let Some(v) = self.audit.get(key) {
@@ -239,6 +240,11 @@ impl<'a> CanonicalEvent<'a> {
             "p_event_time" => {
                 if let Some(t) = self.time {
                     return Some(Cow::Owned(Value::from(t.to_rfc3339().as_str())));
+                }
+            }
+            "p_exec_command" => {
+                if let Some(c) = crate::exec_command::exec_command(&self.audit) {
+                    return Some(Cow::Owned(Value::from(c.as_str())));
                 }
             }
             _ => {}

@@ -20,6 +20,7 @@ pub mod cluster;
 pub mod decode;
 pub mod error;
 pub mod event;
+pub mod exec_command;
 pub mod gke_audit;
 pub mod input;
 pub mod location;

@@ -455,6 +455,7 @@ const SYNTHESISED_ROOTS: &[&str] = &[
     "p_log_type",
     "p_source_label",
     "p_event_time",
+    "p_exec_command",
 ];
 
 /// True when the last key of a root path is written verbatim in the record.
