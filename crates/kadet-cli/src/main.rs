@@ -5,7 +5,7 @@
 mod commands;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use commands::{cat, completions, explain, man, rules, scan, serve, test};
+use commands::{cat, completions, explain, man, policy, rules, scan, serve, test};
 use std::process::ExitCode;
 
 /// Detection engine for Kubernetes audit logs: scan log files, serve live
@@ -37,6 +37,9 @@ enum Command {
     },
     /// Show, condition by condition, why an event matches a rule or not.
     Explain(explain::ExplainArgs),
+    /// Print the smallest audit Policy under which every loaded rule can fire,
+    /// or, with --check, the rules a given Policy leaves blind.
+    Policy(policy::PolicyArgs),
     /// Receive and pull audit events live (API server webhook; EKS, AKS and GKE log services) and alert in real time.
     Serve(serve::ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Test(a) => test::run(a),
         Command::Rules { command } => rules::run(command),
         Command::Explain(a) => explain::run(a),
+        Command::Policy(a) => policy::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Completions(a) => completions::run(a, Cli::command()),
         Command::Man(a) => man::run(a, Cli::command()),

@@ -374,13 +374,13 @@ fn test_scalar(test: &Test, v: &Value<'_>) -> bool {
 pub fn as_number(v: &Value<'_>) -> Option<f64> {
     match v {
         Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse::<f64>().ok().filter(|x| x.is_finite()),
+        Value::String(s) => s.parse::<f64>().ok().filter(|x| x.is_finite()),
         _ => None,
     }
 }
 
 fn as_ip(v: &Value<'_>) -> Option<IpAddr> {
-    v.as_str().and_then(|s| s.trim().parse::<IpAddr>().ok())
+    v.as_str().and_then(|s| s.parse::<IpAddr>().ok())
 }
 
 fn num_cmp(op: NumOp, x: f64, b: f64) -> bool {
@@ -429,13 +429,13 @@ pub fn equals(v: &Value<'_>, lit: &Literal, ci: bool) -> bool {
                 s == l
             }
         }
-        (Value::String(s), Literal::Num(n)) => s.trim().parse::<f64>().is_ok_and(|x| x == *n),
+        (Value::String(s), Literal::Num(n)) => s.parse::<f64>().is_ok_and(|x| x == *n),
         (Value::String(s), Literal::Bool(b)) => {
             s.eq_ignore_ascii_case(if *b { "true" } else { "false" })
         }
         (Value::Number(x), Literal::Num(n)) => x.as_f64() == Some(*n),
         (Value::Number(x), Literal::Str(l)) => {
-            l.trim().parse::<f64>().is_ok_and(|n| x.as_f64() == Some(n))
+            l.parse::<f64>().is_ok_and(|n| x.as_f64() == Some(n))
         }
         (Value::Bool(b), Literal::Bool(l)) => b == l,
         (Value::Bool(b), Literal::Str(l)) => {

@@ -11,11 +11,13 @@
 //! - [`prefilter`]: the literal prefilter that rejects records before parsing;
 //! - [`testing`]: running a rule's Tests offline;
 //! - [`tuning`]: tuning files (exclusions, severity, dedup, threshold, enabled) applied to shipped rules;
-//! - [`explain`]: why an event matched or not, and rules in words.
+//! - [`explain`]: why an event matched or not, and rules in words;
+//! - [`audit_policy`]: the audit Policy the rules need, written or checked.
 
 #![warn(missing_docs)]
 
 pub mod annotations;
+pub mod audit_policy;
 pub mod compile;
 pub mod explain;
 pub mod expr;

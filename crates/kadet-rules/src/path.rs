@@ -19,6 +19,12 @@ pub enum Segment {
     /// Every string value below this point, at any depth (Sigma keywords).
     /// Never written in a `KeyPath`; see [`FieldPath::any_value`].
     AnyValue,
+    /// A step of a Sigma dotted name inside a request or response body: an
+    /// array met here is looked into element by element (so
+    /// `requestObject.spec.containers.image` reads every container's image,
+    /// as rsigma does); any other value is taken as it is. Never written in
+    /// a `KeyPath`.
+    Each,
 }
 
 /// A compiled field path.
@@ -54,7 +60,9 @@ impl FieldPath {
                 Segment::Index(i) => i.to_string(),
                 Segment::Wildcard => "*".into(),
                 Segment::AnyValue => ANY_VALUE_TEXT.into(),
+                Segment::Each => String::new(),
             })
+            .filter(|t| !t.is_empty())
             .collect::<Vec<_>>()
             .join(".");
         FieldPath {
@@ -227,8 +235,14 @@ fn descend<'v>(root: &'v Value<'_>, segs: &[Segment], wildcard: bool) -> Found<'
     let root: &'v Value<'v> = shorten(root);
     if !wildcard {
         let mut cur = root;
-        for s in segs {
+        for (i, s) in segs.iter().enumerate() {
             cur = match (s, cur) {
+                (Segment::Each, Value::Array(_)) => {
+                    let mut out = Vec::new();
+                    collect(cur, &segs[i..], &mut out);
+                    return Found::Many(out);
+                }
+                (Segment::Each, other) => other,
                 (Segment::Key(k), Value::Object(m)) => match m.get(k) {
                     Some(v) => v,
                     None => return Found::Missing,
@@ -273,6 +287,12 @@ fn collect<'v>(cur: &'v Value<'v>, segs: &[Segment], out: &mut Vec<&'v Value<'v>
             }
         }
         (Segment::AnyValue, v) => strings_below(v, out),
+        (Segment::Each, Value::Array(a)) => {
+            for v in a {
+                collect(v, rest, out);
+            }
+        }
+        (Segment::Each, v) => collect(v, rest, out),
         _ => {}
     }
 }
@@ -290,6 +310,36 @@ fn strings_below<'v>(v: &'v Value<'v>, out: &mut Vec<&'v Value<'v>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_looks_into_lists_of_objects_and_passes_other_values() {
+        let path = FieldPath {
+            segments: vec![
+                Segment::Key("spec".into()),
+                Segment::Each,
+                Segment::Key("containers".into()),
+                Segment::Each,
+                Segment::Key("image".into()),
+            ],
+            text: "spec.containers.image".into(),
+        };
+        let many = Value::from_slice(
+            br#"{"spec":{"containers":[{"image":"a"},{"name":"b"},{"image":"c"}]}}"#,
+        )
+        .expect("JSON");
+        let found: Vec<_> = match path.resolve_in(&many) {
+            Found::Many(vs) => vs.iter().filter_map(|v| v.as_str()).collect(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(found, ["a", "c"]);
+        let one = Value::from_slice(br#"{"spec":{"containers":{"image":"a"}}}"#).expect("JSON");
+        assert_eq!(
+            path.resolve_in(&one).value().and_then(Value::as_str),
+            Some("a")
+        );
+        let none = Value::from_slice(br#"{"spec":{"containers":[]}}"#).expect("JSON");
+        assert!(matches!(path.resolve_in(&none), Found::Many(v) if v.is_empty()));
+    }
 
     #[test]
     fn parses_paths() {

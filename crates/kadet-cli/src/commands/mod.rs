@@ -8,6 +8,7 @@ pub mod completions;
 pub mod events;
 pub mod explain;
 pub mod man;
+pub mod policy;
 pub mod rules;
 pub mod scan;
 mod scan_summary;

@@ -8,6 +8,7 @@ mod cli;
 mod first_hour;
 mod large_input;
 mod objects;
+mod policy;
 mod sigma;
 mod snapshots_output;
 mod stratus;

@@ -1,7 +1,9 @@
 //! Clause derivation: what literals a rule's detection requires of a record
 //! of one log type, with the soundness rules listed in the module docs.
 
-use super::literals::{clause_frequency, pattern_text, CI_MARK, NUM_MARK, WEAK_FREQUENCY};
+use super::literals::{
+    clause_frequency, literal_frequency, pattern_text, CI_MARK, NUM_MARK, WEAK_FREQUENCY,
+};
 use super::{IP_LITERAL, MAX_CLAUSES};
 use crate::expr::{ElementMode, Expr, IpTest, Literal, StrOp, Test};
 use crate::path::{FieldPath, Segment};
@@ -155,11 +157,9 @@ fn required_in(e: &Expr, scope: Scope, t: LogType) -> Option<Vec<LitSet>> {
                 Scope::Element { keys_verbatim } => keys_verbatim,
             };
             if keys_verbatim && implies_presence(test, *negate) {
-                if let Some(Segment::Key(k)) = path.segments.last() {
-                    if let Some(piece) = longest_safe_piece(k).filter(|p| p.len() == k.len()) {
-                        let n = piece.len();
-                        clauses.push(vec![(piece, n)]);
-                    }
+                if let Some(key) = rarest_key(path) {
+                    let n = key.len();
+                    clauses.push(vec![(key, n)]);
                 }
             }
             (!clauses.is_empty()).then_some(clauses)
@@ -434,6 +434,31 @@ fn implies_presence(test: &Test, negate: bool) -> bool {
             !negate
         }
     }
+}
+
+/// The most selective object key of a path whose keys are the source's own:
+/// where the field is present, every key on the way to it is written in the
+/// record, so any of them may stand for the field (`hostPath` says more than
+/// the `path` below it, `capabilities` more than `add`). Keys that JSON may
+/// escape are passed over, and so is the root of a longer path.
+fn rarest_key(path: &FieldPath) -> Option<String> {
+    path.segments
+        .iter()
+        .enumerate()
+        // The first key only when it is the only one: a root may be named by
+        // kadet rather than the source (GKE holds the bodies as
+        // protoPayload.request and .response), the keys below it are the
+        // source's own.
+        .filter(|(i, _)| *i > 0 || path.segments.len() == 1)
+        .filter_map(|(_, s)| match s {
+            Segment::Key(k) => longest_safe_piece(k).filter(|p| p.len() == k.len()),
+            _ => None,
+        })
+        .min_by(|a, b| {
+            literal_frequency(a)
+                .total_cmp(&literal_frequency(b))
+                .then(b.len().cmp(&a.len()))
+        })
 }
 
 /// Roots whose key names kadet writes itself for some sources (GKE's mapping,

@@ -10,6 +10,10 @@
 //! `labels` and `user.extra`, whose keys contain dots themselves: the rest of
 //! the name is one key (`annotations.authorization.k8s.io/decision`). A name
 //! with `"` or `[` is read as a kadet `KeyPath` (`a."b.c"`, `a[*].b`).
+//! Inside `requestObject` and `responseObject` a dotted name reads every
+//! element of a list of objects it meets (`requestObject.spec.containers.image`
+//! is any container's image), as rsigma does: the name would otherwise load
+//! and never match.
 
 use crate::path::{FieldPath, Segment};
 use kadet_event::LogType;
@@ -156,6 +160,14 @@ fn takes_rest(segments: &[Segment]) -> bool {
     }
 }
 
+/// True when the next key of a dotted name is read inside a request or
+/// response body, where lists of objects (containers, volumes, rules,
+/// subjects) are: there a dotted name reads every element, as rsigma does.
+/// Elsewhere in the Event no list holds objects.
+fn looks_into_arrays(segments: &[Segment]) -> bool {
+    matches!(segments.first(), Some(Segment::Key(root)) if root == "requestObject" || root == "responseObject")
+}
+
 /// A Sigma field name as a path (see the module docs).
 pub fn field_path(name: &str) -> Result<FieldPath, String> {
     if name.is_empty() {
@@ -178,6 +190,9 @@ pub fn field_path(name: &str) -> Result<FieldPath, String> {
         if head.is_empty() {
             return Err(format!("empty key in field name {name:?}"));
         }
+        if looks_into_arrays(&segments) {
+            segments.push(Segment::Each);
+        }
         segments.push(Segment::Key(head.to_string()));
         match tail {
             Some("") => return Err(format!("field name {name:?} ends with a dot")),
@@ -198,6 +213,7 @@ mod tests {
     fn keys(p: &FieldPath) -> Vec<String> {
         p.segments
             .iter()
+            .filter(|s| **s != Segment::Each)
             .map(|s| match s {
                 Segment::Key(k) => k.clone(),
                 other => format!("{other:?}"),
@@ -229,6 +245,12 @@ mod tests {
             ["user", "extra", "iam.gke.io/user-assertion"]
         );
         assert_eq!(keys(&field_path("a.\"b.c\"").unwrap()), ["a", "b.c"]);
+        // Inside a body, each step may look into a list of objects.
+        let image = field_path("requestObject.spec.containers.image").unwrap();
+        assert_eq!(image.segments.len(), 7);
+        assert_eq!(image.segments[5], Segment::Each);
+        let plain = field_path("objectRef.resource").unwrap();
+        assert!(!plain.segments.contains(&Segment::Each));
         assert!(field_path("a..b").is_err());
         assert!(field_path("a.").is_err());
     }
