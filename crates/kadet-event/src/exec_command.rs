@@ -132,6 +132,20 @@ mod tests {
         assert!(exec_command(&ev).is_some());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_query_decodes_within_the_bound(query in ".{0,300}", reps in 1usize..60) {
+            let uri = format!("/exec?{}", query.repeat(reps));
+            let ev = Value::Object(crate::value::Map(vec![(
+                "requestURI".into(),
+                Value::from(uri.as_str()),
+            )]));
+            if let Some(cmd) = exec_command(&ev) {
+                proptest::prop_assert!(cmd.len() <= MAX_COMMAND_BYTES);
+            }
+        }
+    }
+
     #[test]
     fn a_huge_command_is_cut_at_the_bound_on_a_char_boundary() {
         let arg = "é".repeat(MAX_COMMAND_BYTES);

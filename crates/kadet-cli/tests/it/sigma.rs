@@ -250,6 +250,30 @@ fn an_event_count_correlation_alerts_once_the_count_is_reached() {
 }
 
 #[test]
+fn a_value_count_correlation_counts_distinct_values() {
+    let out = kadet()
+        .current_dir(format!("{}/tests/data", env!("CARGO_MANIFEST_DIR")))
+        .args([
+            "scan",
+            "--format",
+            "jsonl",
+            "--rules",
+            &format!("{}/correlation_value_count.yml", conformance()),
+            "sigma_value_count.jsonl",
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let alerts = lines(&out.stdout);
+    // eve reads three different Secrets (gte 3 distinct names); mallory reads
+    // one Secret five times: five events, one value.
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0]["rule_id"], "conf-many-secrets");
+    assert_eq!(alerts[0]["dedup"], "eve");
+    assert_eq!(alerts[0]["severity"], "HIGH");
+}
+
+#[test]
 fn load_errors_name_file_line_and_feature() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("wide.yml");

@@ -65,15 +65,22 @@ pub fn compile(doc: &Document<'_>, targets: &[Target<'_>]) -> Result<Compiled, L
         |key: &str, message: String| doc.error(key_line(doc, key).or(corr_line), None, message);
     let kind = get("type").and_then(Yaml::as_str).unwrap_or("");
     match kind {
-        "event_count" => {}
-        "value_count" | "temporal" | "temporal_ordered" | "value_sum" | "value_avg"
-        | "value_percentile" | "value_median" => {
+        "event_count" | "value_count" => {}
+        "temporal" | "temporal_ordered" | "value_sum" | "value_avg" | "value_percentile"
+        | "value_median" => {
             return Err(err(
                 "type",
-                format!("correlation type {kind:?} is not supported by kadet (event_count is)"),
+                format!(
+                    "correlation type {kind:?} is not supported by kadet (event_count and value_count are)"
+                ),
             ))
         }
-        "" => return Err(err("type", "correlation needs a type (event_count)".into())),
+        "" => {
+            return Err(err(
+                "type",
+                "correlation needs a type (event_count, value_count)".into(),
+            ))
+        }
         other => return Err(err("type", format!("unknown correlation type {other:?}"))),
     }
     if get("aliases").is_some() {
@@ -110,7 +117,8 @@ pub fn compile(doc: &Document<'_>, targets: &[Target<'_>]) -> Result<Compiled, L
             _ => return Err(err("rules", format!("{n:?} names several loaded rules"))),
         }
     }
-    let threshold = threshold(get("condition")).map_err(|m| err("condition", m))?;
+    let condition = count_condition(get("condition"), kind).map_err(|m| err("condition", m))?;
+    let threshold = condition.threshold;
     let timespan = get("timespan").and_then(Yaml::as_str).unwrap_or("");
     let minutes = timespan_minutes(timespan).ok_or_else(|| {
         err(
@@ -134,10 +142,20 @@ pub fn compile(doc: &Document<'_>, targets: &[Target<'_>]) -> Result<Compiled, L
         .into_iter()
         .flatten()
         .any(|g| g.as_bool() == Some(true));
+    let distinct_by = condition
+        .field
+        .as_deref()
+        .map(|f| source.field(f))
+        .transpose()
+        .map_err(|m| err("condition", m))?;
     let (detection, log_types) = union(&counts, targets);
     let mut common = meta::common(doc)?;
+    let counted = match &condition.field {
+        Some(f) => format!("value_count({f})"),
+        None => "event_count".to_string(),
+    };
     common.meta.condition = vec![format!(
-        "event_count >= {threshold} within {timespan}{}",
+        "{counted} >= {threshold} within {timespan}{}",
         if group_names.is_empty() {
             String::new()
         } else {
@@ -152,6 +170,7 @@ pub fn compile(doc: &Document<'_>, targets: &[Target<'_>]) -> Result<Compiled, L
         context: Vec::new(),
         threshold,
         period_minutes: minutes,
+        distinct_by,
     };
     let rule = meta::build(doc, common, logic, source)?;
     Ok(Compiled {
@@ -208,11 +227,42 @@ fn union(counts: &[usize], targets: &[Target<'_>]) -> (Expr, Vec<String>) {
     (detection, log_types)
 }
 
-/// The count a window needs: `gte: N` is N, `gt: N` is N+1.
-fn threshold(cond: Option<&Yaml>) -> Result<u32, String> {
+/// A correlation's condition: the count a window needs and, for
+/// `value_count`, the field whose distinct values are counted.
+struct CountCondition {
+    threshold: u32,
+    field: Option<String>,
+}
+
+/// `{gte: N}` (or `{gt: N}`), plus `field: NAME` for `value_count`.
+fn count_condition(cond: Option<&Yaml>, kind: &str) -> Result<CountCondition, String> {
     let Some(Yaml::Mapping(m)) = cond else {
-        return Err("event_count needs a condition like {gte: 10}".into());
+        return Err(format!("{kind} needs a condition like {{gte: 10}}"));
     };
+    let field_key = Yaml::String("field".into());
+    let field = m.get(&field_key).map(|f| {
+        f.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| "field names one field".to_string())
+    });
+    let field = field.transpose()?;
+    match (kind, &field) {
+        ("value_count", None) => {
+            return Err("value_count needs the field whose values it counts (field: NAME)".into())
+        }
+        ("event_count", Some(_)) => {
+            return Err("event_count counts events: field belongs to value_count".into())
+        }
+        _ => {}
+    }
+    let mut counts = m.clone();
+    counts.remove(&field_key);
+    let threshold = threshold(&counts)?;
+    Ok(CountCondition { threshold, field })
+}
+
+/// The count a window needs: `gte: N` is N, `gt: N` is N+1.
+fn threshold(m: &serde_norway::Mapping) -> Result<u32, String> {
     let mut out = None;
     for (k, v) in m {
         let n = v
@@ -239,7 +289,7 @@ fn threshold(cond: Option<&Yaml>) -> Result<u32, String> {
         }
     }
     out.filter(|t| *t >= 1)
-        .ok_or_else(|| "event_count needs a count of at least 1 (gte: N)".into())
+        .ok_or_else(|| "the condition needs a count of at least 1 (gte: N)".into())
 }
 
 /// `30s`, `5m`, `2h`, `1d` in whole minutes, rounded up.
@@ -276,13 +326,22 @@ mod tests {
     #[test]
     fn thresholds() {
         let y = |t: &str| serde_norway::from_str::<Yaml>(t).unwrap();
-        assert_eq!(threshold(Some(&y("{gte: 5}"))), Ok(5));
-        assert_eq!(threshold(Some(&y("{gt: 5}"))), Ok(6));
-        assert!(threshold(Some(&y("{lt: 5}")))
-            .unwrap_err()
-            .contains("does not map"));
-        assert!(threshold(Some(&y("{gte: 0}"))).is_err());
-        assert!(threshold(Some(&y("{gte: 5, gt: 6}"))).is_err());
-        assert!(threshold(None).is_err());
+        let count = |t: &str, kind: &str| count_condition(Some(&y(t)), kind);
+        let n = |t: &str| count(t, "event_count").map(|c| c.threshold);
+        assert_eq!(n("{gte: 5}"), Ok(5));
+        assert_eq!(n("{gt: 5}"), Ok(6));
+        assert!(n("{lt: 5}").unwrap_err().contains("does not map"));
+        assert!(n("{gte: 0}").is_err());
+        assert!(n("{gte: 5, gt: 6}").is_err());
+        assert!(count_condition(None, "event_count").is_err());
+        let v = count("{field: objectRef.name, gte: 3}", "value_count").expect("value_count");
+        assert_eq!(
+            (v.threshold, v.field.as_deref()),
+            (3, Some("objectRef.name"))
+        );
+        assert!(count("{gte: 3}", "value_count")
+            .err()
+            .is_some_and(|e| e.contains("field: NAME")));
+        assert!(count("{field: x, gte: 3}", "event_count").is_err());
     }
 }

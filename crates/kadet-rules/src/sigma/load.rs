@@ -165,6 +165,7 @@ fn detection_rule(doc: &Document<'_>) -> Result<(Rule, Logsource), LoadError> {
         context: meta::context(doc, source)?,
         threshold: 1,
         period_minutes: 60,
+        distinct_by: None,
     };
     let rule = meta::build(doc, common, logic, source)?;
     Ok((rule, source))

@@ -156,6 +156,8 @@ pub struct Logic {
     pub threshold: u32,
     /// Default window length.
     pub period_minutes: u32,
+    /// Count distinct values of this field (`value_count`), not events.
+    pub distinct_by: Option<FieldPath>,
 }
 
 /// Builds the [`Rule`].
@@ -228,7 +230,7 @@ pub fn build(
         context: logic.context,
         dynamic_severities: Vec::new(),
         dynamic_titles: Vec::new(),
-        distinct_by: None,
+        distinct_by: logic.distinct_by,
         tests: Vec::new(),
         source: doc.file.to_string(),
         detection_raw: crate::model::ExprList::default(),

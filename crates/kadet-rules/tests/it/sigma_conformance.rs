@@ -197,10 +197,14 @@ const BASE: &str = "title: base\nname: base_rule\nid: b\nlogsource: {product: ku
 #[test]
 fn correlations_kadet_cannot_run_are_errors() {
     let e = one_error(&format!(
-        "{BASE}---\ntitle: c\nid: c\ncorrelation:\n  type: value_count\n  rules: [base_rule]\n  group-by: [user.username]\n  timespan: 1h\n  condition: {{field: objectRef.name, gte: 3}}\n"
+        "{BASE}---\ntitle: c\nid: c\ncorrelation:\n  type: temporal\n  rules: [base_rule]\n  group-by: [user.username]\n  timespan: 1h\n"
     ));
     assert!(e.starts_with("rule.yml:13: "), "{e}");
-    assert!(e.contains("\"value_count\" is not supported"), "{e}");
+    assert!(e.contains("\"temporal\" is not supported"), "{e}");
+    let e = one_error(&format!(
+        "{BASE}---\ntitle: c\nid: c\ncorrelation:\n  type: value_count\n  rules: [base_rule]\n  timespan: 1h\n  condition: {{gte: 3}}\n"
+    ));
+    assert!(e.contains("field: NAME"), "{e}");
     let e = one_error(&format!(
         "{BASE}---\ntitle: c\nid: c\ncorrelation:\n  type: event_count\n  rules: [base_rule]\n  timespan: 1h\n  condition: {{lt: 3}}\n"
     ));
