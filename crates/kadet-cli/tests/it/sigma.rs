@@ -219,8 +219,9 @@ fn scans_run_sigma_and_panther_rules_side_by_side() {
         .all(|a| a["sigma"].is_null()));
 }
 
-#[test]
-fn an_event_count_correlation_alerts_once_the_count_is_reached() {
+/// Scans a file of tests/data with one conformance rule file: the alerts
+/// and standard error.
+fn scan_with_conformance_rule(rule: &str, events: &str) -> (Vec<serde_json::Value>, String) {
     let out = kadet()
         .current_dir(format!("{}/tests/data", env!("CARGO_MANIFEST_DIR")))
         .args([
@@ -228,13 +229,19 @@ fn an_event_count_correlation_alerts_once_the_count_is_reached() {
             "--format",
             "jsonl",
             "--rules",
-            &format!("{}/correlation_event_count.yml", conformance()),
-            "sigma_events.jsonl",
+            &format!("{}/{rule}", conformance()),
+            events,
         ])
         .output()
         .expect("runs");
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let alerts = lines(&out.stdout);
+    (lines(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn an_event_count_correlation_alerts_once_the_count_is_reached() {
+    let (alerts, stderr) =
+        scan_with_conformance_rule("correlation_event_count.yml", "sigma_events.jsonl");
     // eve: 5 forbidden requests in 5 minutes (gte 5); mallory: 4. The base
     // rule is counted, so it gives signals, not alerts.
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
@@ -242,29 +249,13 @@ fn an_event_count_correlation_alerts_once_the_count_is_reached() {
     assert_eq!(alerts[0]["dedup"], "eve");
     assert_eq!(alerts[0]["event_count"], 5);
     assert_eq!(alerts[0]["severity"], "HIGH");
-    assert!(
-        text(&out.stderr).contains("signals"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(stderr.contains("signals"), "{stderr}");
 }
 
 #[test]
 fn a_value_count_correlation_counts_distinct_values() {
-    let out = kadet()
-        .current_dir(format!("{}/tests/data", env!("CARGO_MANIFEST_DIR")))
-        .args([
-            "scan",
-            "--format",
-            "jsonl",
-            "--rules",
-            &format!("{}/correlation_value_count.yml", conformance()),
-            "sigma_value_count.jsonl",
-        ])
-        .output()
-        .expect("runs");
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let alerts = lines(&out.stdout);
+    let (alerts, _) =
+        scan_with_conformance_rule("correlation_value_count.yml", "sigma_value_count.jsonl");
     // eve reads three different Secrets (gte 3 distinct names); mallory reads
     // one Secret five times: five events, one value.
     assert_eq!(alerts.len(), 1, "{alerts:#?}");

@@ -548,6 +548,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_body_path_gives_its_rarest_key_never_its_root() {
+        let key = |p: &str| rarest_key(&FieldPath::parse(p).expect("path"));
+        assert_eq!(
+            key("requestObject.spec.volumes[*].hostPath.path").as_deref(),
+            Some("hostPath")
+        );
+        assert_eq!(
+            key("requestObject.spec.containers[*].securityContext.capabilities.add").as_deref(),
+            Some("capabilities")
+        );
+        // GKE names the body protoPayload.request: kadet's root name is not
+        // in the record.
+        assert_eq!(key("requestObject.command").as_deref(), Some("command"));
+        assert_eq!(key("impersonatedUser").as_deref(), Some("impersonatedUser"));
+    }
+
+    #[test]
     fn safe_pieces() {
         assert_eq!(
             longest_safe_piece("serviceaccounts").as_deref(),
