@@ -143,6 +143,29 @@ rules:
     }
 
     #[test]
+    fn a_rule_reading_every_body_never_opens_secrets() {
+        let wide = Need {
+            rule_id: "Wide".into(),
+            resources: None,
+            verbs: None,
+            level: Level::RequestResponse,
+            fires_at: Level::RequestResponse,
+            reads: "the response body",
+            stream: false,
+        };
+        let text = write_policy(std::slice::from_ref(&wide), &[]);
+        let secrets = text.find("[\"secrets\"]").expect("a Secrets rule");
+        let catch_all = text
+            .find("  - level: RequestResponse\n")
+            .expect("catch-all");
+        assert!(secrets < catch_all, "{text}");
+        assert!(
+            check_policy(&text, &[wide]).expect("reads").is_empty(),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn a_policy_kube_apiserver_would_refuse_is_an_error() {
         for (text, want) in [
             ("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: Loud\n", "unknown level"),

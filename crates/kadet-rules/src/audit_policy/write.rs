@@ -102,6 +102,7 @@ pub fn write_policy(needs: &[Need], skipped: &[String]) -> String {
         );
     }
     out.push_str("omitStages:\n  - RequestReceived\nrules:\n");
+    write_caps_before_catch_alls(&mut out, &by_level);
     for (resource, rules) in &capped {
         let why = CAPPED
             .iter()
@@ -148,6 +149,35 @@ pub fn write_policy(needs: &[Need], skipped: &[String]) -> String {
         );
     }
     out
+}
+
+/// A rule that reads bodies of every resource gets a level rule with no
+/// resources, which would also log Secrets' and tokens' bodies: the capped
+/// resources get their own rules first (the first matching rule wins).
+fn write_caps_before_catch_alls(
+    out: &mut String,
+    by_level: &BTreeMap<Level, BTreeMap<&str, BTreeMap<String, BTreeSet<&str>>>>,
+) {
+    let Some(widest) = by_level
+        .iter()
+        .filter(|(_, groups)| groups.contains_key("*"))
+        .map(|(l, _)| *l)
+        .max()
+    else {
+        return;
+    };
+    for (resource, cap, why) in CAPPED {
+        if *cap >= widest {
+            continue;
+        }
+        let (group, _) = api_group(resource);
+        comment(out, "  ", &format!("{resource} at {}: {why}.", cap.name()));
+        let _ = writeln!(
+            out,
+            "  - level: {}\n    resources:\n      - group: {group:?}\n        resources: [{resource:?}]",
+            cap.name()
+        );
+    }
 }
 
 /// Writes `text` as `#` comment lines of at most 80 columns, at `indent`.
