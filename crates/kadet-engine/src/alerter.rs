@@ -16,6 +16,10 @@
 //! statistic. Windows are freed once the watermark has passed their end plus
 //! `lateness`, so memory follows the number of open windows, not the input.
 //!
+//! A rule that `Follows` another ([`kadet_rules::follow`]) counts a match only
+//! while the other rule's window for the match's key is open; the join, in
+//! event order like everything here, is [`crate::follow`].
+//!
 //! When an alert is raised ([`EmitAt`]): `scan` raises it when its window
 //! closes, with the window's final count; `serve` raises it as soon as the
 //! window reaches its threshold (the count at that moment), once.
@@ -57,6 +61,8 @@ pub struct AlertStats {
     /// Windows of `CreateAlert: false` rules that reached their threshold
     /// (signals: counted, never raised as alerts).
     pub signals: u64,
+    /// Matches of `Follows` rules with no open lead window: dropped.
+    pub unfollowed: u64,
 }
 
 /// A match waiting in the reorder buffer, as stored: (sequence, RuleID, match).
@@ -81,6 +87,8 @@ pub struct Changes {
 /// Turns matches into alerts.
 pub struct Alerter<'r> {
     rules: &'r [Rule],
+    /// Per rule, the index of the rule it follows (`Follows`), if any.
+    leads: Vec<Option<usize>>,
     lateness_us: i64,
     emit: EmitAt,
     watermark: Option<EventTime>,
@@ -116,8 +124,17 @@ impl<'r> Alerter<'r> {
 
     /// An alerter with a lateness bound and the moment alerts are raised.
     pub fn with(rules: &'r [Rule], lateness: Duration, emit: EmitAt) -> Self {
+        let leads = rules
+            .iter()
+            .map(|r| {
+                r.follows
+                    .as_ref()
+                    .and_then(|f| kadet_rules::index_of(rules, &f.rule_id))
+            })
+            .collect();
         Alerter {
             rules,
+            leads,
             lateness_us: i64::try_from(lateness.as_micros()).unwrap_or(i64::MAX),
             emit,
             watermark: None,
@@ -278,7 +295,11 @@ impl<'r> Alerter<'r> {
         }
     }
 
-    fn apply(&mut self, t: EventTime, m: Match) {
+    fn apply(&mut self, t: EventTime, mut m: Match) {
+        if self.rules[m.rule].follows.is_some() && !self.join_lead(t, &mut m) {
+            self.stats.unfollowed += 1;
+            return;
+        }
         self.stats.matches += 1;
         if self.applied_up_to.is_some_and(|a| t < a) {
             self.stats.late_matches += 1;
@@ -304,6 +325,34 @@ impl<'r> Alerter<'r> {
         if let Some(tr) = &mut self.tracking {
             tr.dirty.insert(key);
         }
+    }
+
+    /// Joins a follower's match to its lead's open window (same key, same
+    /// cluster, not ended): names the lead in the match and raises its
+    /// severity per the rule's escalations. False when there is no such
+    /// window.
+    fn join_lead(&mut self, t: EventTime, m: &mut Match) -> bool {
+        let rules = self.rules;
+        let (Some(lead), Some(follows), Some(key)) = (
+            self.leads[m.rule],
+            rules[m.rule].follows.as_ref(),
+            m.outcome.follow_key.as_deref(),
+        ) else {
+            return false;
+        };
+        let lead_key = (lead, window_key(key, m.cluster.as_deref()));
+        let Some(w) = self.open.get_mut(&lead_key) else {
+            return false;
+        };
+        if !w.covers(t) {
+            return false;
+        }
+        crate::follow::join(w, &follows.escalation, t, m);
+        w.note_follower(m);
+        if let Some(tr) = &mut self.tracking {
+            tr.dirty.insert(lead_key);
+        }
+        true
     }
 
     /// Drops a window, raising its alert when it closes the `scan` way.

@@ -69,6 +69,26 @@ pub struct AlertWindow {
     pub target: Target,
     /// True once the alert was raised (`serve` raises it at the threshold).
     pub notified: bool,
+    /// For a lead window ([`kadet_rules::follow`]): source addresses its
+    /// followers' matches came from (at most [`SUMMARY_CAP`]).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub seen_addresses: BTreeSet<String>,
+    /// For a lead window: user agents of its followers' matches (at most
+    /// [`SUMMARY_CAP`]).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub seen_user_agents: BTreeSet<String>,
+}
+
+/// When a window opened at `t` by match `m` ends: after the rule's dedup
+/// period, or sooner when `DedupPeriodSecondsFrom` gave a shorter one.
+fn window_end(rule: &Rule, t: EventTime, m: &Match) -> EventTime {
+    let period = t.plus_minutes(i64::from(rule.dedup_period_minutes));
+    match m.outcome.period_seconds {
+        Some(secs) => period.min(EventTime(
+            t.0.saturating_add(secs.saturating_mul(1_000_000)),
+        )),
+        None => period,
+    }
 }
 
 /// The stored form: the window and its version.
@@ -99,7 +119,7 @@ impl AlertWindow {
             rule_name: rule.display_name.clone().unwrap_or_else(|| rule.id.clone()),
             dedup: m.outcome.dedup.clone(),
             start: t,
-            end: t.plus_minutes(i64::from(rule.dedup_period_minutes)),
+            end: window_end(rule, t, m),
             last_time: t,
             count: 0,
             distinct: BTreeSet::new(),
@@ -114,6 +134,22 @@ impl AlertWindow {
             actor: m.actor.clone(),
             target: m.target.clone(),
             notified: false,
+            seen_addresses: BTreeSet::new(),
+            seen_user_agents: BTreeSet::new(),
+        }
+    }
+
+    /// Records where a follower's match came from, within the caps.
+    pub fn note_follower(&mut self, m: &Match) {
+        for ip in &m.actor.source_ips {
+            if self.seen_addresses.len() < SUMMARY_CAP {
+                self.seen_addresses.insert(ip.clone());
+            }
+        }
+        if let Some(ua) = &m.actor.user_agent {
+            if self.seen_user_agents.len() < SUMMARY_CAP {
+                self.seen_user_agents.insert(ua.clone());
+            }
         }
     }
 
@@ -299,6 +335,8 @@ mod tests {
                 severity: sev,
                 context: Default::default(),
                 distinct: Some(distinct.into()),
+                follow_key: None,
+                period_seconds: None,
             },
             time: Some(EventTime(minute * 60_000_000)),
             location: Location::line(Arc::from("f"), minute as u64),

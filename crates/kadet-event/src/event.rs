@@ -177,6 +177,25 @@ impl<'a> RawEvent<'a> {
     }
 }
 
+/// Fields kadet derives from an event, each with the top-level Event keys
+/// it is computed from (what a partial parse must read for it):
+/// `p_exec_command` ([`crate::exec_command`]), `p_credential_id` and
+/// `p_issued_credential_id` ([`crate::credential`]).
+pub const DERIVED_FIELDS: [(&str, &[&str]); 3] = [
+    ("p_exec_command", &["requestURI", "requestObject"]),
+    ("p_credential_id", &["user"]),
+    ("p_issued_credential_id", &["annotations"]),
+];
+
+/// The top-level Event keys a derived field is computed from, or `None`
+/// when `key` is not a derived field.
+pub fn derived_from(key: &str) -> Option<&'static [&'static str]> {
+    DERIVED_FIELDS
+        .iter()
+        .find(|(name, _)| *name == key)
+        .map(|(_, from)| *from)
+}
+
 /// The top-level keys event time is read from, in order of preference.
 pub const TIME_KEYS: [&str; 4] = [
     "stageTimestamp",
@@ -223,8 +242,7 @@ impl<'a> CanonicalEvent<'a> {
 
     /// Resolves the first key of a path: the canonical Event first, then
     /// kadet's source fields (`p_log_type`, `p_source_label`, `p_event_time`)
-    /// and derived ones (`p_exec_command`, [`crate::exec_command`]), then the
-    /// source record.
+    /// and derived ones ([`DERIVED_FIELDS`]), then the source record.
     pub fn lookup_root(&self, key: &str) -> Option<std::borrow::Cow<'_, Value<'a>>> {
         use std::borrow::Cow;
         if let Some(v) = self.audit.get(key) {
@@ -245,6 +263,16 @@ impl<'a> CanonicalEvent<'a> {
             "p_exec_command" => {
                 if let Some(c) = crate::exec_command::exec_command(&self.audit) {
                     return Some(Cow::Owned(Value::from(c.as_str())));
+                }
+            }
+            "p_credential_id" => {
+                if let Some(c) = crate::credential::credential_id(&self.audit) {
+                    return Some(Cow::Owned(Value::from(c)));
+                }
+            }
+            "p_issued_credential_id" => {
+                if let Some(c) = crate::credential::issued_credential_id(&self.audit) {
+                    return Some(Cow::Owned(Value::from(c)));
                 }
             }
             _ => {}

@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod cluster;
+pub mod credential;
 pub mod decode;
 pub mod error;
 pub mod event;

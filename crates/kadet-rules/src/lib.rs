@@ -21,6 +21,7 @@ pub mod audit_policy;
 pub mod compile;
 pub mod explain;
 pub mod expr;
+pub mod follow;
 pub mod loader;
 pub mod model;
 pub mod path;

@@ -103,6 +103,7 @@ pub fn load_tuned(
         return Err(LoadErrors(errors));
     }
     set.retain_enabled(opts.include_disabled);
+    warnings.extend(set.drop_orphan_followers());
     Ok((set, warnings))
 }
 
@@ -413,6 +414,7 @@ pub fn load_sources_with(
             Err(e) => errors.push(compile_error(src, e)),
         }
     }
+    errors.extend(unknown_leads(&rules, &sources));
     let (sigma_rules, sigma_errors) = crate::sigma::load::load(&sigma_files, sidecars);
     errors.extend(sigma_errors);
     for rule in sigma_rules {
@@ -493,6 +495,34 @@ fn origin_name(src: &Source, is_base: bool) -> String {
     } else {
         src.name.clone()
     }
+}
+
+/// `Follows.RuleID` entries that name no rule among those loaded: a typo,
+/// or the lead's file was not given.
+fn unknown_leads(rules: &[Rule], sources: &[Source]) -> Vec<LoadError> {
+    rules
+        .iter()
+        .filter_map(|r| {
+            let lead = &r.follows.as_ref()?.rule_id;
+            if crate::rule::index_of(rules, lead).is_some() {
+                return None;
+            }
+            let src = sources.iter().find(|s| s.name == r.source);
+            Some(LoadError {
+                file: r.source.clone(),
+                line: src.and_then(|s| {
+                    s.text
+                        .lines()
+                        .position(|l| l.starts_with("Follows"))
+                        .map(|i| i + 1)
+                }),
+                column: None,
+                message: format!(
+                    "Follows.RuleID: no rule {lead:?} is loaded (give the file that defines it too)"
+                ),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

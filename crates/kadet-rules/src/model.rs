@@ -47,6 +47,33 @@ pub struct RuleFile {
     pub DynamicSeverities: Option<Vec<DynamicSeverityRaw>>,
     pub DynamicTitles: Option<Vec<DynamicTitleRaw>>,
     pub DistinctBy: Option<KeySpecRaw>,
+    pub Follows: Option<FollowsRaw>,
+    pub DedupPeriodSecondsFrom: Option<KeySpecRaw>,
+}
+
+/// `Follows` (kadet): a match counts only after an open window of another
+/// rule whose dedup string equals this event's `Key` (see [`crate::follow`]).
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+#[allow(non_snake_case, missing_docs)]
+pub struct FollowsRaw {
+    pub RuleID: String,
+    pub Key: KeySpecRaw,
+    #[serde(default)]
+    pub EscalateWhen: EscalateWhenRaw,
+}
+
+/// `Follows.EscalateWhen`: each condition that holds raises the severity
+/// one level.
+#[derive(Debug, Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+#[allow(non_snake_case, missing_docs)]
+pub struct EscalateWhenRaw {
+    #[serde(default)]
+    pub NewSourceAddress: bool,
+    #[serde(default)]
+    pub NewUserAgent: bool,
+    pub MinutesAfter: Option<u32>,
 }
 
 /// A `DynamicTitles` entry: title and/or dedup templates used when the

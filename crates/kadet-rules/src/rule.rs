@@ -46,6 +46,12 @@ impl Severity {
         }
     }
 
+    /// This level raised by `steps` levels, at most Critical.
+    pub fn raised(self, steps: usize) -> Severity {
+        let at = Severity::ALL.iter().position(|s| *s == self).unwrap_or(0);
+        Severity::ALL[(at + steps).min(Severity::ALL.len() - 1)]
+    }
+
     /// Upper-case name: `INFO` ... `CRITICAL`.
     pub fn name(self) -> &'static str {
         match self {
@@ -165,6 +171,11 @@ pub struct Rule {
     pub dynamic_titles: Vec<(Expr, Option<Template>, Option<Template>)>,
     /// DistinctBy.
     pub distinct_by: Option<FieldPath>,
+    /// `Follows` (kadet): the rule this one follows ([`crate::follow`]).
+    pub follows: Option<crate::follow::Follows>,
+    /// `DedupPeriodSecondsFrom` (kadet): a field holding a window length in
+    /// seconds; a window lasts the smaller of it and `DedupPeriodMinutes`.
+    pub period_seconds_from: Option<FieldPath>,
     /// Tests.
     pub tests: Vec<TestCase>,
     /// The file the rule came from.
@@ -351,8 +362,11 @@ fn check_log_types(log_types: &[String]) -> Result<(), CompileError> {
 pub(crate) fn root_keys(e: &Expr, out: &mut Vec<String>) -> bool {
     let add = |p: &FieldPath, out: &mut Vec<String>| match p.root_key() {
         Some(k) => {
-            if !out.iter().any(|x| x == k) {
-                out.push(k.to_string());
+            let from = kadet_event::event::derived_from(k).unwrap_or(std::slice::from_ref(&k));
+            for k in from {
+                if !out.iter().any(|x| x == k) {
+                    out.push(k.to_string());
+                }
             }
             true
         }
@@ -382,6 +396,14 @@ pub struct Outcome {
     pub context: serde_json::Map<String, serde_json::Value>,
     /// The value DistinctBy counts, when set.
     pub distinct: Option<String>,
+    /// The value of `Follows.Key`: the dedup string of the lead window this
+    /// match needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_key: Option<String>,
+    /// The window length `DedupPeriodSecondsFrom` gives, when it gives one
+    /// (a positive whole number of seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_seconds: Option<i64>,
 }
 
 impl Rule {
@@ -438,6 +460,16 @@ impl Rule {
             .as_ref()
             .map(|k| key_spec_raw(k, "DistinctBy"))
             .transpose()?;
+        let follows = file
+            .Follows
+            .as_ref()
+            .map(crate::follow::Follows::compile)
+            .transpose()?;
+        let period_seconds_from = file
+            .DedupPeriodSecondsFrom
+            .as_ref()
+            .map(|k| key_spec_raw(k, "DedupPeriodSecondsFrom"))
+            .transpose()?;
         let reports = report_ids(&file);
         check_log_types(&file.LogTypes)?;
         let mut keys = Vec::new();
@@ -470,6 +502,8 @@ impl Rule {
             dynamic_severities,
             dynamic_titles,
             distinct_by,
+            follows,
+            period_seconds_from,
             tests: file.Tests,
             source: source.to_string(),
             detection_raw,
@@ -578,12 +612,27 @@ impl Rule {
                 Some(v) => crate::template::python_str(v),
                 None => String::new(),
             });
+        let follow_key = self.follows.as_ref().and_then(|f| {
+            scope
+                .resolve(&f.key)
+                .value()
+                .map(crate::template::python_str)
+                .filter(|k| !k.is_empty())
+        });
+        let period_seconds = self.period_seconds_from.as_ref().and_then(|p| {
+            let v = scope.resolve(p).to_json();
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                .filter(|s| *s > 0)
+        });
         Outcome {
             title,
             dedup,
             severity,
             context,
             distinct,
+            follow_key,
+            period_seconds,
         }
     }
 

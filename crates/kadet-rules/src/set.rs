@@ -24,6 +24,24 @@ impl RuleSet {
         Prefilter::build(&self.rules)
     }
 
+    /// Leaves out rules that follow a rule which is not loaded (disabled, or
+    /// filtered out): they could never alert. Returns a warning for each.
+    pub fn drop_orphan_followers(&mut self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let ids: Vec<String> = self.rules.iter().map(|r| r.id.clone()).collect();
+        self.rules.retain(|r| match &r.follows {
+            Some(f) if !ids.contains(&f.rule_id) => {
+                warnings.push(format!(
+                    "{} is left out: it follows {}, which is not enabled",
+                    r.id, f.rule_id
+                ));
+                false
+            }
+            _ => true,
+        });
+        warnings
+    }
+
     /// Keeps only enabled rules unless `include_disabled`.
     pub fn retain_enabled(&mut self, include_disabled: bool) {
         if !include_disabled {

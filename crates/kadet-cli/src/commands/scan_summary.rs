@@ -94,6 +94,12 @@ pub fn print_scan_summary(
             String::new()
         }
     );
+    if r.alert_stats.unfollowed > 0 {
+        eprintln!(
+            "  matches of Follows rules with no open lead (dropped): {}",
+            r.alert_stats.unfollowed
+        );
+    }
     if !s.suppressed.is_empty() {
         let v: Vec<String> = s
             .suppressed

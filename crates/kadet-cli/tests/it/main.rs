@@ -7,6 +7,7 @@ mod attack_chain;
 mod cli;
 mod first_hour;
 mod large_input;
+mod minted_token;
 mod objects;
 mod policy;
 mod sigma;

@@ -462,7 +462,7 @@ fn rarest_key(path: &FieldPath) -> Option<String> {
 }
 
 /// Roots whose key names kadet writes itself for some sources (GKE's mapping,
-/// kadet's `p_` fields); keys below `requestObject`/`responseObject` are the
+/// kadet's `p_` fields; derived fields are kadet's too); keys below `requestObject`/`responseObject` are the
 /// source's own.
 const SYNTHESISED_ROOTS: &[&str] = &[
     "kind",
@@ -480,7 +480,6 @@ const SYNTHESISED_ROOTS: &[&str] = &[
     "p_log_type",
     "p_source_label",
     "p_event_time",
-    "p_exec_command",
 ];
 
 /// True when the last key of a root path is written verbatim in the record.
@@ -491,7 +490,7 @@ fn keys_are_verbatim(path: &FieldPath) -> bool {
     if root == "requestObject" || root == "responseObject" {
         return path.segments.len() > 1;
     }
-    !SYNTHESISED_ROOTS.contains(&root.as_str())
+    !SYNTHESISED_ROOTS.contains(&root.as_str()) && kadet_event::event::derived_from(root).is_none()
 }
 
 /// [`path_is_copied`] for records of log type `t`: `requestURI` is copied

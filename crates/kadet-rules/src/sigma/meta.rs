@@ -231,6 +231,8 @@ pub fn build(
         dynamic_severities: Vec::new(),
         dynamic_titles: Vec::new(),
         distinct_by: logic.distinct_by,
+        follows: None,
+        period_seconds_from: None,
         tests: Vec::new(),
         source: doc.file.to_string(),
         detection_raw: crate::model::ExprList::default(),

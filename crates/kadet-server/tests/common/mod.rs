@@ -659,3 +659,24 @@ pub fn token_requests_among_reads(n: u64) -> Vec<String> {
         })
         .collect()
 }
+
+/// The minted-token log of kadet-cli's tests (alice mints two tokens, then
+/// they are used): its events, in order.
+pub fn minted_token_events() -> Vec<serde_json::Value> {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../kadet-cli/tests/data/minted_token.jsonl");
+    std::fs::read_to_string(&path)
+        .expect("minted-token log")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("event JSON"))
+        .collect()
+}
+
+/// Ids of the `Kadet.ServiceAccount.MintedTokenUsed` alerts among JSON lines.
+pub fn follow_ids(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["rule_id"] == "Kadet.ServiceAccount.MintedTokenUsed")
+        .filter_map(|v| v["alert_id"].as_str().map(str::to_string))
+        .collect()
+}

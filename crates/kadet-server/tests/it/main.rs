@@ -9,6 +9,7 @@ mod crash;
 mod crash_loop;
 mod day_two;
 mod equivalence;
+mod follow;
 mod hardening;
 mod kafka;
 mod memory;

@@ -379,3 +379,54 @@ fn a_batch_over_the_nats_message_limit_is_refused_as_too_large() {
     );
     assert!(s.terminate().success());
 }
+
+/// A minted token followed to its use across instances: the minting goes to
+/// one instance, which is killed; the uses go to the other. The follow
+/// state (the minting's window) lives in the applier's saved state, so the
+/// survivor raises the alerts `kadet scan` gives, once each.
+#[test]
+fn a_minting_sent_to_a_killed_instance_is_followed_by_the_survivor() {
+    let _serial = crate::one_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let nats = NatsServer::start(&dir.path().join("nats"));
+    let (hook, rx) = receiver_with_headers();
+    let evs = minted_token_events();
+    let want = scan_want(dir.path(), &evs);
+    let mut servers = instances(dir.path(), 2, &[nats.url()], 1, &hook);
+    let (mints, uses) = evs.split_at(2);
+    let minted = servers[0].as_ref().expect("instance 0");
+    assert_eq!(post_audit(minted, &event_list(mints)), 200);
+    // Wait until some instance has evaluated it. Whether the dead one's
+    // applier saved the minting or the survivor applies its result again,
+    // the survivor must hold it before the uses (acceptance order).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let evaluated = |s: &Server| {
+        let text = reqwest::blocking::get(s.url("/metrics"))
+            .and_then(|r| r.text())
+            .unwrap_or_default();
+        metric(&text, "kadet_matches_total").unwrap_or(0.0) > 0.0
+    };
+    while !servers.iter().flatten().any(evaluated) {
+        assert!(
+            Instant::now() < deadline,
+            "the minting was not evaluated\n{}",
+            minted.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if let Some(s) = servers[0].take() {
+        s.kill9();
+    }
+    let batches: Vec<String> = uses
+        .iter()
+        .map(|e| event_list(std::slice::from_ref(e)))
+        .collect();
+    send_all(&servers, &batches);
+    let got = wait_alerts(&rx, &want);
+    let ids: BTreeSet<String> = got.keys().cloned().collect();
+    assert_eq!(ids, want, "the alerts of kadet scan");
+    assert!(
+        got.values().all(|n| *n == 1),
+        "an alert came twice: {got:?}"
+    );
+}

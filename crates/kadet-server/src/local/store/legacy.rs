@@ -78,5 +78,7 @@ pub fn window(
             name,
         },
         notified,
+        seen_addresses: BTreeSet::new(),
+        seen_user_agents: BTreeSet::new(),
     })
 }

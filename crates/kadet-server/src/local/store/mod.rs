@@ -326,6 +326,8 @@ mod tests {
             actor: Default::default(),
             target: Default::default(),
             notified: false,
+            seen_addresses: Default::default(),
+            seen_user_agents: Default::default(),
         }
     }
 
