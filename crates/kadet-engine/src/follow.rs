@@ -128,6 +128,7 @@ mod tests {
             log_type: LogType::KubernetesAudit,
             cluster: Some("prod".into()),
             summary: Vec::new(),
+            fields: Default::default(),
             actor: Actor {
                 user: Some(
                     if lead {

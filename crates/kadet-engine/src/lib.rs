@@ -16,6 +16,7 @@
 pub mod alert;
 pub mod alerter;
 pub mod attack;
+pub mod correlation_test;
 pub mod follow;
 pub mod matches;
 pub mod ocsf;

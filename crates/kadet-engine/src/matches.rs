@@ -3,6 +3,7 @@
 use kadet_event::{CanonicalEvent, EventTime, Location, LogType, Value};
 use kadet_rules::{Outcome, Rule, Severity};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Who did it and to what, taken from the event for OCSF and tables.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -52,6 +53,10 @@ pub struct Match {
     pub cluster: Option<String>,
     /// Values of the rule's SummaryAttributes, in order.
     pub summary: Vec<serde_json::Value>,
+    /// Event fields correlation rules read from this match
+    /// ([`kadet_rules::Rule::join_fields`]), each as its values' texts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, Vec<String>>,
     /// Actor.
     pub actor: Actor,
     /// Target.
@@ -94,9 +99,15 @@ impl Match {
                     .collect()
             })
             .unwrap_or_default();
+        let fields = rule
+            .join_fields
+            .iter()
+            .map(|p| (p.to_string(), json_texts(&p.resolve_event(ev).to_json())))
+            .collect();
         Match {
             rule: rule_index,
             outcome,
+            fields,
             time: ev.time,
             location: ev.meta.location.clone(),
             audit_id: ev.audit_id().map(str::to_string),
@@ -121,6 +132,21 @@ impl Match {
     /// Severity of this match.
     pub fn severity(&self) -> Severity {
         self.outcome.severity
+    }
+}
+
+/// A JSON value as the texts a correlation compares: a scalar's text, or
+/// each scalar element of a list (nested lists and objects are left out).
+pub fn json_texts(v: &serde_json::Value) -> Vec<String> {
+    match v {
+        serde_json::Value::Null | serde_json::Value::Object(_) => Vec::new(),
+        serde_json::Value::String(s) => vec![s.clone()],
+        serde_json::Value::Array(a) => a
+            .iter()
+            .filter(|x| !x.is_array() && !x.is_object())
+            .flat_map(json_texts)
+            .collect(),
+        other => vec![other.to_string()],
     }
 }
 

@@ -344,6 +344,7 @@ mod tests {
             log_type: LogType::EksAudit,
             cluster: None,
             summary: vec![serde_json::json!("alice")],
+            fields: Default::default(),
             actor: Actor::default(),
             target: Target::default(),
         }

@@ -42,6 +42,10 @@ pub struct LoadOptions {
     pub include_disabled: bool,
     /// How files are read.
     pub format: SourceFormat,
+    /// Keep rules that build on a rule that is not loaded (a follower
+    /// without its lead, a correlation without its steps): for commands
+    /// that look at rules or run their tests rather than detect.
+    pub keep_unlinked: bool,
 }
 
 /// Loads the rules a command runs: the files and directories in `paths`, or
@@ -53,6 +57,7 @@ pub fn load_rules(paths: &[PathBuf], include_disabled: bool) -> Result<RuleSet, 
         &LoadOptions {
             include_disabled,
             format: SourceFormat::Auto,
+            keep_unlinked: false,
         },
     )
 }
@@ -82,6 +87,7 @@ pub fn load_tuned(
     let all = LoadOptions {
         include_disabled: true,
         format: opts.format,
+        keep_unlinked: true,
     };
     let mut set = load_rules_with(paths, &all)?;
     let mut errors = Vec::new();
@@ -103,7 +109,9 @@ pub fn load_tuned(
         return Err(LoadErrors(errors));
     }
     set.retain_enabled(opts.include_disabled);
-    warnings.extend(set.drop_orphan_followers());
+    if !opts.keep_unlinked {
+        warnings.extend(set.drop_unlinked());
+    }
     Ok((set, warnings))
 }
 
@@ -338,6 +346,7 @@ pub fn load_sources_with(
     let mut errors = Vec::new();
     let mut library = Library::default();
     let mut rule_files = Vec::new();
+    let mut correlation_files = Vec::new();
     let mut sigma_files = Vec::new();
     let base_count = base.len();
     for (idx, src) in base.iter().chain(sources.iter()).enumerate() {
@@ -372,11 +381,16 @@ pub fn load_sources_with(
                     rule_files.push(src);
                 }
             }
+            Some("correlation_rule") => {
+                if !is_base {
+                    correlation_files.push(src);
+                }
+            }
             Some(other) => errors.push(LoadError {
                 file: src.name.clone(),
                 line: src.text.lines().position(|l| l.starts_with("AnalysisType")).map(|i| i + 1),
                 column: None,
-                message: format!("AnalysisType {other:?} is not supported (kadet runs `rule` and `library` files)"),
+                message: format!("AnalysisType {other:?} is not supported (kadet runs `rule`, `correlation_rule` and `library` files)"),
             }),
             None => errors.push(LoadError { file: src.name.clone(), line: Some(1), column: None, message: "missing AnalysisType (rule or library)".into() }),
         }
@@ -414,6 +428,31 @@ pub fn load_sources_with(
             Err(e) => errors.push(compile_error(src, e)),
         }
     }
+    for src in correlation_files {
+        let file: crate::correlation::CorrelationFile = match serde_norway::from_str(&src.text) {
+            Ok(f) => f,
+            Err(e) => {
+                errors.push(yaml_error(&src.name, &e));
+                continue;
+            }
+        };
+        match crate::correlation::compile(file, &src.name) {
+            Ok(rule) => match crate::rule::by_id(&rules, &rule.id) {
+                Some(prev) => errors.push(LoadError {
+                    file: src.name.clone(),
+                    line: src
+                        .text
+                        .lines()
+                        .position(|l| l.starts_with("RuleID"))
+                        .map(|i| i + 1),
+                    column: None,
+                    message: format!("RuleID {:?} is already defined in {}", rule.id, prev.source),
+                }),
+                None => rules.push(rule),
+            },
+            Err(e) => errors.push(compile_error(src, e)),
+        }
+    }
     errors.extend(unknown_leads(&rules, &sources));
     let (sigma_rules, sigma_errors) = crate::sigma::load::load(&sigma_files, sidecars);
     errors.extend(sigma_errors);
@@ -432,6 +471,7 @@ pub fn load_sources_with(
             rules.push(rule);
         }
     }
+    errors.extend(link_correlations(&mut rules, &sources));
     if errors.is_empty() {
         Ok(RuleSet { rules, library })
     } else {
@@ -523,6 +563,48 @@ fn unknown_leads(rules: &[Rule], sources: &[Source]) -> Vec<LoadError> {
             })
         })
         .collect()
+}
+
+/// Tells each rule which event fields correlation rules read from its
+/// matches, and refuses a correlation step that names another correlation
+/// rule. A step naming no loaded rule is not an error here (a correlation's
+/// tests need only the rule itself); such a correlation is left out of
+/// detection with a warning ([`RuleSet::drop_unlinked`]).
+fn link_correlations(rules: &mut [Rule], sources: &[Source]) -> Vec<LoadError> {
+    let mut errors = Vec::new();
+    let mut wanted: Vec<(usize, crate::path::FieldPath)> = Vec::new();
+    for r in rules.iter() {
+        let Some(c) = r.correlation.as_deref() else {
+            continue;
+        };
+        for step in c.steps() {
+            let Some(i) = crate::rule::index_of(rules, &step.rule_id) else {
+                continue;
+            };
+            if rules[i].correlation.is_some() {
+                let src = sources.iter().find(|s| s.name == r.source);
+                errors.push(LoadError {
+                    file: r.source.clone(),
+                    line: src.and_then(|s| {
+                        s.text.lines().position(|l| l.contains(&step.rule_id)).map(|i| i + 1)
+                    }),
+                    column: None,
+                    message: format!(
+                        "step {:?} names correlation rule {:?}: kadet correlates rules, not correlations",
+                        step.id, step.rule_id
+                    ),
+                });
+                continue;
+            }
+            wanted.extend(c.event_fields_of(&step.rule_id).into_iter().map(|p| (i, p)));
+        }
+    }
+    for (i, p) in wanted {
+        if !rules[i].join_fields.contains(&p) {
+            rules[i].join_fields.push(p);
+        }
+    }
+    errors
 }
 
 #[cfg(test)]

@@ -176,6 +176,12 @@ pub struct Rule {
     /// `DedupPeriodSecondsFrom` (kadet): a field holding a window length in
     /// seconds; a window lasts the smaller of it and `DedupPeriodMinutes`.
     pub period_seconds_from: Option<FieldPath>,
+    /// A Panther correlation rule's pattern ([`crate::correlation`]); such a
+    /// rule's detection never matches an event.
+    pub correlation: Option<Box<crate::correlation::Correlation>>,
+    /// Event fields correlation rules read from this rule's matches (set
+    /// when the rules are linked at load).
+    pub join_fields: Vec<FieldPath>,
     /// Tests.
     pub tests: Vec<TestCase>,
     /// The file the rule came from.
@@ -504,6 +510,8 @@ impl Rule {
             distinct_by,
             follows,
             period_seconds_from,
+            correlation: None,
+            join_fields: Vec::new(),
             tests: file.Tests,
             source: source.to_string(),
             detection_raw,

@@ -24,20 +24,36 @@ impl RuleSet {
         Prefilter::build(&self.rules)
     }
 
-    /// Leaves out rules that follow a rule which is not loaded (disabled, or
-    /// filtered out): they could never alert. Returns a warning for each.
-    pub fn drop_orphan_followers(&mut self) -> Vec<String> {
+    /// Leaves out rules that could never alert because a rule they build
+    /// on is not loaded (disabled, or filtered out): followers whose lead is
+    /// missing, correlation rules with a missing step. Returns a warning for
+    /// each.
+    pub fn drop_unlinked(&mut self) -> Vec<String> {
         let mut warnings = Vec::new();
         let ids: Vec<String> = self.rules.iter().map(|r| r.id.clone()).collect();
-        self.rules.retain(|r| match &r.follows {
-            Some(f) if !ids.contains(&f.rule_id) => {
-                warnings.push(format!(
-                    "{} is left out: it follows {}, which is not enabled",
-                    r.id, f.rule_id
-                ));
-                false
+        let loaded = |id: &String| ids.contains(id);
+        self.rules.retain(|r| {
+            let missing: Vec<&String> = r
+                .follows
+                .iter()
+                .map(|f| &f.rule_id)
+                .chain(
+                    r.correlation
+                        .iter()
+                        .flat_map(|c| c.steps().iter().map(|s| &s.rule_id)),
+                )
+                .filter(|id| !loaded(id))
+                .collect();
+            if missing.is_empty() {
+                return true;
             }
-            _ => true,
+            let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+            warnings.push(format!(
+                "{} is left out: it builds on {}, which is not enabled",
+                r.id,
+                names.join(", ")
+            ));
+            false
         });
         warnings
     }

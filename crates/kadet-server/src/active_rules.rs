@@ -76,11 +76,12 @@ pub fn load(cfg: &RulesConfig) -> Result<Loaded, LoadErrors> {
         &kadet_rules::LoadOptions {
             include_disabled: cfg.include_disabled,
             format: cfg.format.source_format(),
+            keep_unlinked: false,
         },
         kadet_rules::loader::today(),
     )?;
     for w in warnings {
-        tracing::warn!("tuning: {w}");
+        tracing::warn!("rules: {w}");
     }
     Ok(Loaded {
         rules: set.rules,

@@ -26,6 +26,10 @@ pub struct RuleSource {
     /// format.
     #[arg(long, value_enum, default_value = "auto")]
     pub rule_format: RuleFormatArg,
+    /// Keep rules that build on rules not loaded (set by commands that look
+    /// at rules or run their tests, not by detection).
+    #[arg(skip)]
+    pub keep_unlinked: bool,
 }
 
 /// `--rule-format`.
@@ -58,12 +62,13 @@ impl RuleSource {
         let opts = LoadOptions {
             include_disabled: self.include_disabled,
             format: self.rule_format.into(),
+            keep_unlinked: self.keep_unlinked,
         };
         let today = kadet_rules::loader::today();
         match kadet_rules::load_tuned(&self.rules, &self.tuning, &opts, today) {
             Ok((set, warnings)) => {
                 for w in warnings {
-                    eprintln!("kadet: tuning: {w}");
+                    eprintln!("kadet: warning: {w}");
                 }
                 Ok(set)
             }
@@ -84,6 +89,7 @@ impl RuleSource {
     pub fn with_disabled(&self) -> RuleSource {
         RuleSource {
             include_disabled: true,
+            keep_unlinked: true,
             ..self.clone()
         }
     }

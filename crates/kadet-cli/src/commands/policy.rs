@@ -29,6 +29,9 @@ pub fn run(a: PolicyArgs) -> Result<ExitCode> {
     for rule in &set.rules {
         match needs_of(rule) {
             Some(n) => needs.push(n),
+            // A correlation rule reads its steps' matches: their rules' needs
+            // are its needs, and they are loaded (or it is left out).
+            None if rule.correlation.is_some() => {}
             None => skipped.push(rule.id.clone()),
         }
     }

@@ -247,6 +247,13 @@ fn show_rule(rule: &Rule) -> String {
     if let Some(d) = &rule.description {
         let _ = writeln!(o, "\n{}", d.trim());
     }
+    if let Some(c) = &rule.correlation {
+        let _ = writeln!(o, "\nCorrelation (runs as the steps' matches arrive)\n");
+        for line in c.describe() {
+            let _ = writeln!(o, "{line}");
+        }
+        return o;
+    }
     let _ = writeln!(o, "\nDetection logic\n");
     match pf.rule_literals.first().cloned().flatten() {
         Some(clauses) => {

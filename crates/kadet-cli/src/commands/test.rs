@@ -41,6 +41,7 @@ pub fn run(a: TestArgs) -> Result<ExitCode> {
         include_disabled: true,
         tuning: a.tuning.clone(),
         rule_format: a.rule_format,
+        keep_unlinked: true,
     };
     let set = source.load()?;
     let mut rules = 0usize;
@@ -55,6 +56,9 @@ pub fn run(a: TestArgs) -> Result<ExitCode> {
         }
         rules += 1;
         for r in kadet_rules::testing::run_rule_tests(rule) {
+            tally.report(&mut out, &r, &rule.source, a.quiet)?;
+        }
+        for r in correlation_tests(rule) {
             tally.report(&mut out, &r, &rule.source, a.quiet)?;
         }
     }
@@ -101,6 +105,41 @@ impl Tally {
             print_failure(out, r, source)
         }
     }
+}
+
+/// Runs a correlation rule's tests (`RuleOutputs`) through the engine.
+fn correlation_tests(rule: &kadet_rules::Rule) -> Vec<TestResult> {
+    let Some(corr) = rule.correlation.as_deref() else {
+        return Vec::new();
+    };
+    corr.tests
+        .iter()
+        .map(|t| {
+            let mut r = TestResult {
+                rule_id: rule.id.clone(),
+                name: t.name.clone(),
+                passed: false,
+                expected: t.expected,
+                matched: false,
+                problems: Vec::new(),
+                outcome: None,
+            };
+            match kadet_engine::correlation_test::run(rule, t) {
+                Ok(alerted) => {
+                    r.matched = alerted;
+                    r.passed = alerted == t.expected;
+                    if !r.passed {
+                        r.problems.push(format!(
+                            "ExpectedResult: expected {}, got {}",
+                            t.expected, alerted
+                        ));
+                    }
+                }
+                Err(e) => r.problems.push(e),
+            }
+            r
+        })
+        .collect()
 }
 
 /// Runs a tuning file's own tests against the tuned rules.

@@ -5,6 +5,7 @@
 mod alert_text;
 mod attack_chain;
 mod cli;
+mod correlation;
 mod first_hour;
 mod large_input;
 mod minted_token;

@@ -131,7 +131,7 @@ fn a_follower_without_its_lead_is_refused_or_left_out_with_a_warning() {
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("Kadet.ServiceAccount.MintedTokenUsed is left out: it follows Kadet.ServiceAccount.TokenMinted, which is not enabled"),
+        err.contains("Kadet.ServiceAccount.MintedTokenUsed is left out: it builds on Kadet.ServiceAccount.TokenMinted, which is not enabled"),
         "{err}"
     );
 }

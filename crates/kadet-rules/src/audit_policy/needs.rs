@@ -115,6 +115,10 @@ impl Need {
 /// rules that read no kube-apiserver audit event (GKE-only and Azure
 /// activity-log rules: their cloud decides what is logged).
 pub fn needs_of(rule: &Rule) -> Option<Need> {
+    if rule.correlation.is_some() {
+        // It reads its steps' matches, whose rules have their own needs.
+        return None;
+    }
     let reads_audit = rule.log_types.is_empty()
         || rule
             .log_types

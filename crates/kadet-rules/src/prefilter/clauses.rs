@@ -393,7 +393,8 @@ fn compact(mut set: LitSet) -> LitSet {
 }
 
 /// The prefix (with its literals' mark) shared by the most literals of the
-/// same kind, at least three of them, longest on ties.
+/// same kind, at least three of them, longest on ties; never one most
+/// records hold.
 fn best_prefix(set: &LitSet) -> Option<String> {
     let mut best: Option<(usize, usize, String)> = None;
     for (i, (a, _)) in set.iter().enumerate() {
@@ -408,6 +409,10 @@ fn best_prefix(set: &LitSet) -> Option<String> {
                 continue;
             }
             let p = &pattern_text(a)[..n];
+            // A prefix most records hold (`"kube`) would let them all through.
+            if literal_frequency(p) >= WEAK_FREQUENCY {
+                continue;
+            }
             let count = set
                 .iter()
                 .filter(|(l, _)| mode(l) == m && pattern_text(l).starts_with(p))

@@ -33,6 +33,8 @@ const FREQUENCY: &[(&str, f32)] = &[
     ("resource", 1.0),
     ("200", 0.9),
     ("kube-", 0.8),
+    // `"kube` starts kube-system, kubelet and kube-controller-manager.
+    ("kube", 0.9),
     ("uid", 0.7),
     ("apigroup", 0.6),
     ("namespaces", 0.65),

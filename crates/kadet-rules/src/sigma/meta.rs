@@ -233,6 +233,8 @@ pub fn build(
         distinct_by: logic.distinct_by,
         follows: None,
         period_seconds_from: None,
+        correlation: None,
+        join_fields: Vec::new(),
         tests: Vec::new(),
         source: doc.file.to_string(),
         detection_raw: crate::model::ExprList::default(),

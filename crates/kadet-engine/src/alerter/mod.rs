@@ -29,6 +29,8 @@
 //! applied), so the store can commit exactly that with the journal offset,
 //! and [`Alerter::restore`] rebuilds it after a restart.
 
+mod correlate;
+
 use crate::alert::Alert;
 use crate::matches::Match;
 use crate::window::AlertWindow;
@@ -89,6 +91,8 @@ pub struct Alerter<'r> {
     rules: &'r [Rule],
     /// Per rule, the index of the rule it follows (`Follows`), if any.
     leads: Vec<Option<usize>>,
+    /// The correlation rules, with their steps resolved.
+    correlations: Vec<correlate::Resolved>,
     lateness_us: i64,
     emit: EmitAt,
     watermark: Option<EventTime>,
@@ -135,6 +139,7 @@ impl<'r> Alerter<'r> {
         Alerter {
             rules,
             leads,
+            correlations: correlate::resolve(rules),
             lateness_us: i64::try_from(lateness.as_micros()).unwrap_or(i64::MAX),
             emit,
             watermark: None,
@@ -307,6 +312,13 @@ impl<'r> Alerter<'r> {
         if self.applied_up_to.is_none_or(|a| t > a) {
             self.applied_up_to = Some(t);
         }
+        self.apply_to_window(t, m);
+    }
+
+    /// Counts a match in its rule's window (opening one when none covers
+    /// it), raises the alert at the threshold in `serve`, and moves the
+    /// correlations the rule is a step of on.
+    fn apply_to_window(&mut self, t: EventTime, m: Match) {
         let rule = &self.rules[m.rule];
         let key = (m.rule, window_key(&m.outcome.dedup, m.cluster.as_deref()));
         if self.open.get(&key).is_some_and(|w| !w.covers(t)) {
@@ -325,6 +337,7 @@ impl<'r> Alerter<'r> {
         if let Some(tr) = &mut self.tracking {
             tr.dirty.insert(key);
         }
+        self.correlate(t, &m);
     }
 
     /// Joins a follower's match to its lead's open window (same key, same
@@ -361,6 +374,14 @@ impl<'r> Alerter<'r> {
             return;
         };
         let rule = &self.rules[key.0];
+        if rule.correlation.is_some() && correlate::internal_kind(&w.dedup).is_some() {
+            if let Some(tr) = &mut self.tracking {
+                tr.dirty.remove(key);
+                tr.closed.push((w.rule_id.clone(), w.key()));
+            }
+            self.internal_window_ended(key.0, &w);
+            return;
+        }
         if !w.reached(rule) {
             self.stats.below_threshold += 1;
         } else if self.emit == EmitAt::Close {
@@ -459,9 +480,12 @@ impl<'r> Alerter<'r> {
     /// out ordered by window start, then rule id, dedup string and cluster.
     pub fn finish_all(&mut self) -> Vec<Alert> {
         self.release(true);
-        let keys: Vec<Key> = self.open.keys().cloned().collect();
-        for k in keys {
-            self.close(&k);
+        // Closing a correlation's window may raise its alert in a new window.
+        while !self.open.is_empty() {
+            let keys: Vec<Key> = self.open.keys().cloned().collect();
+            for k in keys {
+                self.close(&k);
+            }
         }
         let mut out = self.drain_alerts();
         out.sort_by(|a, b| {

@@ -1,0 +1,609 @@
+//! Panther correlation rules (`AnalysisType: correlation_rule`), read as
+//! they are written and run as matches arrive.
+//!
+//! A correlation rule names other rules (usually signals, `CreateAlert:
+//! false`) and says how their matches must line up:
+//!
+//! - `Sequence`: steps in order, each a RuleID with an optional
+//!   `MinMatchCount`; `Transitions` from each step to the next, with
+//!   `WithinTimeFrameMinutes` and `Match` (`On: field`, or `From`/`To` fields
+//!   whose values must meet); the last step may be an `Absence` ("A not
+//!   followed by B within the time frame").
+//! - `Group`: rules that must all match (each `MinMatchCount` times) within
+//!   the look-back window, joined by `MatchCriteria`; a group with
+//!   `Absence: true` must not match.
+//! - `LookbackWindowMinutes`: the whole correlation fits in it.
+//!
+//! A field is read from a step rule's match: `p_alert_context.X` is the
+//! match's alert context, anything else a path in its event. A list value
+//! meets another value when they share an element (Panther's "list on list"
+//! intersection). `Schedule` and `EventEvaluationOrder` are accepted and
+//! need nothing: kadet evaluates in event order as matches arrive.
+//!
+//! Shapes kadet does not run are refused at load with their position, never
+//! loaded to stay silent: transitions that do not go from each step to the
+//! next, an `Absence` step anywhere but last in a `Sequence`, a group left out
+//! of a match criterion. The engine side is `kadet_engine::correlate`.
+
+use crate::compile::CompileError;
+use crate::path::FieldPath;
+use crate::rule::{Rule, RuleFormat, Severity};
+use serde::Deserialize;
+use serde_norway::Value as Yaml;
+use std::collections::BTreeMap;
+
+/// A correlation rule file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(non_snake_case, missing_docs)]
+pub struct CorrelationFile {
+    pub AnalysisType: String,
+    pub RuleID: Option<String>,
+    pub DisplayName: Option<String>,
+    pub Enabled: Option<bool>,
+    pub Status: Option<String>,
+    pub Severity: Option<String>,
+    pub Description: Option<String>,
+    pub Runbook: Option<String>,
+    pub Reference: Option<String>,
+    #[serde(default)]
+    pub Reports: BTreeMap<String, Vec<Yaml>>,
+    #[serde(default)]
+    pub Tags: Vec<String>,
+    pub DedupPeriodMinutes: Option<u32>,
+    #[serde(default)]
+    pub OutputIds: Vec<String>,
+    pub Detection: Option<Vec<DetectionRaw>>,
+    #[serde(default)]
+    pub Tests: Vec<CorrelationTestRaw>,
+}
+
+/// One `Detection` entry: a `Sequence` or a `Group` with its settings.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+#[allow(non_snake_case, missing_docs)]
+pub struct DetectionRaw {
+    pub Sequence: Option<Vec<StepRaw>>,
+    pub Group: Option<Vec<StepRaw>>,
+    pub Transitions: Option<Vec<TransitionRaw>>,
+    pub MatchCriteria: Option<BTreeMap<String, Vec<CriterionRaw>>>,
+    pub LookbackWindowMinutes: Option<u32>,
+    pub Schedule: Option<Yaml>,
+    pub EventEvaluationOrder: Option<String>,
+}
+
+/// A step (`Sequence`) or group (`Group`).
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+#[allow(non_snake_case, missing_docs)]
+pub struct StepRaw {
+    pub ID: String,
+    pub RuleID: String,
+    pub MinMatchCount: Option<u32>,
+    pub Absence: Option<bool>,
+}
+
+/// A `Transitions` entry.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+#[allow(non_snake_case, missing_docs)]
+pub struct TransitionRaw {
+    pub ID: Option<String>,
+    pub From: String,
+    pub To: String,
+    pub WithinTimeFrameMinutes: Option<u32>,
+    #[serde(default)]
+    pub Match: Vec<MatchRaw>,
+}
+
+/// A transition's `Match` entry: `On`, or `From` and `To`.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+#[allow(non_snake_case, missing_docs)]
+pub struct MatchRaw {
+    pub On: Option<String>,
+    pub From: Option<String>,
+    pub To: Option<String>,
+}
+
+/// A `MatchCriteria` entry: which field of which group.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+#[allow(non_snake_case, missing_docs)]
+pub struct CriterionRaw {
+    pub GroupID: String,
+    pub Match: String,
+}
+
+/// A correlation rule's unit test: the steps' matches, by field and value.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+#[allow(non_snake_case, missing_docs)]
+pub struct CorrelationTestRaw {
+    pub Name: String,
+    pub ExpectedResult: bool,
+    #[serde(default)]
+    pub RuleOutputs: Vec<RuleOutputRaw>,
+}
+
+/// One step's matches in a test: field → value → times (RFC 3339, or a
+/// number of minutes from an arbitrary origin).
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+#[allow(non_snake_case, missing_docs)]
+pub struct RuleOutputRaw {
+    pub ID: String,
+    pub Matches: BTreeMap<String, serde_norway::Mapping>,
+}
+
+/// Where a correlation reads a value from a step rule's match.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldRef {
+    /// `p_alert_context.KEY`: the match's alert context.
+    Context(String),
+    /// Any other path: the match's event.
+    Event(FieldPath),
+}
+
+impl FieldRef {
+    /// Reads a field name as written.
+    pub fn parse(text: &str, at: &str) -> Result<FieldRef, CompileError> {
+        let text = text.trim();
+        if let Some(key) = text.strip_prefix("p_alert_context.") {
+            return Ok(FieldRef::Context(key.to_string()));
+        }
+        FieldPath::parse(text)
+            .map(FieldRef::Event)
+            .map_err(|e| err(at, format!("{text:?}: {e}"), Some(text)))
+    }
+
+    /// The text of an event path (the key a match stores its value under).
+    pub fn event_text(&self) -> Option<String> {
+        match self {
+            FieldRef::Event(p) => Some(p.to_string()),
+            FieldRef::Context(_) => None,
+        }
+    }
+}
+
+/// One step of a sequence, or one group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// `ID`.
+    pub id: String,
+    /// The rule whose matches make the step.
+    pub rule_id: String,
+    /// Matches needed (`MinMatchCount`, default 1).
+    pub min_matches: u32,
+    /// `Absence: true`: the step must not happen.
+    pub absent: bool,
+}
+
+/// How a sequence moves from one step to the next.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    /// Minutes from the step's completion to the next step's.
+    pub within_minutes: u32,
+    /// Field of the step, field of the next step: their values must meet.
+    pub pairs: Vec<(FieldRef, FieldRef)>,
+}
+
+/// What a correlation rule looks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pattern {
+    /// Steps in order; `transitions[i]` goes from step `i` to `i + 1`.
+    Sequence {
+        /// The steps.
+        steps: Vec<Step>,
+        /// One per step but the last.
+        transitions: Vec<Transition>,
+    },
+    /// All groups (absent ones: none) for the same criteria values.
+    Group {
+        /// The groups.
+        groups: Vec<Step>,
+        /// Per group, the field of each criterion (criteria in name order).
+        criteria: Vec<Vec<FieldRef>>,
+    },
+}
+
+/// A compiled correlation: the pattern, its window and its tests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Correlation {
+    /// The pattern.
+    pub pattern: Pattern,
+    /// `LookbackWindowMinutes`: the whole correlation fits in it.
+    pub lookback_minutes: u32,
+    /// The tests as written.
+    pub tests: Vec<CorrelationTest>,
+}
+
+/// A correlation test: matches of the steps, and whether an alert follows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CorrelationTest {
+    /// `Name`.
+    pub name: String,
+    /// `ExpectedResult`.
+    pub expected: bool,
+    /// (step ID, field as written, value, times as written).
+    pub matches: Vec<(String, String, String, Vec<String>)>,
+}
+
+impl Correlation {
+    /// The steps or groups.
+    pub fn steps(&self) -> &[Step] {
+        match &self.pattern {
+            Pattern::Sequence { steps, .. } => steps,
+            Pattern::Group { groups, .. } => groups,
+        }
+    }
+
+    /// The pattern in words, one line each, for `kadet rules show`.
+    pub fn describe(&self) -> Vec<String> {
+        let field = |f: &FieldRef| match f {
+            FieldRef::Context(k) => format!("p_alert_context.{k}"),
+            FieldRef::Event(p) => p.to_string(),
+        };
+        let step = |s: &Step| {
+            let mut t = format!("{:?}: {}", s.id, s.rule_id);
+            if s.min_matches > 1 {
+                t.push_str(&format!(", {} matches", s.min_matches));
+            }
+            if s.absent {
+                t.push_str(", must NOT happen");
+            }
+            t
+        };
+        let mut out = Vec::new();
+        match &self.pattern {
+            Pattern::Sequence { steps, transitions } => {
+                out.push("Sequence:".to_string());
+                for (i, s) in steps.iter().enumerate() {
+                    out.push(format!("  {}. {}", i + 1, step(s)));
+                    if let Some(t) = transitions.get(i) {
+                        let on: Vec<String> = t
+                            .pairs
+                            .iter()
+                            .map(|(a, b)| format!("{} = {}", field(a), field(b)))
+                            .collect();
+                        out.push(format!(
+                            "     then within {} min, where {}",
+                            t.within_minutes,
+                            if on.is_empty() {
+                                "anything".into()
+                            } else {
+                                on.join(" and ")
+                            }
+                        ));
+                    }
+                }
+            }
+            Pattern::Group { groups, criteria } => {
+                out.push("Group (any order):".to_string());
+                for (g, fields) in groups.iter().zip(criteria) {
+                    let on: Vec<String> = fields.iter().map(field).collect();
+                    out.push(format!("  - {} on [{}]", step(g), on.join(", ")));
+                }
+            }
+        }
+        out.push(format!(
+            "All within {} min (LookbackWindowMinutes).",
+            self.lookback_minutes
+        ));
+        out
+    }
+
+    /// Every event path the correlation reads from the matches of `rule_id`.
+    pub fn event_fields_of(&self, rule_id: &str) -> Vec<FieldPath> {
+        let mut out: Vec<FieldPath> = Vec::new();
+        let mut add = |f: &FieldRef| {
+            if let FieldRef::Event(p) = f {
+                if !out.contains(p) {
+                    out.push(p.clone());
+                }
+            }
+        };
+        match &self.pattern {
+            Pattern::Sequence { steps, transitions } => {
+                for (i, t) in transitions.iter().enumerate() {
+                    for (from, to) in &t.pairs {
+                        if steps[i].rule_id == rule_id {
+                            add(from);
+                        }
+                        if steps[i + 1].rule_id == rule_id {
+                            add(to);
+                        }
+                    }
+                }
+            }
+            Pattern::Group { groups, criteria } => {
+                for (g, fields) in groups.iter().zip(criteria) {
+                    if g.rule_id == rule_id {
+                        fields.iter().for_each(&mut add);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn err(at: &str, message: impl Into<String>, needle: Option<&str>) -> CompileError {
+    CompileError {
+        at: at.to_string(),
+        message: message.into(),
+        needle: needle.map(str::to_string),
+    }
+}
+
+/// The default look-back when a rule gives none: one day.
+const DEFAULT_LOOKBACK_MINUTES: u32 = 1440;
+
+/// Compiles a correlation rule file into a [`Rule`] whose detection never
+/// matches an event: it alerts through [`Rule::correlation`].
+pub fn compile(file: CorrelationFile, source: &str) -> Result<Rule, CompileError> {
+    let id = file
+        .RuleID
+        .clone()
+        .ok_or_else(|| err("RuleID", "RuleID is required", None))?;
+    let detection = file
+        .Detection
+        .as_deref()
+        .ok_or_else(|| err("Detection", "Detection is required", None))?;
+    let [entry] = detection else {
+        return Err(err(
+            "Detection",
+            format!(
+                "a correlation rule has one Sequence or Group entry; this one has {}",
+                detection.len()
+            ),
+            None,
+        ));
+    };
+    let lookback_minutes = entry
+        .LookbackWindowMinutes
+        .unwrap_or(DEFAULT_LOOKBACK_MINUTES)
+        .max(1);
+    let pattern = match (&entry.Sequence, &entry.Group) {
+        (Some(steps), None) => sequence(steps, entry, lookback_minutes)?,
+        (None, Some(groups)) => group(groups, entry)?,
+        _ => {
+            return Err(err(
+                "Detection[0]",
+                "give either Sequence (with Transitions) or Group (with MatchCriteria)",
+                None,
+            ))
+        }
+    };
+    let sev_text = file.Severity.clone().unwrap_or_else(|| "Info".into());
+    let severity = Severity::parse(&sev_text).ok_or_else(|| {
+        err(
+            "Severity",
+            format!("unknown severity {sev_text:?} (Info, Low, Medium, High, Critical)"),
+            Some(&sev_text),
+        )
+    })?;
+    let tests = file.Tests.iter().map(test).collect::<Result<Vec<_>, _>>()?;
+    let reports = file
+        .Reports
+        .iter()
+        .map(|(k, vs)| {
+            let ids = vs
+                .iter()
+                .filter_map(|v| match v {
+                    Yaml::String(s) => Some(s.clone()),
+                    Yaml::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .collect();
+            (k.clone(), ids)
+        })
+        .collect();
+    Ok(Rule {
+        id,
+        display_name: file.DisplayName,
+        enabled: file.Enabled.unwrap_or(true),
+        status: file.Status,
+        log_types: Vec::new(),
+        tags: file.Tags,
+        severity,
+        description: file.Description,
+        runbook: file.Runbook,
+        reference: file.Reference,
+        reports,
+        dedup_period_minutes: file.DedupPeriodMinutes.unwrap_or(60).max(1),
+        threshold: 1,
+        summary_attributes: Vec::new(),
+        create_alert: true,
+        output_ids: file.OutputIds,
+        detection: crate::expr::Expr::Const(false),
+        title: None,
+        dedup: None,
+        group_by: Vec::new(),
+        context: Vec::new(),
+        dynamic_severities: Vec::new(),
+        dynamic_titles: Vec::new(),
+        distinct_by: None,
+        follows: None,
+        period_seconds_from: None,
+        correlation: Some(Box::new(Correlation {
+            pattern,
+            lookback_minutes,
+            tests,
+        })),
+        join_fields: Vec::new(),
+        tests: Vec::new(),
+        source: source.to_string(),
+        detection_raw: crate::model::ExprList::default(),
+        detection_keys: Some(Vec::new()),
+        exclusions: Vec::new(),
+        tuning: Vec::new(),
+        format: RuleFormat::Panther,
+        sigma: None,
+    })
+}
+
+fn step(raw: &StepRaw, at: &str) -> Result<Step, CompileError> {
+    if raw.ID.trim().is_empty() || raw.RuleID.trim().is_empty() {
+        return Err(err(at, "each entry needs an ID and a RuleID", None));
+    }
+    if raw.MinMatchCount == Some(0) {
+        return Err(err(
+            at,
+            "MinMatchCount is at least 1",
+            Some("MinMatchCount: 0"),
+        ));
+    }
+    Ok(Step {
+        id: raw.ID.clone(),
+        rule_id: raw.RuleID.trim().to_string(),
+        min_matches: raw.MinMatchCount.unwrap_or(1),
+        absent: raw.Absence.unwrap_or(false),
+    })
+}
+
+fn sequence(raw: &[StepRaw], entry: &DetectionRaw, lookback: u32) -> Result<Pattern, CompileError> {
+    if raw.len() < 2 {
+        return Err(err(
+            "Detection[0].Sequence",
+            "a Sequence has at least two steps",
+            None,
+        ));
+    }
+    let steps = raw
+        .iter()
+        .enumerate()
+        .map(|(i, s)| step(s, &format!("Detection[0].Sequence[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some((i, s)) = steps[..steps.len() - 1]
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.absent)
+    {
+        return Err(err(
+            &format!("Detection[0].Sequence[{i}]"),
+            format!(
+                "kadet runs Absence on the last step of a Sequence only (\"not followed by\"); step {:?} is not last",
+                s.id
+            ),
+            Some("Absence"),
+        ));
+    }
+    let given = entry.Transitions.as_deref().unwrap_or_default();
+    let mut transitions = Vec::new();
+    for i in 0..steps.len() - 1 {
+        let (from, to) = (&steps[i].id, &steps[i + 1].id);
+        let Some((k, t)) = given
+            .iter()
+            .enumerate()
+            .find(|(_, t)| &t.From == from && &t.To == to)
+        else {
+            return Err(err(
+                "Detection[0].Transitions",
+                format!("kadet needs a transition from each step to the next: none from {from:?} to {to:?}"),
+                None,
+            ));
+        };
+        let at = format!("Detection[0].Transitions[{k}]");
+        let mut pairs = Vec::new();
+        for (j, m) in t.Match.iter().enumerate() {
+            let at = format!("{at}.Match[{j}]");
+            let pair = match (&m.On, &m.From, &m.To) {
+                (Some(on), None, None) => (FieldRef::parse(on, &at)?, FieldRef::parse(on, &at)?),
+                (None, Some(f), Some(t)) => (FieldRef::parse(f, &at)?, FieldRef::parse(t, &at)?),
+                _ => return Err(err(&at, "give On, or From and To", None)),
+            };
+            pairs.push(pair);
+        }
+        transitions.push(Transition {
+            within_minutes: t.WithinTimeFrameMinutes.unwrap_or(lookback).max(1),
+            pairs,
+        });
+    }
+    if given.len() != transitions.len() {
+        return Err(err(
+            "Detection[0].Transitions",
+            "kadet runs transitions from each step to the next, one each; this list has others",
+            None,
+        ));
+    }
+    Ok(Pattern::Sequence { steps, transitions })
+}
+
+fn group(raw: &[StepRaw], entry: &DetectionRaw) -> Result<Pattern, CompileError> {
+    let groups = raw
+        .iter()
+        .enumerate()
+        .map(|(i, s)| step(s, &format!("Detection[0].Group[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if groups.iter().all(|g| g.absent) {
+        return Err(err(
+            "Detection[0].Group",
+            "at least one group must not be an Absence",
+            None,
+        ));
+    }
+    let mut criteria = vec![Vec::new(); groups.len()];
+    for (name, entries) in entry.MatchCriteria.iter().flatten() {
+        let at = format!("Detection[0].MatchCriteria.{name}");
+        for (k, g) in groups.iter().enumerate() {
+            let Some(c) = entries.iter().find(|c| c.GroupID == g.id) else {
+                return Err(err(
+                    &at,
+                    format!("group {:?} has no field in this criterion", g.id),
+                    Some(&format!("{name}:")),
+                ));
+            };
+            criteria[k].push(FieldRef::parse(&c.Match, &at)?);
+        }
+    }
+    Ok(Pattern::Group { groups, criteria })
+}
+
+fn yaml_text(y: &Yaml) -> Option<String> {
+    match y {
+        Yaml::String(s) => Some(s.clone()),
+        Yaml::Number(n) => Some(n.to_string()),
+        Yaml::Bool(b) => Some(if *b { "True" } else { "False" }.to_string()),
+        _ => None,
+    }
+}
+
+fn test(raw: &CorrelationTestRaw) -> Result<CorrelationTest, CompileError> {
+    let at = format!("Tests.{}", raw.Name);
+    let mut matches = Vec::new();
+    for out in &raw.RuleOutputs {
+        for (field, values) in &out.Matches {
+            for (value, times) in values {
+                let value = yaml_text(value).ok_or_else(|| {
+                    err(&at, "a match value is a string or a number", Some(&out.ID))
+                })?;
+                let Yaml::Sequence(times) = times else {
+                    return Err(err(
+                        &at,
+                        "a match value maps to a list of times",
+                        Some(&out.ID),
+                    ));
+                };
+                let times = times
+                    .iter()
+                    .map(|t| {
+                        yaml_text(t).ok_or_else(|| {
+                            err(
+                                &at,
+                                "a match time is RFC 3339 text or a number of minutes",
+                                Some(&out.ID),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                matches.push((out.ID.clone(), field.clone(), value, times));
+            }
+        }
+    }
+    Ok(CorrelationTest {
+        name: raw.Name.clone(),
+        expected: raw.ExpectedResult,
+        matches,
+    })
+}
