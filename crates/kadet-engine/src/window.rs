@@ -165,7 +165,12 @@ impl AlertWindow {
         self.any_time |= m.time.is_some();
         self.severity = self.severity.max(m.outcome.severity);
         if let Some(d) = &m.outcome.distinct {
-            if (self.distinct.len() as u64) < u64::from(rule.threshold) {
+            // Only as many values as the condition can tell apart are kept.
+            let keep = match rule.max_count {
+                Some(max) => u64::from(max) + 1,
+                None => u64::from(rule.threshold),
+            };
+            if (self.distinct.len() as u64) < keep {
                 self.distinct.insert(d.clone());
             }
         }
@@ -183,14 +188,16 @@ impl AlertWindow {
         }
     }
 
-    /// True when the window has reached the rule's threshold.
+    /// True when the window's count (or number of distinct values) is within
+    /// the rule's bounds: at least its threshold and at most its
+    /// `max_count`.
     pub fn reached(&self, rule: &Rule) -> bool {
         let n = if rule.distinct_by.is_some() {
             self.distinct.len() as u64
         } else {
             self.count
         };
-        n >= u64::from(rule.threshold)
+        n >= u64::from(rule.threshold) && rule.max_count.is_none_or(|m| n <= u64::from(m))
     }
 
     /// The window's key within its rule: the dedup string and the

@@ -149,6 +149,10 @@ pub struct Rule {
     pub dedup_period_minutes: u32,
     /// Matches needed per window.
     pub threshold: u32,
+    /// The most matches (or distinct values) a window may hold and still
+    /// alert (Sigma `lt`, `lte`, `eq`); when set, the alert is decided when
+    /// the window closes rather than when it reaches `threshold`.
+    pub max_count: Option<u32>,
     /// Fields listed with their distinct values in alerts.
     pub summary_attributes: Vec<String>,
     /// False for signal-only rules.
@@ -497,6 +501,7 @@ impl Rule {
             reports,
             dedup_period_minutes: file.DedupPeriodMinutes.unwrap_or(60).max(1),
             threshold: file.Threshold.unwrap_or(1).max(1),
+            max_count: None,
             summary_attributes: file.SummaryAttributes,
             create_alert: file.CreateAlert.unwrap_or(true),
             output_ids: file.OutputIds,

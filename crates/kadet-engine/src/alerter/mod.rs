@@ -30,6 +30,8 @@
 //! and [`Alerter::restore`] rebuilds it after a restart.
 
 mod correlate;
+#[cfg(test)]
+mod tests;
 
 use crate::alert::Alert;
 use crate::matches::Match;
@@ -330,7 +332,9 @@ impl<'r> Alerter<'r> {
             w
         });
         w.add(rule, t, &m);
-        if self.emit == EmitAt::Threshold && !w.notified && w.reached(rule) {
+        // A rule with an upper bound is judged when its window closes.
+        let at_threshold = self.emit == EmitAt::Threshold && rule.max_count.is_none();
+        if at_threshold && !w.notified && w.reached(rule) {
             w.notified = true;
             self.ready.push((w.to_alert(Some(rule)), w.clone()));
         }
@@ -384,8 +388,10 @@ impl<'r> Alerter<'r> {
         }
         if !w.reached(rule) {
             self.stats.below_threshold += 1;
-        } else if self.emit == EmitAt::Close {
-            self.ready.push((w.to_alert(Some(rule)), w.clone()));
+        } else if self.emit == EmitAt::Close || (rule.max_count.is_some() && !w.notified) {
+            let mut w = w.clone();
+            w.notified = true;
+            self.ready.push((w.to_alert(Some(rule)), w));
         }
         if let Some(tr) = &mut self.tracking {
             tr.dirty.remove(key);

@@ -35,6 +35,9 @@ const FREQUENCY: &[(&str, f32)] = &[
     ("kube-", 0.8),
     // `"kube` starts kube-system, kubelet and kube-controller-manager.
     ("kube", 0.9),
+    // `"kubectl` starts the `kubectl.kubernetes.io/...` annotations of every
+    // object kubectl applied, in bodies, as well as kubectl's user agent.
+    ("kubectl", 0.3),
     ("uid", 0.7),
     ("apigroup", 0.6),
     ("namespaces", 0.65),

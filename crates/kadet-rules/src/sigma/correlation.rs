@@ -10,8 +10,11 @@
 //!
 //! Unless the correlation says `generate: true`, the rules it names become
 //! signals (they match but do not alert on their own), as Sigma specifies.
-//! Other correlation types, count conditions other than `gte`/`gt`,
-//! `aliases` and correlations of correlations are load errors.
+//! Upper bounds (`lt`, `lte`, `eq`, ranges) set [`Rule::max_count`]: such a
+//! window is judged when it closes. `temporal` and `temporal_ordered` run on
+//! kadet's correlation engine ([`super::temporal`]). The
+//! `value_sum`/`avg`/`percentile`/`median` types, `neq`, `aliases` outside
+//! the temporal types and correlations of correlations are load errors.
 
 use super::document::Document;
 use super::fields::Logsource;
@@ -64,29 +67,29 @@ pub fn compile(doc: &Document<'_>, targets: &[Target<'_>]) -> Result<Compiled, L
     let err =
         |key: &str, message: String| doc.error(key_line(doc, key).or(corr_line), None, message);
     let kind = get("type").and_then(Yaml::as_str).unwrap_or("");
+    let temporal = matches!(kind, "temporal" | "temporal_ordered");
     match kind {
-        "event_count" | "value_count" => {}
-        "temporal" | "temporal_ordered" | "value_sum" | "value_avg" | "value_percentile"
-        | "value_median" => {
+        "event_count" | "value_count" | "temporal" | "temporal_ordered" => {}
+        "value_sum" | "value_avg" | "value_percentile" | "value_median" => {
             return Err(err(
                 "type",
                 format!(
-                    "correlation type {kind:?} is not supported by kadet (event_count and value_count are)"
+                    "correlation type {kind:?} is not supported by kadet (event_count, value_count, temporal and temporal_ordered are)"
                 ),
             ))
         }
         "" => {
             return Err(err(
                 "type",
-                "correlation needs a type (event_count, value_count)".into(),
+                "correlation needs a type (event_count, value_count, temporal, temporal_ordered)".into(),
             ))
         }
         other => return Err(err("type", format!("unknown correlation type {other:?}"))),
     }
-    if get("aliases").is_some() {
+    if get("aliases").is_some() && !temporal {
         return Err(err(
             "aliases",
-            "correlation aliases are not supported by kadet".into(),
+            format!("kadet runs aliases in temporal correlations; a {kind} counts one field"),
         ));
     }
     let names = meta::strings(get("rules"));
@@ -117,8 +120,6 @@ pub fn compile(doc: &Document<'_>, targets: &[Target<'_>]) -> Result<Compiled, L
             _ => return Err(err("rules", format!("{n:?} names several loaded rules"))),
         }
     }
-    let condition = count_condition(get("condition"), kind).map_err(|m| err("condition", m))?;
-    let threshold = condition.threshold;
     let timespan = get("timespan").and_then(Yaml::as_str).unwrap_or("");
     let minutes = timespan_minutes(timespan).ok_or_else(|| {
         err(
@@ -126,6 +127,23 @@ pub fn compile(doc: &Document<'_>, targets: &[Target<'_>]) -> Result<Compiled, L
             format!("timespan {timespan:?} is not a number followed by s, m, h or d"),
         )
     })?;
+    let generate = [get("generate"), doc.get("generate")]
+        .into_iter()
+        .flatten()
+        .any(|g| g.as_bool() == Some(true));
+    if temporal {
+        let t = super::temporal::Temporal {
+            ordered: kind == "temporal_ordered",
+            spec: c,
+            counts,
+            minutes,
+            timespan,
+            generate,
+        };
+        return super::temporal::compile(doc, targets, t, &err);
+    }
+    let condition = count_condition(get("condition"), kind).map_err(|m| err("condition", m))?;
+    let threshold = condition.threshold;
     let gcp = counts.iter().any(|&i| targets[i].source == Logsource::Gcp);
     let source = if gcp {
         Logsource::Gcp
@@ -138,10 +156,6 @@ pub fn compile(doc: &Document<'_>, targets: &[Target<'_>]) -> Result<Compiled, L
         .map(|n| source.field(n))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|m| err("group-by", m))?;
-    let generate = [get("generate"), doc.get("generate")]
-        .into_iter()
-        .flatten()
-        .any(|g| g.as_bool() == Some(true));
     let distinct_by = condition
         .field
         .as_deref()
@@ -169,6 +183,7 @@ pub fn compile(doc: &Document<'_>, targets: &[Target<'_>]) -> Result<Compiled, L
         dedup_fields: group_by,
         context: Vec::new(),
         threshold,
+        max_count: condition.max,
         period_minutes: minutes,
         distinct_by,
     };
@@ -227,10 +242,12 @@ fn union(counts: &[usize], targets: &[Target<'_>]) -> (Expr, Vec<String>) {
     (detection, log_types)
 }
 
-/// A correlation's condition: the count a window needs and, for
-/// `value_count`, the field whose distinct values are counted.
+/// A correlation's condition: the count a window needs, the most it may
+/// have, and, for `value_count`, the field whose distinct values are
+/// counted.
 struct CountCondition {
     threshold: u32,
+    max: Option<u32>,
     field: Option<String>,
 }
 
@@ -257,39 +274,64 @@ fn count_condition(cond: Option<&Yaml>, kind: &str) -> Result<CountCondition, St
     }
     let mut counts = m.clone();
     counts.remove(&field_key);
-    let threshold = threshold(&counts)?;
-    Ok(CountCondition { threshold, field })
+    let (threshold, max) = bounds(&counts)?;
+    Ok(CountCondition {
+        threshold,
+        max,
+        field,
+    })
 }
 
-/// The count a window needs: `gte: N` is N, `gt: N` is N+1.
-fn threshold(m: &serde_norway::Mapping) -> Result<u32, String> {
-    let mut out = None;
+/// The least and most a window may count and alert: `gte: N` and `gt: N`
+/// (N+1) set the least, `lte: N` and `lt: N` (N-1) the most, `eq: N` both;
+/// one of each side at most. With no lower bound the least is 1 (a window
+/// exists once something matched).
+fn bounds(m: &serde_norway::Mapping) -> Result<(u32, Option<u32>), String> {
+    let (mut low, mut high) = (None, None);
     for (k, v) in m {
         let n = v
             .as_u64()
             .and_then(|n| u32::try_from(n).ok())
             .ok_or_else(|| "the count in the condition is a whole number".to_string())?;
-        let t = match k.as_str() {
-            Some("gte") => n,
-            Some("gt") => n.saturating_add(1),
-            Some(op @ ("eq" | "lt" | "lte" | "neq")) => {
-                return Err(format!(
-                    "condition {op:?} does not map onto kadet's threshold windows (gte and gt do)"
-                ))
+        let op = k.as_str().unwrap_or("");
+        let (lo, hi) = match op {
+            "gte" => (Some(n), None),
+            "gt" => (Some(n.saturating_add(1)), None),
+            "lte" => (None, Some(n)),
+            "lt" => (None, Some(n.checked_sub(1).ok_or("lt: 0 can never hold")?)),
+            "eq" => (Some(n), Some(n)),
+            "neq" => {
+                return Err(
+                    "condition \"neq\" is not supported by kadet (gte, gt, lte, lt, eq are)".into(),
+                )
             }
-            _ => {
-                return Err(format!(
-                    "unknown condition {:?} (gte, gt)",
-                    k.as_str().unwrap_or("")
-                ))
-            }
+            _ => return Err(format!("unknown condition {op:?} (gte, gt, lte, lt, eq)")),
         };
-        if out.replace(t).is_some() {
-            return Err("give one of gte, gt".into());
+        if (lo.is_some() && low.replace(lo).is_some())
+            || (hi.is_some() && high.replace(hi).is_some())
+        {
+            return Err(
+                "give at most one lower bound (gte, gt) and one upper bound (lte, lt), or eq"
+                    .into(),
+            );
         }
     }
-    out.filter(|t| *t >= 1)
-        .ok_or_else(|| "the condition needs a count of at least 1 (gte: N)".into())
+    let low = low.flatten();
+    let high = high.flatten();
+    if low.is_none() && high.is_none() {
+        return Err("the condition needs a count (gte: N, or lt, lte, eq, or a range)".into());
+    }
+    let low = low.unwrap_or(1);
+    if low == 0 {
+        return Err("the condition needs a count of at least 1 (gte: N)".into());
+    }
+    if high.is_some_and(|h| h < low) {
+        return Err(format!(
+            "the range is empty: at least {low} and at most {}",
+            high.unwrap_or(0)
+        ));
+    }
+    Ok((low, high))
 }
 
 /// `30s`, `5m`, `2h`, `1d` in whole minutes, rounded up.
@@ -330,9 +372,19 @@ mod tests {
         let n = |t: &str| count(t, "event_count").map(|c| c.threshold);
         assert_eq!(n("{gte: 5}"), Ok(5));
         assert_eq!(n("{gt: 5}"), Ok(6));
-        assert!(n("{lt: 5}").unwrap_err().contains("does not map"));
+        let range = |t: &str| count(t, "event_count").map(|c| (c.threshold, c.max));
+        assert_eq!(range("{lt: 5}"), Ok((1, Some(4))));
+        assert_eq!(range("{lte: 5}"), Ok((1, Some(5))));
+        assert_eq!(range("{eq: 3}"), Ok((3, Some(3))));
+        assert_eq!(range("{gte: 2, lte: 4}"), Ok((2, Some(4))));
+        assert!(range("{gt: 4, lt: 5}")
+            .unwrap_err()
+            .contains("range is empty"));
+        assert!(range("{lt: 0}").is_err());
+        assert!(range("{neq: 3}").unwrap_err().contains("neq"));
         assert!(n("{gte: 0}").is_err());
         assert!(n("{gte: 5, gt: 6}").is_err());
+        assert!(range("{eq: 3, lt: 5}").is_err());
         assert!(count_condition(None, "event_count").is_err());
         let v = count("{field: objectRef.name, gte: 3}", "value_count").expect("value_count");
         assert_eq!(

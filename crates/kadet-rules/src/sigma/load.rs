@@ -164,6 +164,7 @@ fn detection_rule(doc: &Document<'_>) -> Result<(Rule, Logsource), LoadError> {
         dedup_fields: det.fields,
         context: meta::context(doc, source)?,
         threshold: 1,
+        max_count: None,
         period_minutes: 60,
         distinct_by: None,
     };

@@ -154,6 +154,8 @@ pub struct Logic {
     pub context: Vec<(String, ContextValue)>,
     /// Matches per window before alerting.
     pub threshold: u32,
+    /// The most a window may count and still alert (see [`Rule::max_count`]).
+    pub max_count: Option<u32>,
     /// Default window length.
     pub period_minutes: u32,
     /// Count distinct values of this field (`value_count`), not events.
@@ -220,6 +222,7 @@ pub fn build(
             .unwrap_or(logic.period_minutes)
             .max(1),
         threshold: logic.threshold.max(1),
+        max_count: logic.max_count,
         summary_attributes: Vec::new(),
         create_alert: true,
         output_ids: Vec::new(),
