@@ -6,11 +6,10 @@
 
 use crate::alerter::Alerter;
 use crate::matches::Match;
-use kadet_event::{EventTime, Location, LogType};
+use kadet_event::EventTime;
 use kadet_rules::correlation::{Correlation, CorrelationTest};
 use kadet_rules::path::FieldPath;
-use kadet_rules::{Outcome, Rule};
-use std::sync::Arc;
+use kadet_rules::Rule;
 use std::time::Duration;
 
 /// Runs one test of correlation rule `rule`: whether it alerted, or what is
@@ -42,7 +41,11 @@ pub fn run(rule: &Rule, test: &CorrelationTest) -> Result<bool, String> {
             let m = match same {
                 Some((_, _, m)) => m,
                 None => {
-                    matches.push((t, order, stand_in_match(&rules[index], index, t)));
+                    matches.push((
+                        t,
+                        order,
+                        Match::bare(index, &rules[index], &rules[index].id, t),
+                    ));
                     let Some((_, _, m)) = matches.last_mut() else {
                         continue;
                     };
@@ -89,30 +92,6 @@ fn parse_time(text: &str) -> Option<EventTime> {
         return Some(EventTime((minutes * 60_000_000.0) as i64));
     }
     EventTime::parse(text.trim())
-}
-
-fn stand_in_match(rule: &Rule, index: usize, t: EventTime) -> Match {
-    Match {
-        rule: index,
-        outcome: Outcome {
-            title: rule.id.clone(),
-            dedup: rule.id.clone(),
-            severity: rule.severity,
-            context: Default::default(),
-            distinct: None,
-            follow_key: None,
-            period_seconds: None,
-        },
-        time: Some(t),
-        location: Location::line(Arc::from("test"), 0),
-        audit_id: None,
-        log_type: LogType::KubernetesAudit,
-        cluster: None,
-        summary: Vec::new(),
-        fields: Default::default(),
-        actor: Default::default(),
-        target: Default::default(),
-    }
 }
 
 /// Gives a stand-in match a field's value: `p_alert_context.X` in its alert

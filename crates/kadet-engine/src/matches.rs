@@ -129,6 +129,33 @@ impl Match {
         }
     }
 
+    /// A match of rule `rule_index` at `time` with no event behind it: title
+    /// and dedup string `key`, the rule's severity, nothing else. For matches
+    /// made from other matches' data (correlation tests) and for tests.
+    pub fn bare(rule_index: usize, rule: &Rule, key: &str, time: EventTime) -> Match {
+        Match {
+            rule: rule_index,
+            outcome: Outcome {
+                title: key.to_string(),
+                dedup: key.to_string(),
+                severity: rule.severity,
+                context: Default::default(),
+                distinct: None,
+                follow_key: None,
+                period_seconds: None,
+            },
+            time: Some(time),
+            location: Location::line(std::sync::Arc::from("-"), 0),
+            audit_id: None,
+            log_type: LogType::KubernetesAudit,
+            cluster: None,
+            summary: Vec::new(),
+            fields: BTreeMap::new(),
+            actor: Actor::default(),
+            target: Target::default(),
+        }
+    }
+
     /// Severity of this match.
     pub fn severity(&self) -> Severity {
         self.outcome.severity

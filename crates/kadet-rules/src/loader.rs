@@ -406,25 +406,10 @@ pub fn load_sources_with(
         };
         let mut compiler = Compiler::new(&library);
         match Rule::compile(file, &src.name, &mut compiler) {
-            Ok(rule) => {
-                if let Some(prev) = crate::rule::by_id(&rules, &rule.id) {
-                    errors.push(LoadError {
-                        file: src.name.clone(),
-                        line: src
-                            .text
-                            .lines()
-                            .position(|l| l.starts_with("RuleID"))
-                            .map(|i| i + 1),
-                        column: None,
-                        message: format!(
-                            "RuleID {:?} is already defined in {}",
-                            rule.id, prev.source
-                        ),
-                    });
-                } else {
-                    rules.push(rule);
-                }
-            }
+            Ok(rule) => match crate::rule::by_id(&rules, &rule.id) {
+                Some(prev) => errors.push(duplicate_id(src, &rule, prev)),
+                None => rules.push(rule),
+            },
             Err(e) => errors.push(compile_error(src, e)),
         }
     }
@@ -438,16 +423,7 @@ pub fn load_sources_with(
         };
         match crate::correlation::compile(file, &src.name) {
             Ok(rule) => match crate::rule::by_id(&rules, &rule.id) {
-                Some(prev) => errors.push(LoadError {
-                    file: src.name.clone(),
-                    line: src
-                        .text
-                        .lines()
-                        .position(|l| l.starts_with("RuleID"))
-                        .map(|i| i + 1),
-                    column: None,
-                    message: format!("RuleID {:?} is already defined in {}", rule.id, prev.source),
-                }),
+                Some(prev) => errors.push(duplicate_id(src, &rule, prev)),
                 None => rules.push(rule),
             },
             Err(e) => errors.push(compile_error(src, e)),
@@ -563,6 +539,20 @@ fn unknown_leads(rules: &[Rule], sources: &[Source]) -> Vec<LoadError> {
             })
         })
         .collect()
+}
+
+/// A rule whose RuleID an earlier file already defines.
+fn duplicate_id(src: &Source, rule: &Rule, prev: &Rule) -> LoadError {
+    LoadError {
+        file: src.name.clone(),
+        line: src
+            .text
+            .lines()
+            .position(|l| l.starts_with("RuleID"))
+            .map(|i| i + 1),
+        column: None,
+        message: format!("RuleID {:?} is already defined in {}", rule.id, prev.source),
+    }
 }
 
 /// Tells each rule which event fields correlation rules read from its

@@ -443,9 +443,7 @@ fn window_match(cr: usize, w: &AlertWindow) -> Match {
 mod tests {
     use super::*;
     use crate::alerter::EmitAt;
-    use kadet_event::{Location, LogType};
     use kadet_rules::{Rule, Severity};
-    use std::sync::Arc;
     use std::time::Duration;
 
     fn signal(id: &str) -> String {
@@ -474,27 +472,10 @@ mod tests {
     /// A match of rule `id` at `minute` whose event has `user.username` `user`.
     fn at(rules: &[Rule], id: &str, minute: i64, user: &str) -> Match {
         let rule = kadet_rules::index_of(rules, id).expect("rule");
-        Match {
-            rule,
-            outcome: Outcome {
-                title: id.into(),
-                dedup: user.into(),
-                severity: Severity::Info,
-                context: Default::default(),
-                distinct: None,
-                follow_key: None,
-                period_seconds: None,
-            },
-            time: Some(EventTime(minute * 60_000_000)),
-            location: Location::line(Arc::from("f"), minute as u64),
-            audit_id: None,
-            log_type: LogType::KubernetesAudit,
-            cluster: None,
-            summary: Vec::new(),
-            fields: [("user.username".to_string(), vec![user.to_string()])].into(),
-            actor: Default::default(),
-            target: Default::default(),
-        }
+        let mut m = Match::bare(rule, &rules[rule], id, EventTime(minute * 60_000_000));
+        m.fields
+            .insert("user.username".to_string(), vec![user.to_string()]);
+        m
     }
 
     const SEQ: &str = "AnalysisType: correlation_rule\nRuleID: S\nSeverity: High\nDetection:\n  - Sequence:\n      - ID: a\n        RuleID: A\n      - ID: b\n        RuleID: B\n        MinMatchCount: 2\n    Transitions:\n      - ID: a then b\n        From: a\n        To: b\n        WithinTimeFrameMinutes: 10\n        Match:\n          - On: user.username\n    LookbackWindowMinutes: 30\n";

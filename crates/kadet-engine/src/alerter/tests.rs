@@ -4,9 +4,8 @@
 
 use super::{Alerter, EmitAt};
 use crate::matches::Match;
-use kadet_event::{EventTime, Location, LogType};
-use kadet_rules::{Outcome, Rule, Severity};
-use std::sync::Arc;
+use kadet_event::EventTime;
+use kadet_rules::Rule;
 use std::time::Duration;
 
 fn bounded_rule() -> Vec<Rule> {
@@ -24,39 +23,16 @@ fn bounded_rule() -> Vec<Rule> {
     rules
 }
 
-fn at(key: &str, minute: i64) -> Match {
-    Match {
-        rule: 0,
-        outcome: Outcome {
-            title: key.into(),
-            dedup: key.into(),
-            severity: Severity::Low,
-            context: Default::default(),
-            distinct: None,
-            follow_key: None,
-            period_seconds: None,
-        },
-        time: Some(EventTime(minute * 60_000_000)),
-        location: Location::line(Arc::from("f"), minute as u64),
-        audit_id: None,
-        log_type: LogType::KubernetesAudit,
-        cluster: None,
-        summary: Vec::new(),
-        fields: Default::default(),
-        actor: Default::default(),
-        target: Default::default(),
-    }
+fn at(rules: &[Rule], key: &str, minute: i64) -> Match {
+    Match::bare(0, &rules[0], key, EventTime(minute * 60_000_000))
 }
 
 #[test]
 fn an_upper_bound_is_judged_at_close_even_when_alerting_at_the_threshold() {
     let rules = bounded_rule();
     let mut a = Alerter::with(&rules, Duration::ZERO, EmitAt::Threshold);
-    a.feed([at("two", 0), at("two", 1)], None);
-    a.feed(
-        [at("four", 2), at("four", 3), at("four", 4), at("four", 5)],
-        None,
-    );
+    a.feed([at(&rules, "two", 0), at(&rules, "two", 1)], None);
+    a.feed((2..6).map(|m| at(&rules, "four", m)), None);
     assert!(
         a.drain_alerts().is_empty(),
         "nothing is decided before the windows close"
