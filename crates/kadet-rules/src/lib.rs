@@ -20,6 +20,7 @@ pub mod annotations;
 pub mod audit_policy;
 pub mod compile;
 pub mod correlation;
+pub mod correlation_file;
 pub mod explain;
 pub mod expr;
 pub mod follow;

@@ -414,14 +414,15 @@ pub fn load_sources_with(
         }
     }
     for src in correlation_files {
-        let file: crate::correlation::CorrelationFile = match serde_norway::from_str(&src.text) {
+        let file: crate::correlation_file::CorrelationFile = match serde_norway::from_str(&src.text)
+        {
             Ok(f) => f,
             Err(e) => {
                 errors.push(yaml_error(&src.name, &e));
                 continue;
             }
         };
-        match crate::correlation::compile(file, &src.name) {
+        match crate::correlation_file::compile(file, &src.name) {
             Ok(rule) => match crate::rule::by_id(&rules, &rule.id) {
                 Some(prev) => errors.push(duplicate_id(src, &rule, prev)),
                 None => rules.push(rule),

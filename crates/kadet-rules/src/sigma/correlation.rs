@@ -12,9 +12,11 @@
 //! signals (they match but do not alert on their own), as Sigma specifies.
 //! Upper bounds (`lt`, `lte`, `eq`, ranges) set [`Rule::max_count`]: such a
 //! window is judged when it closes. `temporal` and `temporal_ordered` run on
-//! kadet's correlation engine ([`super::temporal`]). The
+//! kadet's correlation engine ([`temporal`]). The
 //! `value_sum`/`avg`/`percentile`/`median` types, `neq`, `aliases` outside
 //! the temporal types and correlations of correlations are load errors.
+
+pub mod temporal;
 
 use super::document::Document;
 use super::fields::Logsource;
@@ -132,7 +134,7 @@ pub fn compile(doc: &Document<'_>, targets: &[Target<'_>]) -> Result<Compiled, L
         .flatten()
         .any(|g| g.as_bool() == Some(true));
     if temporal {
-        let t = super::temporal::Temporal {
+        let t = temporal::Temporal {
             ordered: kind == "temporal_ordered",
             spec: c,
             counts,
@@ -140,7 +142,7 @@ pub fn compile(doc: &Document<'_>, targets: &[Target<'_>]) -> Result<Compiled, L
             timespan,
             generate,
         };
-        return super::temporal::compile(doc, targets, t, &err);
+        return temporal::compile(doc, targets, t, &err);
     }
     let condition = count_condition(get("condition"), kind).map_err(|m| err("condition", m))?;
     let threshold = condition.threshold;

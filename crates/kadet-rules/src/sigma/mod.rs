@@ -10,8 +10,8 @@
 //!   field's values compiled to an expression;
 //! - [`detection`]: search identifiers and the condition as one expression;
 //! - [`meta`] and [`attack`]: metadata, the `kadet:` key, ATT&CK tags;
-//! - [`correlation`]: `event_count` and `value_count` correlation rules;
-//! - [`temporal`]: `temporal` and `temporal_ordered`, on kadet's correlation engine;
+//! - [`correlation`]: correlation rules (`event_count`, `value_count`, and
+//!   the temporal types in its child module);
 //! - [`load`]: whole files, correlations across files, sidecar tests.
 
 pub mod attack;
@@ -24,7 +24,6 @@ pub mod load;
 pub mod meta;
 pub mod modifiers;
 pub mod pattern;
-pub mod temporal;
 pub mod values;
 
 pub use crate::annotations::SigmaMeta;

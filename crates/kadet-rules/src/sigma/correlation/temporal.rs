@@ -7,11 +7,11 @@
 //! they name become signals unless `generate: true`, as for the counting
 //! types.
 
-use super::correlation::{Compiled, Target};
-use super::document::Document;
-use super::fields::Logsource;
-use super::meta::{self, Logic};
+use super::{Compiled, Target};
 use crate::correlation::{Correlation, FieldRef, Pattern, Step, Transition};
+use crate::sigma::document::Document;
+use crate::sigma::fields::Logsource;
+use crate::sigma::meta::{self, Logic};
 use crate::source::LoadError;
 use serde_norway::{Mapping, Value as Yaml};
 
