@@ -23,6 +23,7 @@ pub mod ocsf;
 pub mod pipeline;
 pub mod scan;
 pub mod sink;
+pub mod state_file;
 pub mod window;
 
 pub use alert::Alert;

@@ -1,6 +1,6 @@
 //! `kadet scan` as a library call: run the pipeline, deduplicate, write.
 
-use crate::alerter::{AlertStats, Alerter};
+use crate::alerter::{AlertStats, Alerter, EmitAt};
 use crate::pipeline::{self, ChunkResult, Evaluator, ResultHandler, ScanOptions, ScanStats};
 use crate::sink::Sink;
 use kadet_event::input::{ByteCounter, Inputs};
@@ -20,12 +20,16 @@ pub enum Emit {
 }
 
 /// What to do with matches.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Alerting {
     /// Alerts or raw matches.
     pub emit: Emit,
     /// Event-time disorder handled exactly (see [`crate::alerter`]).
     pub lateness: std::time::Duration,
+    /// Keep the alerter's state in this file across runs
+    /// ([`crate::state_file`]): alerts are then raised as windows reach their
+    /// threshold, as in `serve`, and open windows carry over to the next run.
+    pub state: Option<std::path::PathBuf>,
 }
 
 /// Totals of a finished scan.
@@ -101,18 +105,38 @@ pub fn scan(
     counter: Arc<ByteCounter>,
 ) -> io::Result<ScanReport> {
     let eval = Evaluator::new(rules, opts);
+    let alerter = match &alerting.state {
+        None => Alerter::new(rules, alerting.lateness),
+        Some(path) => {
+            let kept = crate::state_file::load(path).map_err(io::Error::other)?;
+            let (watermark, windows, buffered) = kept.unwrap_or_default();
+            Alerter::with(rules, alerting.lateness, EmitAt::Threshold)
+                .restore(watermark, windows, buffered)
+                .without_tracking()
+        }
+    };
     let mut h = Handler {
         rules,
         emit: alerting.emit,
-        alerter: Alerter::new(rules, alerting.lateness),
+        alerter,
         sink,
         on_skip,
         report: ScanReport::default(),
         error: None,
     };
     let stats = pipeline::run(inputs, &eval, opts, counter, &mut h);
-    let rest = h.alerter.finish_all();
-    h.write_alerts(rest);
+    match &alerting.state {
+        None => {
+            let rest = h.alerter.finish_all();
+            h.write_alerts(rest);
+        }
+        Some(path) => {
+            h.alerter.apply_buffered();
+            let raised = h.alerter.drain_alerts();
+            h.write_alerts(raised);
+            crate::state_file::save(path, h.alerter.state()).map_err(io::Error::other)?;
+        }
+    }
     h.report.stats = stats;
     h.report.alert_stats = h.alerter.stats;
     if let Some(e) = h.error.take() {

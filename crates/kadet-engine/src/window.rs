@@ -77,6 +77,41 @@ pub struct AlertWindow {
     /// [`SUMMARY_CAP`]).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub seen_user_agents: BTreeSet<String>,
+    /// For a rule whose count slides ([`Rule::sliding`]): the recent match
+    /// times and the most that fell within one span.
+    #[serde(default, skip_serializing_if = "Sliding::is_empty")]
+    pub sliding: Sliding,
+}
+
+/// The recent match times of a sliding count, at most `Threshold` of them,
+/// none older than one span before the newest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sliding {
+    /// Match times within one span of the newest, oldest first.
+    pub recent: Vec<EventTime>,
+    /// The most matches seen within one span.
+    pub peak: u64,
+}
+
+impl Sliding {
+    fn is_empty(&self) -> bool {
+        self.recent.is_empty() && self.peak == 0
+    }
+
+    /// Counts a match at `t`: keeps the times within `span` of the newest,
+    /// at most `keep` of them.
+    fn add(&mut self, t: EventTime, span_us: i64, keep: usize) {
+        let at = self.recent.partition_point(|x| *x <= t);
+        self.recent.insert(at, t);
+        let newest = self.recent.last().copied().unwrap_or(t);
+        self.recent
+            .retain(|x| x.0 > newest.0.saturating_sub(span_us));
+        if self.recent.len() > keep {
+            let extra = self.recent.len() - keep;
+            self.recent.drain(..extra);
+        }
+        self.peak = self.peak.max(self.recent.len() as u64);
+    }
 }
 
 /// When a window opened at `t` by match `m` ends: after the rule's dedup
@@ -136,7 +171,26 @@ impl AlertWindow {
             notified: false,
             seen_addresses: BTreeSet::new(),
             seen_user_agents: BTreeSet::new(),
+            sliding: Sliding::default(),
         }
+    }
+
+    /// When the alerter drops the window: at its end, or, for a sliding
+    /// count, one span later, so that a match after the end still counts the
+    /// recent ones before it ([`AlertWindow::carry_from`]).
+    pub fn close_at(&self, rule: &Rule) -> EventTime {
+        if rule.sliding {
+            self.end.plus_minutes(i64::from(rule.dedup_period_minutes))
+        } else {
+            self.end
+        }
+    }
+
+    /// Starts a sliding count with the recent match times of the window
+    /// before it (those within one span of `t` survive in
+    /// [`AlertWindow::add`]).
+    pub fn carry_from(&mut self, before: &AlertWindow) {
+        self.sliding.recent = before.sliding.recent.clone();
     }
 
     /// Records where a follower's match came from, within the caps.
@@ -161,6 +215,11 @@ impl AlertWindow {
     /// Counts match `m` at event time `t`.
     pub fn add(&mut self, rule: &Rule, t: EventTime, m: &Match) {
         self.count += 1;
+        if rule.sliding {
+            let span = i64::from(rule.dedup_period_minutes).saturating_mul(60_000_000);
+            let keep = usize::try_from(rule.threshold).unwrap_or(usize::MAX);
+            self.sliding.add(t, span, keep);
+        }
         self.last_time = self.last_time.max(t);
         self.any_time |= m.time.is_some();
         self.severity = self.severity.max(m.outcome.severity);
@@ -194,6 +253,8 @@ impl AlertWindow {
     pub fn reached(&self, rule: &Rule) -> bool {
         let n = if rule.distinct_by.is_some() {
             self.distinct.len() as u64
+        } else if rule.sliding {
+            self.sliding.peak
         } else {
             self.count
         };

@@ -191,6 +191,7 @@ pub fn compile(file: CorrelationFile, source: &str) -> Result<Rule, CompileError
         dedup_period_minutes: file.DedupPeriodMinutes.unwrap_or(60).max(1),
         threshold: 1,
         max_count: None,
+        sliding: false,
         summary_attributes: Vec::new(),
         create_alert: true,
         output_ids: file.OutputIds,

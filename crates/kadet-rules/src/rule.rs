@@ -153,6 +153,10 @@ pub struct Rule {
     /// alert (Sigma `lt`, `lte`, `eq`); when set, the alert is decided when
     /// the window closes rather than when it reaches `threshold`.
     pub max_count: Option<u32>,
+    /// The threshold is reached when that many matches fall within any span
+    /// of `DedupPeriodMinutes` (a sliding window, Sigma `event_count`), not
+    /// only within the window that opened at the first match.
+    pub sliding: bool,
     /// Fields listed with their distinct values in alerts.
     pub summary_attributes: Vec<String>,
     /// False for signal-only rules.
@@ -502,6 +506,7 @@ impl Rule {
             dedup_period_minutes: file.DedupPeriodMinutes.unwrap_or(60).max(1),
             threshold: file.Threshold.unwrap_or(1).max(1),
             max_count: None,
+            sliding: false,
             summary_attributes: file.SummaryAttributes,
             create_alert: file.CreateAlert.unwrap_or(true),
             output_ids: file.OutputIds,

@@ -53,6 +53,13 @@ pub struct ScanArgs {
         conflicts_with = "lateness_secs"
     )]
     lateness: Option<u64>,
+    /// Keep detection state in FILE across runs: open alert windows, minted
+    /// tokens being followed, correlations in progress. Read at the start
+    /// when it exists, written at the end. Alerts are then raised as a
+    /// window reaches its threshold (as `kadet serve` does), so a window
+    /// that spans two runs alerts once. For daily batch scans.
+    #[arg(long, value_name = "FILE")]
+    state: Option<std::path::PathBuf>,
     /// Exit with status 1 when an alert (or, with `--emit matches`, a match)
     /// was written; for CI jobs and scripts.
     #[arg(long)]
@@ -136,6 +143,9 @@ pub fn run(a: ScanArgs) -> Result<ExitCode> {
         EmitArg::Matches => Emit::Matches,
         EmitArg::Alerts => Emit::Alerts,
     };
+    if emit == Emit::Matches && a.state.is_some() {
+        anyhow::bail!("--state keeps alert state: it goes with --emit alerts, not matches");
+    }
     let counter = Arc::new(ByteCounter::default());
     let progress = (a.progress == ProgressArg::Auto && !a.quiet && io::stderr().is_terminal())
         .then(|| Progress::start(&inputs, counter.clone()));
@@ -152,6 +162,7 @@ pub fn run(a: ScanArgs) -> Result<ExitCode> {
         kadet_engine::Alerting {
             emit,
             lateness: lateness(&a),
+            state: a.state.clone(),
         },
         sink.as_mut(),
         &mut |s| reporter.report(s),

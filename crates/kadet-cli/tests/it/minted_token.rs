@@ -135,3 +135,91 @@ fn a_follower_without_its_lead_is_refused_or_left_out_with_a_warning() {
         "{err}"
     );
 }
+
+#[test]
+fn a_state_file_carries_the_minting_from_one_daily_scan_to_the_next() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let text = std::fs::read_to_string(log()).expect("log");
+    let lines: Vec<&str> = text.lines().collect();
+    let (day1, day2) = (dir.path().join("day1.jsonl"), dir.path().join("day2.jsonl"));
+    std::fs::write(&day1, lines[..2].join("\n") + "\n").expect("write");
+    std::fs::write(&day2, lines[2..].join("\n") + "\n").expect("write");
+    let state = dir.path().join("kadet.state");
+    let run = |file: &std::path::Path| -> Vec<Value> {
+        let out = Command::cargo_bin("kadet")
+            .expect("binary builds")
+            .args(["scan", "-q", "--format", "jsonl", "--state"])
+            .arg(&state)
+            .arg(file)
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("alert JSON"))
+            .collect()
+    };
+    let first = run(&day1);
+    let rules = |alerts: &[Value]| -> Vec<String> {
+        alerts
+            .iter()
+            .map(|a| a["rule_id"].as_str().unwrap_or("?").to_string())
+            .collect()
+    };
+    assert_eq!(
+        rules(&first),
+        [
+            "Kubernetes.ServiceAccount.TokenCreated",
+            "Kubernetes.ServiceAccount.TokenCreated"
+        ],
+        "day one: the two mintings"
+    );
+    assert!(state.is_file());
+    let second = run(&day2);
+    let uses: Vec<&Value> = second
+        .iter()
+        .filter(|a| a["rule_id"] == "Kadet.ServiceAccount.MintedTokenUsed")
+        .collect();
+    assert_eq!(
+        uses.len(),
+        3,
+        "day two follows day one's tokens: {second:#?}"
+    );
+    assert_eq!(uses[0]["context"]["follows"]["user"], "alice@example.com");
+    assert!(
+        !rules(&second).contains(&"Kubernetes.ServiceAccount.TokenCreated".to_string()),
+        "day one's alerts are not raised again"
+    );
+    // Without the state file, day two alone follows nothing.
+    assert!(uses_without_state(&day2).is_empty());
+
+    std::fs::write(&state, "not a state file").expect("write");
+    let out = Command::cargo_bin("kadet")
+        .expect("binary builds")
+        .args(["scan", "--state"])
+        .arg(&state)
+        .arg(&day2)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("kadet.state: not a kadet state file"), "{err}");
+}
+
+fn uses_without_state(file: &std::path::Path) -> Vec<Value> {
+    let out = Command::cargo_bin("kadet")
+        .expect("binary builds")
+        .args(["scan", "-q", "--format", "jsonl"])
+        .arg(file)
+        .output()
+        .expect("runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|a| a["rule_id"] == "Kadet.ServiceAccount.MintedTokenUsed")
+        .collect()
+}

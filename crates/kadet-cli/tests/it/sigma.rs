@@ -412,3 +412,14 @@ fn a_count_range_is_judged_when_the_window_closes() {
         .collect();
     assert_eq!(who, ["mallory"], "{alerts:#?}");
 }
+
+#[test]
+fn an_event_count_burst_that_straddles_two_windows_still_fires() {
+    let (alerts, _) =
+        scan_with_conformance_rule("correlation_event_count.yml", "sigma_straddle.jsonl");
+    // eve: 10:07, 10:08, 10:11, 10:12 and 10:13 are five within 10 minutes,
+    // though the window that opened at 10:00 holds three of her six and the
+    // next one three. mallory never has five within 10 minutes.
+    let who: Vec<&str> = alerts.iter().filter_map(|a| a["dedup"].as_str()).collect();
+    assert_eq!(who, ["eve"], "{alerts:#?}");
+}

@@ -178,7 +178,8 @@ impl<'r> Alerter<'r> {
         for w in windows {
             match index.get(w.rule_id.as_str()) {
                 Some(&i) => {
-                    self.closing.push(Reverse((w.end, i, w.key())));
+                    self.closing
+                        .push(Reverse((w.close_at(&self.rules[i]), i, w.key())));
                     self.open.insert((i, w.key()), w);
                 }
                 None => tracking.closed.push((w.rule_id.clone(), w.key())),
@@ -197,6 +198,21 @@ impl<'r> Alerter<'r> {
             }
         }
         self.tracking = Some(tracking);
+        self
+    }
+
+    /// Applies every match waiting in the reorder buffer now, without moving
+    /// event time on: the end of a `scan --state` run, whose input is done.
+    pub fn apply_buffered(&mut self) {
+        let lateness = std::mem::replace(&mut self.lateness_us, 0);
+        self.release(false);
+        self.lateness_us = lateness;
+    }
+
+    /// Stops recording changes (for a caller that saves the whole state with
+    /// [`Alerter::state`] instead of [`Alerter::take_changes`]).
+    pub fn without_tracking(mut self) -> Self {
+        self.tracking = None;
         self
     }
 
@@ -296,7 +312,8 @@ impl<'r> Alerter<'r> {
             }
             self.closing.pop();
             let key = (rule, dedup);
-            if self.open.get(&key).is_some_and(|w| w.end == end) {
+            let rule = &self.rules[key.0];
+            if self.open.get(&key).is_some_and(|w| w.close_at(rule) == end) {
                 self.close(&key);
             }
         }
@@ -323,12 +340,18 @@ impl<'r> Alerter<'r> {
     fn apply_to_window(&mut self, t: EventTime, m: Match) {
         let rule = &self.rules[m.rule];
         let key = (m.rule, window_key(&m.outcome.dedup, m.cluster.as_deref()));
+        let mut before = None;
         if self.open.get(&key).is_some_and(|w| !w.covers(t)) {
+            before = self.open.get(&key).filter(|_| rule.sliding).cloned();
             self.close(&key);
         }
         let w = self.open.entry(key.clone()).or_insert_with(|| {
-            let w = AlertWindow::open(rule, t, &m);
-            self.closing.push(Reverse((w.end, key.0, key.1.clone())));
+            let mut w = AlertWindow::open(rule, t, &m);
+            if let Some(b) = &before {
+                w.carry_from(b);
+            }
+            self.closing
+                .push(Reverse((w.close_at(rule), key.0, key.1.clone())));
             w
         });
         w.add(rule, t, &m);

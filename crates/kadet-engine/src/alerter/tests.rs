@@ -44,3 +44,67 @@ fn an_upper_bound_is_judged_at_close_even_when_alerting_at_the_threshold() {
     a.observe_time(EventTime(60 * 60_000_000));
     assert!(a.drain_alerts().is_empty(), "raised once");
 }
+
+/// An event_count-like rule: 3 matches within 10 minutes, counted sliding.
+fn sliding_rule() -> Vec<Rule> {
+    let mut rules = bounded_rule();
+    rules[0].max_count = None;
+    rules[0].threshold = 3;
+    rules[0].sliding = true;
+    rules
+}
+
+#[test]
+fn a_sliding_count_catches_a_burst_that_straddles_two_windows() {
+    let rules = sliding_rule();
+    // The window opens at 0 and ends at 10; 8, 11 and 12 are three matches
+    // within 10 minutes, two in each fixed window.
+    let burst = [0, 8, 11, 12];
+    for emit in [EmitAt::Close, EmitAt::Threshold] {
+        let mut a = Alerter::with(&rules, Duration::ZERO, emit);
+        a.feed(burst.iter().map(|m| at(&rules, "eve", *m)), None);
+        let alerts = a.finish_all();
+        assert_eq!(alerts.len(), 1, "{emit:?}: {alerts:?}");
+        assert_eq!(
+            alerts[0].first_seen.as_deref(),
+            Some("1970-01-01T00:11:00.000000Z")
+        );
+    }
+    // Spread out, no span of 10 minutes holds three.
+    let mut a = Alerter::new(&rules, Duration::ZERO);
+    a.feed(
+        [0, 5, 20, 31].iter().map(|m| at(&rules, "mallory", *m)),
+        None,
+    );
+    assert!(a.finish_all().is_empty());
+    // Without sliding, the same burst gives nothing: two in each window.
+    let mut fixed = sliding_rule();
+    fixed[0].sliding = false;
+    let mut a = Alerter::new(&fixed, Duration::ZERO);
+    a.feed(burst.iter().map(|m| at(&fixed, "eve", *m)), None);
+    assert!(a.finish_all().is_empty());
+}
+
+#[test]
+fn a_sliding_count_survives_a_restart_mid_burst() {
+    let rules = sliding_rule();
+    let mut first = Alerter::with(&rules, Duration::ZERO, EmitAt::Threshold).restore(
+        None,
+        Vec::new(),
+        Vec::new(),
+    );
+    first.feed([0, 8].iter().map(|m| at(&rules, "eve", *m)), None);
+    let (watermark, windows, buffered) = first.state();
+    let stored: Vec<_> = windows
+        .iter()
+        .map(|w| crate::window::AlertWindow::from_stored(&w.to_stored()).expect("reads"))
+        .collect();
+    let mut second = Alerter::with(&rules, Duration::ZERO, EmitAt::Threshold)
+        .restore(watermark, stored, buffered);
+    second.feed([11, 12].iter().map(|m| at(&rules, "eve", *m)), None);
+    assert_eq!(
+        second.drain_alerts().len(),
+        1,
+        "8 was kept across the restart: 8, 11 and 12 are within 10 minutes"
+    );
+}

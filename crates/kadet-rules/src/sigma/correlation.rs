@@ -4,9 +4,9 @@
 //! rules it names (by `id` or `name`, in any loaded file), with
 //! `Threshold` from the condition (`gte: N`, or `gt: N` as N+1), the
 //! window (`DedupPeriodMinutes`) from `timespan`, rounded up to whole
-//! minutes, and the dedup string from the `group-by` values. kadet's window
-//! opens at the first match and lasts the timespan (a sliding window would
-//! also count events that straddle two of kadet's windows).
+//! minutes, and the dedup string from the `group-by` values. Its count
+//! slides ([`Rule::sliding`](crate::Rule::sliding)): N matches within any
+//! span of the timespan reach it, even across two of kadet's windows.
 //!
 //! Unless the correlation says `generate: true`, the rules it names become
 //! signals (they match but do not alert on their own), as Sigma specifies.
@@ -186,6 +186,10 @@ pub fn compile(doc: &Document<'_>, targets: &[Target<'_>]) -> Result<Compiled, L
         context: Vec::new(),
         threshold,
         max_count: condition.max,
+        // Sigma's time frames are not cut at fixed boundaries: an event_count
+        // burst that straddles two of kadet's windows still counts. A range
+        // is judged per window when it closes.
+        sliding: kind == "event_count" && condition.max.is_none(),
         period_minutes: minutes,
         distinct_by,
     };

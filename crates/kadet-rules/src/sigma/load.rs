@@ -165,6 +165,7 @@ fn detection_rule(doc: &Document<'_>) -> Result<(Rule, Logsource), LoadError> {
         context: meta::context(doc, source)?,
         threshold: 1,
         max_count: None,
+        sliding: false,
         period_minutes: 60,
         distinct_by: None,
     };

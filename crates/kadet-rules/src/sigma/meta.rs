@@ -156,6 +156,8 @@ pub struct Logic {
     pub threshold: u32,
     /// The most a window may count and still alert (see [`Rule::max_count`]).
     pub max_count: Option<u32>,
+    /// Count over any span of the window's length ([`Rule::sliding`]).
+    pub sliding: bool,
     /// Default window length.
     pub period_minutes: u32,
     /// Count distinct values of this field (`value_count`), not events.
@@ -223,6 +225,7 @@ pub fn build(
             .max(1),
         threshold: logic.threshold.max(1),
         max_count: logic.max_count,
+        sliding: logic.sliding,
         summary_attributes: Vec::new(),
         create_alert: true,
         output_ids: Vec::new(),

@@ -121,6 +121,7 @@ pub fn compile(
         context: Vec::new(),
         threshold: 1,
         max_count: None,
+        sliding: false,
         period_minutes: t.minutes,
         distinct_by: None,
     };

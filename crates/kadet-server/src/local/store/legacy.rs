@@ -80,5 +80,6 @@ pub fn window(
         notified,
         seen_addresses: BTreeSet::new(),
         seen_user_agents: BTreeSet::new(),
+        sliding: Default::default(),
     })
 }

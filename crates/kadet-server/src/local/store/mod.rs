@@ -328,6 +328,7 @@ mod tests {
             notified: false,
             seen_addresses: Default::default(),
             seen_user_agents: Default::default(),
+            sliding: Default::default(),
         }
     }
 
