@@ -121,6 +121,7 @@ mod tests {
                 distinct: None,
                 follow_key: (!lead).then(|| key.to_string()),
                 period_seconds: None,
+                first_seen: None,
             },
             time: Some(EventTime(minute * 60_000_000)),
             location: Location::line(Arc::from("f"), minute as u64),

@@ -143,6 +143,7 @@ impl Match {
                 distinct: None,
                 follow_key: None,
                 period_seconds: None,
+                first_seen: None,
             },
             time: Some(time),
             location: Location::line(std::sync::Arc::from("-"), 0),

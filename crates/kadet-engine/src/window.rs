@@ -405,6 +405,7 @@ mod tests {
                 distinct: Some(distinct.into()),
                 follow_key: None,
                 period_seconds: None,
+                first_seen: None,
             },
             time: Some(EventTime(minute * 60_000_000)),
             location: Location::line(Arc::from("f"), minute as u64),

@@ -205,6 +205,7 @@ pub fn compile(file: CorrelationFile, source: &str) -> Result<Rule, CompileError
         distinct_by: None,
         follows: None,
         period_seconds_from: None,
+        first_seen: None,
         correlation: Some(Box::new(Correlation {
             pattern,
             lookback_minutes,

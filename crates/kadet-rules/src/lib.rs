@@ -23,6 +23,7 @@ pub mod correlation;
 pub mod correlation_file;
 pub mod explain;
 pub mod expr;
+pub mod first_seen;
 pub mod follow;
 pub mod loader;
 pub mod model;

@@ -49,6 +49,20 @@ pub struct RuleFile {
     pub DistinctBy: Option<KeySpecRaw>,
     pub Follows: Option<FollowsRaw>,
     pub DedupPeriodSecondsFrom: Option<KeySpecRaw>,
+    pub FirstSeen: Option<FirstSeenRaw>,
+}
+
+/// `FirstSeen` (kadet): a match counts only when its value is new for its
+/// group (see [`crate::first_seen`]).
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+#[allow(non_snake_case, missing_docs)]
+pub struct FirstSeenRaw {
+    #[serde(default)]
+    pub GroupBy: Vec<KeySpecRaw>,
+    pub Value: KeySpecRaw,
+    pub LearningMinutes: Option<u32>,
+    pub ForgetAfterMinutes: Option<u32>,
 }
 
 /// `Follows` (kadet): a match counts only after an open window of another

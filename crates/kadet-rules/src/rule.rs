@@ -184,6 +184,9 @@ pub struct Rule {
     /// `DedupPeriodSecondsFrom` (kadet): a field holding a window length in
     /// seconds; a window lasts the smaller of it and `DedupPeriodMinutes`.
     pub period_seconds_from: Option<FieldPath>,
+    /// `FirstSeen` (kadet): only values new for their group count
+    /// ([`crate::first_seen`]).
+    pub first_seen: Option<crate::first_seen::FirstSeen>,
     /// A Panther correlation rule's pattern ([`crate::correlation`]); such a
     /// rule's detection never matches an event.
     pub correlation: Option<Box<crate::correlation::Correlation>>,
@@ -418,6 +421,10 @@ pub struct Outcome {
     /// (a positive whole number of seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub period_seconds: Option<i64>,
+    /// For a `FirstSeen` rule: the group (its values joined by spaces) and
+    /// the value that must be new for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<(String, String)>,
 }
 
 impl Rule {
@@ -479,6 +486,11 @@ impl Rule {
             .as_ref()
             .map(crate::follow::Follows::compile)
             .transpose()?;
+        let first_seen = file
+            .FirstSeen
+            .as_ref()
+            .map(crate::first_seen::FirstSeen::compile)
+            .transpose()?;
         let period_seconds_from = file
             .DedupPeriodSecondsFrom
             .as_ref()
@@ -520,6 +532,7 @@ impl Rule {
             distinct_by,
             follows,
             period_seconds_from,
+            first_seen,
             correlation: None,
             join_fields: Vec::new(),
             tests: file.Tests,
@@ -643,6 +656,16 @@ impl Rule {
                 .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
                 .filter(|s| *s > 0)
         });
+        let first_seen = self.first_seen.as_ref().and_then(|f| {
+            let text = |p: &FieldPath| scope.resolve(p).value().map(crate::template::python_str);
+            let value = text(&f.value).filter(|v| !v.is_empty())?;
+            let group: Vec<String> = f
+                .group_by
+                .iter()
+                .map(|p| text(p).unwrap_or_default())
+                .collect();
+            Some((group.join(" "), value))
+        });
         Outcome {
             title,
             dedup,
@@ -651,6 +674,7 @@ impl Rule {
             distinct,
             follow_key,
             period_seconds,
+            first_seen,
         }
     }
 

@@ -94,6 +94,12 @@ pub fn print_scan_summary(
             String::new()
         }
     );
+    if r.alert_stats.known_values > 0 {
+        eprintln!(
+            "  matches of FirstSeen rules with a known value, or while learning (dropped): {}",
+            r.alert_stats.known_values
+        );
+    }
     if r.alert_stats.unfollowed > 0 {
         eprintln!(
             "  matches of Follows rules with no open lead (dropped): {}",

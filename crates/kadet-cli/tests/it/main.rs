@@ -7,6 +7,7 @@ mod attack_chain;
 mod cli;
 mod correlation;
 mod first_hour;
+mod first_seen;
 mod intrusion;
 mod large_input;
 mod minted_token;

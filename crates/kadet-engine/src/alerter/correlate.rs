@@ -108,7 +108,8 @@ fn keys<'f>(m: &Match, fields: impl IntoIterator<Item = &'f FieldRef>) -> Vec<St
     out
 }
 
-fn internal(kind: &str, key: &str) -> String {
+/// The dedup string of an internal window of kind `kind` for `key`.
+pub(super) fn internal(kind: &str, key: &str) -> String {
     format!("{INTERNAL}{kind}{SEP}{key}")
 }
 
@@ -279,7 +280,7 @@ impl Alerter<'_> {
     /// correlation rule `cr` with the given span, counts `m` in it and
     /// returns it. An open window whose span is asked to end later is
     /// extended (a step completed again moves its time frame on).
-    fn internal_window(
+    pub(super) fn internal_window(
         &mut self,
         cr: usize,
         name: &str,
@@ -394,6 +395,7 @@ impl Alerter<'_> {
                 distinct: None,
                 follow_key: None,
                 period_seconds: None,
+                first_seen: None,
             },
             time: Some(t),
             summary: Vec::new(),
@@ -418,6 +420,7 @@ fn window_match(cr: usize, w: &AlertWindow) -> Match {
             distinct: None,
             follow_key: None,
             period_seconds: None,
+            first_seen: None,
         },
         time: Some(w.last_time),
         location: kadet_event::Location::line(

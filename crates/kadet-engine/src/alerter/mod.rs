@@ -30,6 +30,7 @@
 //! and [`Alerter::restore`] rebuilds it after a restart.
 
 mod correlate;
+mod first_seen;
 #[cfg(test)]
 mod tests;
 
@@ -67,6 +68,9 @@ pub struct AlertStats {
     pub signals: u64,
     /// Matches of `Follows` rules with no open lead window: dropped.
     pub unfollowed: u64,
+    /// Matches of `FirstSeen` rules whose value was not new (or that came
+    /// while the rule was learning): dropped.
+    pub known_values: u64,
 }
 
 /// A match waiting in the reorder buffer, as stored: (sequence, RuleID, match).
@@ -324,6 +328,10 @@ impl<'r> Alerter<'r> {
             self.stats.unfollowed += 1;
             return;
         }
+        if self.rules[m.rule].first_seen.is_some() && !self.first_seen(t, &mut m) {
+            self.stats.known_values += 1;
+            return;
+        }
         self.stats.matches += 1;
         if self.applied_up_to.is_some_and(|a| t < a) {
             self.stats.late_matches += 1;
@@ -401,7 +409,7 @@ impl<'r> Alerter<'r> {
             return;
         };
         let rule = &self.rules[key.0];
-        if rule.correlation.is_some() && correlate::internal_kind(&w.dedup).is_some() {
+        if correlate::internal_kind(&w.dedup).is_some() {
             if let Some(tr) = &mut self.tracking {
                 tr.dirty.remove(key);
                 tr.closed.push((w.rule_id.clone(), w.key()));

@@ -239,6 +239,7 @@ pub fn build(
         distinct_by: logic.distinct_by,
         follows: None,
         period_seconds_from: None,
+        first_seen: None,
         correlation: None,
         join_fields: Vec::new(),
         tests: Vec::new(),

@@ -1,0 +1,81 @@
+//! First-seen values through the real binary (`tests/data/first_seen.jsonl`):
+//! kadet learns for a day (a week for Secrets), then reports a service
+//! account's new public address and a person's first Secret read, once, in
+//! one scan or across two with `--state`.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::Path;
+
+fn data() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/first_seen.jsonl")
+}
+
+fn first_seen_alerts(files: &[&Path], state: Option<&Path>) -> Vec<(String, String)> {
+    let mut got = Vec::new();
+    for f in files {
+        let mut cmd = Command::cargo_bin("kadet").expect("binary builds");
+        cmd.args(["scan", "-q", "--format", "jsonl"]);
+        if let Some(s) = state {
+            cmd.arg("--state").arg(s);
+        }
+        let out = cmd.arg(f).output().expect("runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for l in String::from_utf8_lossy(&out.stdout).lines() {
+            let a: Value = serde_json::from_str(l).expect("alert JSON");
+            let id = a["rule_id"].as_str().unwrap_or("");
+            if id == "Kadet.ServiceAccount.NewPublicSourceAddress"
+                || id == "Kadet.Secret.FirstReadByPerson"
+            {
+                let value = a["context"]["first_seen"]["value"].as_str().unwrap_or("?");
+                got.push((
+                    id.to_string(),
+                    format!(
+                        "{}: {value}",
+                        a["context"]["username"].as_str().unwrap_or("?")
+                    ),
+                ));
+            }
+        }
+    }
+    got
+}
+
+fn want() -> Vec<(String, String)> {
+    vec![
+        (
+            "Kadet.ServiceAccount.NewPublicSourceAddress".to_string(),
+            "system:serviceaccount:ci:deployer: 185.199.110.153".to_string(),
+        ),
+        (
+            "Kadet.Secret.FirstReadByPerson".to_string(),
+            "bob@example.com: secrets".to_string(),
+        ),
+    ]
+}
+
+#[test]
+fn new_values_are_reported_once_after_learning_and_known_ones_never() {
+    // Day one is learning: its addresses and alice's read are remembered,
+    // not reported. Day nine: 81.2.69.160 and alice are known; the new
+    // address (twice) and bob's first read are reported once each.
+    assert_eq!(first_seen_alerts(&[&data()], None), want());
+}
+
+#[test]
+fn a_state_file_keeps_what_was_learned_between_scans() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let text = std::fs::read_to_string(data()).expect("data");
+    let (day1, day9): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| l.contains("\"d1-"));
+    let (f1, f9) = (dir.path().join("day1.jsonl"), dir.path().join("day9.jsonl"));
+    std::fs::write(&f1, day1.join("\n") + "\n").expect("write");
+    std::fs::write(&f9, day9.join("\n") + "\n").expect("write");
+    let state = dir.path().join("kadet.state");
+    assert_eq!(first_seen_alerts(&[&f1, &f9], Some(&state)), want());
+    // Day nine alone has learned nothing: everything is still learning.
+    assert!(first_seen_alerts(&[&f9], None).is_empty());
+}
