@@ -299,7 +299,7 @@ impl Alerter<'_> {
         }
         let closing = &mut self.closing;
         let w = self.open.entry(key.clone()).or_insert_with(|| {
-            let mut w = AlertWindow::open(rule, t, m);
+            let mut w = Box::new(AlertWindow::open(rule, t, m));
             w.dedup = name.to_string();
             w.start = start;
             w.end = end;

@@ -106,7 +106,9 @@ pub struct Alerter<'r> {
     seq: u64,
     pending: BinaryHeap<Reverse<(EventTime, u64)>>,
     pending_matches: HashMap<u64, Match>,
-    open: HashMap<Key, AlertWindow>,
+    /// Open windows, boxed: a window is large, and a table of a million of
+    /// them (followed tokens, first-seen values) should hold pointers.
+    open: HashMap<Key, Box<AlertWindow>>,
     closing: BinaryHeap<Reverse<(EventTime, usize, String)>>,
     ready: Vec<(Alert, AlertWindow)>,
     /// When the watermark last moved on (wall clock), for idle release.
@@ -184,7 +186,7 @@ impl<'r> Alerter<'r> {
                 Some(&i) => {
                     self.closing
                         .push(Reverse((w.close_at(&self.rules[i]), i, w.key())));
-                    self.open.insert((i, w.key()), w);
+                    self.open.insert((i, w.key()), Box::new(w));
                 }
                 None => tracking.closed.push((w.rule_id.clone(), w.key())),
             }
@@ -223,7 +225,7 @@ impl<'r> Alerter<'r> {
     /// Everything the alerter holds (watermark, open windows, the reorder
     /// buffer), to save and later hand to [`Alerter::restore`].
     pub fn state(&self) -> (Option<EventTime>, Vec<AlertWindow>, Vec<Buffered>) {
-        let windows = self.open.values().cloned().collect();
+        let windows = self.open.values().map(|w| (**w).clone()).collect();
         let mut buffered: Vec<Buffered> = self
             .pending_matches
             .iter()
@@ -350,11 +352,15 @@ impl<'r> Alerter<'r> {
         let key = (m.rule, window_key(&m.outcome.dedup, m.cluster.as_deref()));
         let mut before = None;
         if self.open.get(&key).is_some_and(|w| !w.covers(t)) {
-            before = self.open.get(&key).filter(|_| rule.sliding).cloned();
+            before = self
+                .open
+                .get(&key)
+                .filter(|_| rule.sliding)
+                .map(|w| (**w).clone());
             self.close(&key);
         }
         let w = self.open.entry(key.clone()).or_insert_with(|| {
-            let mut w = AlertWindow::open(rule, t, &m);
+            let mut w = Box::new(AlertWindow::open(rule, t, &m));
             if let Some(b) = &before {
                 w.carry_from(b);
             }
@@ -367,7 +373,7 @@ impl<'r> Alerter<'r> {
         let at_threshold = self.emit == EmitAt::Threshold && rule.max_count.is_none();
         if at_threshold && !w.notified && w.reached(rule) {
             w.notified = true;
-            self.ready.push((w.to_alert(Some(rule)), w.clone()));
+            self.ready.push((w.to_alert(Some(rule)), (**w).clone()));
         }
         if let Some(tr) = &mut self.tracking {
             tr.dirty.insert(key);
@@ -422,7 +428,7 @@ impl<'r> Alerter<'r> {
         } else if self.emit == EmitAt::Close || (rule.max_count.is_some() && !w.notified) {
             let mut w = w.clone();
             w.notified = true;
-            self.ready.push((w.to_alert(Some(rule)), w));
+            self.ready.push((w.to_alert(Some(rule)), *w));
         }
         if let Some(tr) = &mut self.tracking {
             tr.dirty.remove(key);
@@ -498,7 +504,7 @@ impl<'r> Alerter<'r> {
             windows: tr
                 .dirty
                 .iter()
-                .filter_map(|k| self.open.get(k).cloned())
+                .filter_map(|k| self.open.get(k).map(|w| (**w).clone()))
                 .collect(),
             closed: tr.closed,
             buffered: tr
