@@ -3,7 +3,6 @@
 //! shows a placeholder such as `<NO_P_SOURCE_LABEL>` or `<UNKNOWN_USER>` in
 //! its title or dedup string, or starts or ends either with a space.
 
-use assert_cmd::Command;
 use std::path::PathBuf;
 
 fn root() -> PathBuf {
@@ -71,21 +70,11 @@ fn placeholder_finder_sees_panther_placeholders_only() {
 fn no_alert_on_real_logs_shows_a_placeholder_or_stray_spaces() {
     let logs = real_logs();
     assert!(logs.len() > 40, "found only {} logs", logs.len());
-    let out = Command::cargo_bin("kadet")
-        .expect("binary")
-        .args(["scan", "--include-disabled", "--format", "jsonl", "--quiet"])
-        .args(&logs)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let args = std::iter::once(std::ffi::OsString::from("--include-disabled"))
+        .chain(logs.iter().map(|l| l.clone().into_os_string()));
     let mut problems = Vec::new();
     let mut alerts = 0;
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let alert: serde_json::Value = serde_json::from_str(line).expect("alert JSON");
+    for alert in crate::common::scan_alerts(args) {
         alerts += 1;
         let rule = alert["rule_id"].as_str().unwrap_or_default();
         for field in ["title", "dedup"] {

@@ -2,7 +2,6 @@
 //! alerts `tests/attack-chain/expected.tsv` lists (rule and severity), and
 //! none for the benign control-plane traffic around them.
 
-use assert_cmd::Command;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -27,20 +26,8 @@ fn expected() -> Tally {
 
 #[test]
 fn the_built_in_pack_catches_every_step_and_nothing_else() {
-    let out = Command::cargo_bin("kadet")
-        .expect("binary")
-        .args(["scan", "--format", "jsonl", "--quiet"])
-        .arg(dir().join("compromise.jsonl"))
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let mut got = Tally::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let a: serde_json::Value = serde_json::from_str(line).expect("alert JSON");
+    for a in crate::common::scan_alerts([dir().join("compromise.jsonl")]) {
         let key = (
             a["rule_id"].as_str().unwrap_or_default().to_string(),
             a["severity"].as_str().unwrap_or_default().to_string(),

@@ -97,18 +97,9 @@ fn a_correlation_without_its_steps_is_left_out_of_a_scan_with_a_warning() {
 fn the_built_in_account_correlation_joins_three_steps_on_the_account() {
     let log =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/serviceaccount_chain.jsonl");
-    let out = kadet()
-        .args(["scan", "-q", "--format", "jsonl"])
-        .arg(&log)
-        .output()
-        .expect("runs");
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let alerts: Vec<serde_json::Value> = text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("alert JSON"))
-        .filter(|a: &serde_json::Value| {
-            a["rule_id"] == "Kadet.Correlation.ServiceAccountBoundThenTokenMinted"
-        })
+    let alerts: Vec<serde_json::Value> = crate::common::scan_alerts([&log])
+        .into_iter()
+        .filter(|a| a["rule_id"] == "Kadet.Correlation.ServiceAccountBoundThenTokenMinted")
         .collect();
     assert_eq!(
         alerts.len(),

@@ -3,8 +3,8 @@
 //! account's new public address and a person's first Secret read, once, in
 //! one scan or across two with `--state`.
 
-use assert_cmd::Command;
-use serde_json::Value;
+use crate::common::scan_alerts;
+use std::ffi::OsStr;
 use std::path::Path;
 
 fn data() -> std::path::PathBuf {
@@ -14,31 +14,19 @@ fn data() -> std::path::PathBuf {
 fn first_seen_alerts(files: &[&Path], state: Option<&Path>) -> Vec<(String, String)> {
     let mut got = Vec::new();
     for f in files {
-        let mut cmd = Command::cargo_bin("kadet").expect("binary builds");
-        cmd.args(["scan", "-q", "--format", "jsonl"]);
+        let mut args: Vec<&OsStr> = Vec::new();
         if let Some(s) = state {
-            cmd.arg("--state").arg(s);
+            args.extend([OsStr::new("--state"), s.as_os_str()]);
         }
-        let out = cmd.arg(f).output().expect("runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        for l in String::from_utf8_lossy(&out.stdout).lines() {
-            let a: Value = serde_json::from_str(l).expect("alert JSON");
+        args.push(f.as_os_str());
+        for a in scan_alerts(args) {
             let id = a["rule_id"].as_str().unwrap_or("");
             if id == "Kadet.ServiceAccount.NewPublicSourceAddress"
                 || id == "Kadet.Secret.FirstReadByPerson"
             {
                 let value = a["context"]["first_seen"]["value"].as_str().unwrap_or("?");
-                got.push((
-                    id.to_string(),
-                    format!(
-                        "{}: {value}",
-                        a["context"]["username"].as_str().unwrap_or("?")
-                    ),
-                ));
+                let user = a["context"]["username"].as_str().unwrap_or("?");
+                got.push((id.to_string(), format!("{user}: {value}")));
             }
         }
     }

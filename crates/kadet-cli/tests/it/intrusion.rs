@@ -4,7 +4,7 @@
 //! ties the binding to the token, and the platform doing the same kinds of
 //! steps raises nothing.
 
-use assert_cmd::Command;
+use crate::common::scan_alerts;
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -12,21 +12,7 @@ fn scan(file: &str) -> Vec<Value> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/intrusion")
         .join(file);
-    let out = Command::cargo_bin("kadet")
-        .expect("binary builds")
-        .args(["scan", "-q", "--format", "jsonl"])
-        .arg(path)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("alert JSON"))
-        .collect()
+    scan_alerts([path])
 }
 
 fn by_rule<'a>(alerts: &'a [Value], id: &str) -> Vec<&'a Value> {

@@ -5,6 +5,7 @@
 mod alert_text;
 mod attack_chain;
 mod cli;
+mod common;
 mod correlation;
 mod first_hour;
 mod first_seen;

@@ -3,6 +3,7 @@
 //! place, from elsewhere, after expiry and a day later
 //! (`tests/data/minted_token.jsonl`).
 
+use crate::common::scan_alerts;
 use assert_cmd::Command;
 use serde_json::Value;
 
@@ -15,21 +16,10 @@ fn log() -> String {
 
 /// The `Kadet.ServiceAccount.MintedTokenUsed` alerts of a scan, in order.
 fn uses(args: &[&str]) -> Vec<Value> {
-    let out = Command::cargo_bin("kadet")
-        .expect("binary builds")
-        .args(["scan", "-q", "--format", "jsonl"])
-        .args(args)
-        .arg(log())
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("alert JSON"))
+    let log = log();
+    let args = args.iter().copied().chain([log.as_str()]);
+    scan_alerts(args)
+        .into_iter()
         .filter(|a| a["rule_id"] == "Kadet.ServiceAccount.MintedTokenUsed")
         .collect()
 }
@@ -146,22 +136,11 @@ fn a_state_file_carries_the_minting_from_one_daily_scan_to_the_next() {
     std::fs::write(&day2, lines[2..].join("\n") + "\n").expect("write");
     let state = dir.path().join("kadet.state");
     let run = |file: &std::path::Path| -> Vec<Value> {
-        let out = Command::cargo_bin("kadet")
-            .expect("binary builds")
-            .args(["scan", "-q", "--format", "jsonl", "--state"])
-            .arg(&state)
-            .arg(file)
-            .output()
-            .expect("runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("alert JSON"))
-            .collect()
+        scan_alerts([
+            std::ffi::OsStr::new("--state"),
+            state.as_os_str(),
+            file.as_os_str(),
+        ])
     };
     let first = run(&day1);
     let rules = |alerts: &[Value]| -> Vec<String> {
@@ -211,15 +190,8 @@ fn a_state_file_carries_the_minting_from_one_daily_scan_to_the_next() {
 }
 
 fn uses_without_state(file: &std::path::Path) -> Vec<Value> {
-    let out = Command::cargo_bin("kadet")
-        .expect("binary builds")
-        .args(["scan", "-q", "--format", "jsonl"])
-        .arg(file)
-        .output()
-        .expect("runs");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    scan_alerts([file])
+        .into_iter()
         .filter(|a| a["rule_id"] == "Kadet.ServiceAccount.MintedTokenUsed")
         .collect()
 }
