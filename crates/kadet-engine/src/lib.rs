@@ -27,7 +27,7 @@ pub mod state_file;
 pub mod window;
 
 pub use alert::Alert;
-pub use alerter::{Alerter, EmitAt};
+pub use alerter::{Alerter, EmitAt, DEFAULT_MAX_KEYS_PER_RULE};
 pub use matches::Match;
 pub use pipeline::{Evaluator, ScanOptions, ScanStats};
 pub use scan::{scan, Alerting, Emit, ScanReport};

@@ -30,6 +30,8 @@ pub struct Alerting {
     /// ([`crate::state_file`]): alerts are then raised as windows reach their
     /// threshold, as in `serve`, and open windows carry over to the next run.
     pub state: Option<std::path::PathBuf>,
+    /// Open windows one rule may hold ([`Alerter::with_max_keys_per_rule`]).
+    pub max_keys_per_rule: usize,
 }
 
 /// Totals of a finished scan.
@@ -106,11 +108,13 @@ pub fn scan(
 ) -> io::Result<ScanReport> {
     let eval = Evaluator::new(rules, opts);
     let alerter = match &alerting.state {
-        None => Alerter::new(rules, alerting.lateness),
+        None => Alerter::new(rules, alerting.lateness)
+            .with_max_keys_per_rule(alerting.max_keys_per_rule),
         Some(path) => {
             let kept = crate::state_file::load(path).map_err(io::Error::other)?;
             let (watermark, windows, buffered) = kept.unwrap_or_default();
             Alerter::with(rules, alerting.lateness, EmitAt::Threshold)
+                .with_max_keys_per_rule(alerting.max_keys_per_rule)
                 .restore(watermark, windows, buffered)
                 .without_tracking()
         }

@@ -64,6 +64,8 @@ metric_names! {
         PoisonRecords = "kadet_poison_records_total", "Records whose decoding or evaluation failed inside kadet, written to the dead-letter file and passed over.";
         /// Stored rows that could not be read, quarantined.
         QuarantinedState = "kadet_quarantined_state_total", "Stored windows or buffered matches that could not be read, written to the dead-letter file and dropped, by table.";
+        /// Windows closed early at the per-rule limit.
+        WindowsEvicted = "kadet_alert_windows_evicted_total", "Alert windows (dedup keys, followed tokens, first-seen values, correlation state) closed early because their rule held [detection] max_keys_per_rule of them and a new key came.";
         /// Rule matches.
         Matches = "kadet_matches_total", "Rule matches, by rule.";
         /// Matches a tuning exclusion suppressed.

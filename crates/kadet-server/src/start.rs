@@ -173,11 +173,15 @@ fn init_logging() {
         .try_init();
 }
 
-/// How both modes evaluate: as `scan` does, one thread per worker,
-/// secrets redacted.
+/// How both modes evaluate: as `scan` does, secrets redacted; `threads`
+/// is what single-process mode's detector spreads a pass over (cluster
+/// mode runs `detect_workers` single-threaded workers instead).
 fn scan_options(cfg: &Config) -> ScanOptions {
     ScanOptions {
-        threads: 1,
+        threads: match cfg.detection.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        },
         decode: DecodeOptions {
             format: InputFormat::Auto,
             max_event_bytes: cfg.limits.max_event_bytes,

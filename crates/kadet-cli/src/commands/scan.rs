@@ -45,6 +45,12 @@ pub struct ScanArgs {
     /// `[detection] lateness_secs`).
     #[arg(long, default_value_t = 600, value_name = "SECONDS")]
     lateness_secs: u64,
+    /// Open windows (dedup keys, followed tokens, first-seen values,
+    /// correlation state) one rule may hold; at the limit a rule closes its
+    /// window that would close first to open a new one (serve's
+    /// `[detection] max_keys_per_rule`).
+    #[arg(long, default_value_t = kadet_engine::DEFAULT_MAX_KEYS_PER_RULE, value_name = "N")]
+    max_keys_per_rule: usize,
     /// Deprecated: the same bound in minutes; use --lateness-secs.
     #[arg(
         long,
@@ -163,6 +169,7 @@ pub fn run(a: ScanArgs) -> Result<ExitCode> {
             emit,
             lateness: lateness(&a),
             state: a.state.clone(),
+            max_keys_per_rule: a.max_keys_per_rule,
         },
         sink.as_mut(),
         &mut |s| reporter.report(s),

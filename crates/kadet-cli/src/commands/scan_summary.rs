@@ -106,6 +106,12 @@ pub fn print_scan_summary(
             r.alert_stats.unfollowed
         );
     }
+    if r.alert_stats.evicted > 0 {
+        eprintln!(
+            "  windows closed early, their rule at --max-keys-per-rule: {}",
+            r.alert_stats.evicted
+        );
+    }
     if !s.suppressed.is_empty() {
         let v: Vec<String> = s
             .suppressed

@@ -16,5 +16,6 @@ mod objects;
 mod policy;
 mod sigma;
 mod snapshots_output;
+mod state_bounds;
 mod stratus;
 mod tuning;

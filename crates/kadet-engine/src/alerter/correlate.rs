@@ -294,6 +294,9 @@ impl Alerter<'_> {
         if self.open.get(&key).is_some_and(|w| !w.covers(t)) {
             self.drop_internal(&key);
         }
+        if !self.open.contains_key(&key) {
+            self.make_room(cr);
+        }
         if let Some(tr) = &mut self.tracking {
             tr.dirty.insert(key.clone());
         }
@@ -303,12 +306,13 @@ impl Alerter<'_> {
             w.dedup = name.to_string();
             w.start = start;
             w.end = end;
-            closing.push(std::cmp::Reverse((end, key.0, key.1.clone())));
+            closing.push(key.0, end, key.1.clone());
+            closing.count(key.0, true);
             w
         });
         if end > w.end {
             w.end = end;
-            closing.push(std::cmp::Reverse((end, key.0, key.1)));
+            closing.push(key.0, end, key.1);
         }
         w.add(rule, t, m);
         w.last_time = t;
@@ -318,6 +322,7 @@ impl Alerter<'_> {
     /// Drops an internal window without an alert.
     fn drop_internal(&mut self, key: &(usize, String)) {
         if let Some(w) = self.open.remove(key) {
+            self.closing.count(key.0, false);
             if let Some(tr) = &mut self.tracking {
                 tr.dirty.remove(key);
                 tr.closed.push((w.rule_id.clone(), w.key()));

@@ -29,6 +29,7 @@
 //! applied), so the store can commit exactly that with the journal offset,
 //! and [`Alerter::restore`] rebuilds it after a restart.
 
+mod closing;
 mod correlate;
 mod first_seen;
 #[cfg(test)]
@@ -37,6 +38,8 @@ mod tests;
 use crate::alert::Alert;
 use crate::matches::Match;
 use crate::window::AlertWindow;
+use closing::Closing;
+pub use closing::DEFAULT_MAX_KEYS_PER_RULE;
 use kadet_event::EventTime;
 use kadet_rules::Rule;
 use std::cmp::Reverse;
@@ -71,6 +74,9 @@ pub struct AlertStats {
     /// Matches of `FirstSeen` rules whose value was not new (or that came
     /// while the rule was learning): dropped.
     pub known_values: u64,
+    /// Windows closed early because their rule held its limit of open
+    /// windows ([`Alerter::with_max_keys_per_rule`]) and a new key came.
+    pub evicted: u64,
 }
 
 /// A match waiting in the reorder buffer, as stored: (sequence, RuleID, match).
@@ -109,7 +115,7 @@ pub struct Alerter<'r> {
     /// Open windows, boxed: a window is large, and a table of a million of
     /// them (followed tokens, first-seen values) should hold pointers.
     open: HashMap<Key, Box<AlertWindow>>,
-    closing: BinaryHeap<Reverse<(EventTime, usize, String)>>,
+    closing: Closing,
     ready: Vec<(Alert, AlertWindow)>,
     /// When the watermark last moved on (wall clock), for idle release.
     last_advance: Instant,
@@ -156,12 +162,21 @@ impl<'r> Alerter<'r> {
             pending: BinaryHeap::new(),
             pending_matches: HashMap::new(),
             open: HashMap::new(),
-            closing: BinaryHeap::new(),
+            closing: Closing::new(rules.len()),
             ready: Vec::new(),
             last_advance: Instant::now(),
             tracking: None,
             stats: AlertStats::default(),
         }
+    }
+
+    /// At most `n` open windows per rule (dedup keys, followed tokens,
+    /// first-seen values, correlation state): a rule at the limit closes
+    /// its window that would close first to open a new one, counted in
+    /// [`AlertStats::evicted`]. Default: [`DEFAULT_MAX_KEYS_PER_RULE`].
+    pub fn with_max_keys_per_rule(mut self, n: usize) -> Self {
+        self.closing.max_keys_per_rule = n;
+        self
     }
 
     /// Rebuilds an alerter from stored state, recording changes from now on
@@ -184,9 +199,10 @@ impl<'r> Alerter<'r> {
         for w in windows {
             match index.get(w.rule_id.as_str()) {
                 Some(&i) => {
-                    self.closing
-                        .push(Reverse((w.close_at(&self.rules[i]), i, w.key())));
-                    self.open.insert((i, w.key()), Box::new(w));
+                    self.closing.push(i, w.close_at(&self.rules[i]), w.key());
+                    if self.open.insert((i, w.key()), Box::new(w)).is_none() {
+                        self.closing.count(i, true);
+                    }
                 }
                 None => tracking.closed.push((w.rule_id.clone(), w.key())),
             }
@@ -312,11 +328,7 @@ impl<'r> Alerter<'r> {
                 self.apply(t, m);
             }
         }
-        while let Some(Reverse((end, rule, dedup))) = self.closing.peek().cloned() {
-            if end > frontier {
-                break;
-            }
-            self.closing.pop();
+        while let Some((end, rule, dedup)) = self.closing.pop_due(frontier) {
             let key = (rule, dedup);
             let rule = &self.rules[key.0];
             if self.open.get(&key).is_some_and(|w| w.close_at(rule) == end) {
@@ -359,13 +371,16 @@ impl<'r> Alerter<'r> {
                 .map(|w| (**w).clone());
             self.close(&key);
         }
+        if !self.open.contains_key(&key) {
+            self.make_room(key.0);
+        }
         let w = self.open.entry(key.clone()).or_insert_with(|| {
             let mut w = Box::new(AlertWindow::open(rule, t, &m));
             if let Some(b) = &before {
                 w.carry_from(b);
             }
-            self.closing
-                .push(Reverse((w.close_at(rule), key.0, key.1.clone())));
+            self.closing.push(key.0, w.close_at(rule), key.1.clone());
+            self.closing.count(key.0, true);
             w
         });
         w.add(rule, t, &m);
@@ -409,11 +424,31 @@ impl<'r> Alerter<'r> {
         true
     }
 
+    /// Closes the windows of `rule` that would close first until it holds
+    /// fewer than its limit, so that a new key can open.
+    fn make_room(&mut self, rule: usize) {
+        while self.closing.full(rule) {
+            let Some((end, dedup)) = self.closing.pop_rule(rule) else {
+                return;
+            };
+            let key = (rule, dedup);
+            if self
+                .open
+                .get(&key)
+                .is_some_and(|w| w.close_at(&self.rules[rule]) == end)
+            {
+                self.stats.evicted += 1;
+                self.close(&key);
+            }
+        }
+    }
+
     /// Drops a window, raising its alert when it closes the `scan` way.
     fn close(&mut self, key: &Key) {
         let Some(w) = self.open.remove(key) else {
             return;
         };
+        self.closing.count(key.0, false);
         let rule = &self.rules[key.0];
         if correlate::internal_kind(&w.dedup).is_some() {
             if let Some(tr) = &mut self.tracking {

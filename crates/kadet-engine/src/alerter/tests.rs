@@ -1,6 +1,6 @@
-//! The alerter's own behaviour for rules with an upper bound (Sigma `lt`,
-//! `lte`, `eq`, ranges): judged when the window closes, in `serve`'s
-//! emit-at-threshold mode too.
+//! The alerter's own behaviour: rules with an upper bound (Sigma `lt`,
+//! `lte`, `eq`, ranges) judged when the window closes, in `serve`'s
+//! emit-at-threshold mode too; sliding counts; the per-rule key limit.
 
 use super::{Alerter, EmitAt};
 use crate::matches::Match;
@@ -107,4 +107,42 @@ fn a_sliding_count_survives_a_restart_mid_burst() {
         1,
         "8 was kept across the restart: 8, 11 and 12 are within 10 minutes"
     );
+}
+
+#[test]
+fn a_rule_at_its_key_limit_closes_the_window_that_would_close_first() {
+    let mut rules = bounded_rule();
+    rules[0].max_count = None;
+    rules[0].threshold = 1;
+    // Alerts at close (scan): an evicted window still gives its alert.
+    let mut a = Alerter::new(&rules, Duration::ZERO).with_max_keys_per_rule(2);
+    a.feed(
+        [at(&rules, "a", 0), at(&rules, "b", 1), at(&rules, "c", 2)],
+        None,
+    );
+    assert_eq!(a.open_windows(), 2, "at most two keys");
+    assert_eq!(a.stats.evicted, 1);
+    let early: Vec<String> = a.drain_alerts().into_iter().map(|x| x.dedup).collect();
+    assert_eq!(
+        early,
+        ["a"],
+        "the oldest window closed early, with its alert"
+    );
+    // A key already open does not evict anything.
+    a.feed([at(&rules, "b", 3), at(&rules, "c", 3)], None);
+    assert_eq!(a.stats.evicted, 1);
+    let rest: Vec<String> = a.finish_all().into_iter().map(|x| x.dedup).collect();
+    assert_eq!(rest, ["b", "c"]);
+
+    // Alerting at the threshold (serve): a key evicted and seen again
+    // within its old window opens a new window, so it alerts again; that is
+    // the price of the bound.
+    let mut a = Alerter::with(&rules, Duration::ZERO, EmitAt::Threshold).with_max_keys_per_rule(1);
+    a.feed(
+        [at(&rules, "a", 0), at(&rules, "b", 1), at(&rules, "a", 2)],
+        None,
+    );
+    let raised: Vec<String> = a.drain_alerts().into_iter().map(|x| x.dedup).collect();
+    assert_eq!(raised, ["a", "b", "a"]);
+    assert_eq!((a.open_windows(), a.stats.evicted), (1, 2));
 }

@@ -18,7 +18,7 @@ use super::result::BatchResult;
 use super::state::{self, Body, Header, SaveError};
 use super::Nats;
 use crate::active_rules::{ActiveRules, Loaded};
-use crate::core::detection::Timing;
+use crate::core::detection::{count_evictions, Timing};
 use crate::metrics::{Counter, Gauge, Metrics};
 use anyhow::{Context, Result};
 use async_nats::jetstream::consumer::{pull, DeliverPolicy};
@@ -94,6 +94,7 @@ impl Applier {
         let mut loaded = self.active.current();
         let mut alerter = self.alerter(&loaded, term.header.watermark, &mut body);
         let mut messages = self.replay_from(term.header.resume)?;
+        let mut evicted = 0;
         while !stop.load(Ordering::Acquire) {
             if !term.keep_lease(self, lease, false) {
                 return Ok(());
@@ -107,6 +108,7 @@ impl Applier {
                 let idle_since = alerter.idle_since();
                 loaded = self.active.current();
                 alerter = self.alerter(&loaded, watermark, &mut body);
+                evicted = 0;
                 alerter.set_idle_since(idle_since);
             }
             let next = self.rt.block_on(async {
@@ -121,6 +123,7 @@ impl Applier {
             term.skip_stuck_gap(self);
             alerter.release_if_idle(self.timing.idle_release);
             self.raise(&mut alerter)?;
+            count_evictions(&self.metrics, &alerter, &mut evicted);
             let _ = alerter.take_changes();
             if term.saved_at.elapsed() >= self.save_every() {
                 // A holder paused past its lease learns it here, before
@@ -198,11 +201,13 @@ impl Applier {
         watermark: Option<kadet_event::EventTime>,
         body: &mut Body,
     ) -> Alerter<'r> {
-        Alerter::with(&loaded.rules, self.timing.lateness, EmitAt::Threshold).restore(
-            watermark,
-            body.windows(),
-            std::mem::take(&mut body.buffered),
-        )
+        Alerter::with(&loaded.rules, self.timing.lateness, EmitAt::Threshold)
+            .with_max_keys_per_rule(self.timing.max_keys_per_rule)
+            .restore(
+                watermark,
+                body.windows(),
+                std::mem::take(&mut body.buffered),
+            )
     }
 
     /// Publishes the alerts raised so far; `alert_id` is the message id.

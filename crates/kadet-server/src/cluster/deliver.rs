@@ -11,7 +11,6 @@ use crate::metrics::{Counter, Metrics};
 use crate::sinks::Target;
 use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::{AckKind, Message};
-use futures_util::StreamExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,23 +58,7 @@ impl DeliverWorker {
             Target::Webhook(_) => 1,
             _ => 32,
         };
-        self.rt.block_on(async {
-            let mut out = Vec::new();
-            let Ok(mut batch) = consumer
-                .batch()
-                .max_messages(max)
-                .expires(Duration::from_secs(1))
-                .messages()
-                .await
-            else {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                return out;
-            };
-            while let Some(Ok(m)) = batch.next().await {
-                out.push(m);
-            }
-            out
-        })
+        self.rt.block_on(super::nats::pull_now(consumer, max))
     }
 
     fn deliver(&mut self, msg: Message) {

@@ -23,7 +23,6 @@ use anyhow::{Context, Result};
 use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::Message;
-use futures_util::StreamExt;
 use kadet_engine::pipeline::{Evaluator, ScanOptions};
 use kadet_event::SkipReason;
 use kadet_rules::Rule;
@@ -91,28 +90,10 @@ impl DetectWorker {
         *since = Instant::now();
     }
 
-    /// Up to 16 batches, waiting at most a second for them.
+    /// Up to 16 batches: those waiting, or the first to come within a
+    /// second.
     fn fetch(&self, consumer: &PullConsumer) -> Vec<Message> {
-        self.rt.block_on(async {
-            let mut out = Vec::new();
-            let batch = consumer
-                .batch()
-                .max_messages(16)
-                .expires(Duration::from_secs(1))
-                .messages()
-                .await;
-            let Ok(mut batch) = batch else {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                return out;
-            };
-            while let Some(m) = batch.next().await {
-                match m {
-                    Ok(m) => out.push(m),
-                    Err(_) => break,
-                }
-            }
-            out
-        })
+        self.rt.block_on(super::nats::pull_now(consumer, 16))
     }
 
     /// Evaluates one batch, publishes its result, acks it.

@@ -9,7 +9,47 @@ use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy, PullConsum
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, kv, stream, Context as Js};
 use async_nats::ConnectOptions;
+use futures_util::StreamExt;
 use std::time::Duration;
+
+/// Up to `max` messages of a pull consumer: those waiting now, or, when
+/// none is, the first to arrive within a second. Never waits for a batch
+/// to fill: a lone message goes on at once (a pull request for N messages
+/// would otherwise hold it until N arrive or the request expires). Every
+/// wait is bounded, so a lost connection cannot hold the caller (it must
+/// see its stop flag): messages not received in time are delivered again
+/// after `ack_wait`.
+pub async fn pull_now(consumer: &PullConsumer, max: usize) -> Vec<jetstream::Message> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    let mut out = Vec::new();
+    if let Ok(Ok(mut waiting)) =
+        tokio::time::timeout_at(deadline, consumer.fetch().max_messages(max).messages()).await
+    {
+        while let Ok(Some(Ok(m))) = tokio::time::timeout_at(deadline, waiting.next()).await {
+            out.push(m);
+        }
+    }
+    if !out.is_empty() {
+        return out;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    let first = consumer
+        .batch()
+        .max_messages(1)
+        .expires(Duration::from_secs(1))
+        .messages();
+    let Ok(Ok(mut first)) = tokio::time::timeout_at(deadline, first).await else {
+        tokio::time::sleep_until(
+            deadline.min(tokio::time::Instant::now() + Duration::from_millis(500)),
+        )
+        .await;
+        return out;
+    };
+    while let Ok(Some(Ok(m))) = tokio::time::timeout_at(deadline, first.next()).await {
+        out.push(m);
+    }
+    out
+}
 
 /// A NATS URL as it can be shown (no user or password) and the address to
 /// dial (the port defaults to 4222).

@@ -321,6 +321,23 @@ pub struct Detection {
     /// matters with `lateness_secs` above 0.
     #[serde(default = "d_idle_release")]
     pub idle_release_secs: u64,
+    /// Evaluation threads of single-process mode; 0 (the default): one per
+    /// core. Records of one pass are evaluated side by side and their
+    /// matches applied in journal order, so the alerts do not depend on it.
+    /// Cluster mode has `[cluster] detect_workers` instead.
+    #[serde(default)]
+    pub threads: usize,
+    /// Open windows (dedup keys, followed tokens, first-seen values,
+    /// correlation state) one rule may hold; a rule at the limit closes its
+    /// window that would close first to open a new one
+    /// (`kadet_alert_windows_evicted_total`). Bounds memory whatever the
+    /// input: about 7 KB per window.
+    #[serde(default = "d_max_keys_per_rule")]
+    pub max_keys_per_rule: usize,
+}
+
+fn d_max_keys_per_rule() -> usize {
+    kadet_engine::DEFAULT_MAX_KEYS_PER_RULE
 }
 
 fn d_lateness() -> u64 {
@@ -336,6 +353,8 @@ impl Default for Detection {
         Detection {
             lateness_secs: d_lateness(),
             idle_release_secs: d_idle_release(),
+            threads: 0,
+            max_keys_per_rule: d_max_keys_per_rule(),
         }
     }
 }
@@ -693,7 +712,10 @@ mod tests {
         ));
         assert_eq!(c.sink_names(), ["stdout"]);
         assert_eq!(c.detection.lateness_secs, 0, "alerts at once");
+        assert_eq!(c.detection.threads, 0, "one evaluation thread per core");
         assert_eq!(c.detection.idle_release_secs, 60);
+        let c = Config::parse("[detection]\nthreads = 3\n", "x.toml").unwrap();
+        assert_eq!(c.detection.threads, 3);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use crate::config::Detection;
 use crate::metrics::{Counter, Metrics};
 use kadet_engine::pipeline::ChunkResult;
+use kadet_engine::Alerter;
 use kadet_rules::Rule;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -17,6 +18,8 @@ pub struct Timing {
     /// After this long (wall clock) without event time moving on, buffered
     /// matches are applied anyway (`None`: never).
     pub idle_release: Option<Duration>,
+    /// Open windows one rule may hold (`[detection] max_keys_per_rule`).
+    pub max_keys_per_rule: usize,
 }
 
 impl Timing {
@@ -26,8 +29,23 @@ impl Timing {
             lateness: Duration::from_secs(d.lateness_secs),
             idle_release: (d.idle_release_secs > 0)
                 .then(|| Duration::from_secs(d.idle_release_secs)),
+            max_keys_per_rule: d.max_keys_per_rule,
         }
     }
+}
+
+/// Counts the windows `alerter` closed early at its per-rule limit since
+/// the last call (`counted`: how many were counted before).
+pub fn count_evictions(m: &Metrics, alerter: &Alerter<'_>, counted: &mut u64) {
+    let evicted = alerter.stats.evicted;
+    if evicted > *counted {
+        m.add(Counter::WindowsEvicted, &[], evicted - *counted);
+        tracing::warn!(
+            total = evicted,
+            "alert windows closed early: a rule holds [detection] max_keys_per_rule windows"
+        );
+    }
+    *counted = evicted;
 }
 
 /// Counts what evaluating one batch gave: events by log type, skips by

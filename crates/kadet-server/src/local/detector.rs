@@ -25,15 +25,16 @@ use super::crash_marker::{CrashGuard, Mark, QUARANTINE_AFTER};
 use super::journal::Shared;
 use super::store::{Pass, Quarantined, Store};
 use crate::active_rules::ActiveRules;
+use crate::core::batch::Batch;
 use crate::core::dead_letter::{DeadLetter, DeadLetterFile, DeadLetters, Kind};
-use crate::core::detection::{count_evaluation, Timing};
+use crate::core::detection::{count_evaluation, count_evictions, Timing};
 use crate::metrics::{Counter, Gauge, Metrics};
 use anyhow::{Context, Result};
 use kadet_engine::pipeline::{ChunkResult, Evaluator, ScanOptions};
 use kadet_engine::{Alerter, EmitAt};
 use kadet_event::SkipReason;
 use kadet_rules::Rule;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,6 +61,8 @@ struct Generation<'r> {
     eval: Evaluator<'r>,
     alerter: Alerter<'r>,
     offset: u64,
+    /// Windows closed early, as counted in the metrics so far.
+    evicted: u64,
 }
 
 /// Why a generation stopped.
@@ -111,11 +114,9 @@ impl Detector {
         for q in bad_windows.iter().chain(&bad_matches) {
             self.quarantine_state(q);
         }
-        let mut alerter = Alerter::with(rules, self.timing.lateness, EmitAt::Threshold).restore(
-            self.store.watermark()?,
-            windows,
-            buffered,
-        );
+        let mut alerter = Alerter::with(rules, self.timing.lateness, EmitAt::Threshold)
+            .with_max_keys_per_rule(self.timing.max_keys_per_rule)
+            .restore(self.store.watermark()?, windows, buffered);
         // Windows and matches of rules that are gone are dropped now.
         let dropped = alerter.take_changes();
         if !dropped.closed.is_empty() || !dropped.released.is_empty() {
@@ -135,6 +136,7 @@ impl Detector {
             eval: Evaluator::new(rules, &self.opts),
             alerter,
             offset: self.store.journal_offset()?,
+            evicted: 0,
         })
     }
 
@@ -243,6 +245,7 @@ impl Detector {
         gen.offset = next;
         self.journal.set_processed(next);
         self.count(gen, &results, &pass);
+        count_evictions(&self.metrics, &gen.alerter, &mut gen.evicted);
         if new_alerts > 0 {
             (self.on_alert)();
         }
@@ -251,9 +254,11 @@ impl Detector {
 
     /// Reads and evaluates the next run of journal records; a record
     /// evaluated before (a batch resent by a client that got no answer) is
-    /// passed over. The run is marked as in evaluation first; records the
+    /// passed over. The run is marked as in evaluation first and its
+    /// records evaluated on `threads` threads side by side; records the
     /// last run died on are marked and evaluated one at a time, and one that
     /// killed it [`QUARANTINE_AFTER`] times is kept as a dead letter.
+    /// Results come back in journal order whatever the threads.
     fn evaluate_records(
         &mut self,
         gen: &mut Generation<'_>,
@@ -269,7 +274,7 @@ impl Detector {
             .map(|(at, _)| *at)
             .chain([next])
             .collect();
-        let mut results = Vec::with_capacity(records.len());
+        let mut todo = Vec::with_capacity(records.len());
         let mut applied: Vec<[u8; 32]> = Vec::with_capacity(records.len());
         for ((at, entry), end) in records.into_iter().zip(ends) {
             let digest = entry.digest();
@@ -279,32 +284,53 @@ impl Detector {
             }
             applied.push(digest);
             let suspect = self.guard.suspect.crashes_of(at);
-            if let Some(crashes) = suspect {
-                if crashes >= QUARANTINE_AFTER {
-                    self.quarantine_record(&entry.origin(at), crashes, &entry.doc);
-                    continue;
-                }
-                self.mark(at, end, crashes, true)?;
+            if let Some(crashes) = suspect.filter(|c| *c >= QUARANTINE_AFTER) {
+                self.quarantine_record(&entry.origin(at), crashes, &entry.doc);
+                continue;
             }
-            let r = gen.eval.process_document(
-                Arc::from(entry.origin(at)),
-                0,
-                &entry.doc,
-                entry.cluster.as_deref(),
-            );
-            if suspect.is_some() && end < next {
-                self.mark(end, next, 0, false)?;
-            }
+            todo.push(Pending {
+                at,
+                end,
+                entry,
+                suspect,
+            });
+        }
+        let results = if todo.iter().any(|p| p.suspect.is_some()) {
+            self.evaluate_one_by_one(&gen.eval, &todo, next)?
+        } else {
+            evaluate_side_by_side(&gen.eval, &todo, self.opts.threads)
+        };
+        for (r, p) in results.iter().zip(&todo) {
             for s in r
                 .skips
                 .iter()
                 .filter(|s| s.reason == SkipReason::InternalError)
             {
-                self.dead_letter_record(&s.location.to_string(), &s.message, &entry.doc);
+                self.dead_letter_record(&s.location.to_string(), &s.message, &p.entry.doc);
             }
-            results.push(r);
         }
         Ok((results, next, applied))
+    }
+
+    /// Evaluates a run holding records the last run died on: each suspect
+    /// alone under its own mark, so that a crash names it.
+    fn evaluate_one_by_one(
+        &self,
+        eval: &Evaluator<'_>,
+        todo: &[Pending],
+        next: u64,
+    ) -> Result<Vec<ChunkResult>> {
+        let mut results = Vec::with_capacity(todo.len());
+        for p in todo {
+            if let Some(crashes) = p.suspect {
+                self.mark(p.at, p.end, crashes, true)?;
+            }
+            results.push(p.evaluate(eval));
+            if p.suspect.is_some() && p.end < next {
+                self.mark(p.end, next, 0, false)?;
+            }
+        }
+        Ok(results)
     }
 
     /// Marks journal offsets `[start, end)` as in evaluation.
@@ -385,6 +411,71 @@ impl Detector {
     }
 }
 
+/// A journal record to evaluate in this pass.
+struct Pending {
+    at: u64,
+    end: u64,
+    entry: Batch,
+    /// How often the last runs died while evaluating it.
+    suspect: Option<u32>,
+}
+
+impl Pending {
+    fn evaluate(&self, eval: &Evaluator<'_>) -> ChunkResult {
+        eval.process_document(
+            Arc::from(self.entry.origin(self.at)),
+            0,
+            &self.entry.doc,
+            self.entry.cluster.as_deref(),
+        )
+    }
+}
+
+/// Evaluates `todo` on up to `threads` threads, each taking the next
+/// record as it finishes one; the results are in `todo`'s order. A panic
+/// inside evaluation is caught per record by the evaluator, so a thread
+/// only fails if kadet itself is broken; its records are then evaluated
+/// again here, one by one.
+fn evaluate_side_by_side(
+    eval: &Evaluator<'_>,
+    todo: &[Pending],
+    threads: usize,
+) -> Vec<ChunkResult> {
+    let threads = threads.min(todo.len());
+    if threads <= 1 {
+        return todo.iter().map(|p| p.evaluate(eval)).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut slots: Vec<Option<ChunkResult>> =
+        std::iter::repeat_with(|| None).take(todo.len()).collect();
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(p) = todo.get(i) else {
+                            return done;
+                        };
+                        done.push((i, p.evaluate(eval)));
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            for (i, r) in w.join().unwrap_or_default() {
+                slots[i] = Some(r);
+            }
+        }
+    });
+    slots
+        .into_iter()
+        .zip(todo)
+        .map(|(r, p)| r.unwrap_or_else(|| p.evaluate(eval)))
+        .collect()
+}
+
 /// What a pass does.
 #[derive(Clone, Copy)]
 enum Work {
@@ -398,9 +489,64 @@ enum Work {
 mod tests {
     use super::*;
     use crate::active_rules::Loaded;
-    use crate::core::batch::{Batch, Source};
+    use crate::core::batch::Source;
     use crate::local::journal::Journal;
     use std::time::Instant;
+
+    /// A batch of `n` token requests by `user`, or an unreadable record.
+    fn record(i: u64) -> Pending {
+        let doc = if i % 7 == 3 {
+            b"{not json".to_vec()
+        } else {
+            let items: Vec<String> = (0..=i % 5)
+                .map(|k| format!(r#"{{"kind":"Event","verb":"create","objectRef":{{"resource":"serviceaccounts","subresource":"token","namespace":"n{k}","name":"s{i}"}},"user":{{"username":"u{i}"}},"requestObject":{{"spec":{{"expirationSeconds":999999999}}}},"stageTimestamp":"2026-11-02T10:00:{:02}Z"}}"#, (i * 13) % 60))
+                .collect();
+            format!(r#"{{"kind":"EventList","items":[{}]}}"#, items.join(",")).into_bytes()
+        };
+        Pending {
+            at: i * 100,
+            end: i * 100 + 100,
+            entry: Batch::new(Source::Audit, doc),
+            suspect: None,
+        }
+    }
+
+    #[test]
+    fn records_evaluated_side_by_side_come_back_in_journal_order() {
+        let set = kadet_rules::load_builtin().unwrap();
+        let eval = Evaluator::new(&set.rules, &ScanOptions::default());
+        let todo: Vec<Pending> = (0..60).map(record).collect();
+        let shown = |results: Vec<ChunkResult>| -> Vec<(Vec<(usize, String)>, usize)> {
+            results
+                .into_iter()
+                .map(|r| {
+                    let m = r
+                        .matches
+                        .iter()
+                        .map(|m| (m.rule, m.outcome.dedup.clone()))
+                        .collect();
+                    (m, r.skips.len())
+                })
+                .collect()
+        };
+        let one = shown(evaluate_side_by_side(&eval, &todo, 1));
+        assert!(
+            one.iter().map(|(m, _)| m.len()).sum::<usize>() > 60,
+            "the records match"
+        );
+        assert!(
+            one.iter().any(|(_, skips)| *skips > 0),
+            "and some are skipped"
+        );
+        for threads in [2, 3, 8, 100] {
+            assert_eq!(
+                shown(evaluate_side_by_side(&eval, &todo, threads)),
+                one,
+                "{threads} threads"
+            );
+        }
+        assert!(evaluate_side_by_side(&eval, &[], 4).is_empty());
+    }
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_store_that_cannot_be_written_marks_detection_down_and_loses_nothing() {
@@ -432,6 +578,7 @@ mod tests {
             Timing {
                 lateness: Duration::ZERO,
                 idle_release: None,
+                max_keys_per_rule: kadet_engine::DEFAULT_MAX_KEYS_PER_RULE,
             },
             Store::from_connection(read_only),
             super::super::crash_marker::CrashGuard::open(dir.path(), 0).unwrap(),

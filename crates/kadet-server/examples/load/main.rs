@@ -10,7 +10,17 @@
 //! Options: `--url` (repeat it to spread the connections over several
 //! instances, round robin), `--connections N`, `--batch EVENTS`,
 //! `--seconds S`, `--token T` (bearer), `--insecure` (accept any server
-//! certificate).
+//! certificate), `--rate EVENTS` (events per second over all connections;
+//! default: as fast as the server takes them).
+//!
+//! Alert latency: `--probe-ms MS` sends a probe batch every MS
+//! milliseconds and `--alerts FILE` (repeatable: the file sinks to watch)
+//! tells where its alerts land; the report then gives the time from each
+//! probe's `200` to its alert (see [`probe`]). `--drain-secs S` (default
+//! 30) is how long to wait for the last probes' alerts after the load.
+//!
+//! `--dump N` writes N of the batch bodies to standard output, one per
+//! line, and sends nothing: the same events for `kadet scan`.
 //!
 //! Every request body is different (its `metadata.resourceVersion` is the
 //! request's number, counted from the start time in microseconds): kadet
@@ -18,6 +28,10 @@
 //! again, so repeating bodies would measure that shortcut instead of
 //! detection.
 
+mod probe;
+
+use probe::Probes;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,6 +43,11 @@ struct Opts {
     seconds: u64,
     token: Option<String>,
     insecure: bool,
+    rate: f64,
+    probe_ms: u64,
+    alerts: Vec<PathBuf>,
+    drain_secs: u64,
+    dump: Option<u64>,
 }
 
 fn parse() -> Result<Opts, String> {
@@ -39,6 +58,11 @@ fn parse() -> Result<Opts, String> {
         seconds: 20,
         token: None,
         insecure: false,
+        rate: 0.0,
+        probe_ms: 0,
+        alerts: Vec::new(),
+        drain_secs: 30,
+        dump: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -52,11 +76,21 @@ fn parse() -> Result<Opts, String> {
             "--seconds" => o.seconds = val()?.parse().map_err(|e| format!("--seconds: {e}"))?,
             "--token" => o.token = Some(val()?),
             "--insecure" => o.insecure = true,
+            "--rate" => o.rate = val()?.parse().map_err(|e| format!("--rate: {e}"))?,
+            "--probe-ms" => o.probe_ms = val()?.parse().map_err(|e| format!("--probe-ms: {e}"))?,
+            "--alerts" => o.alerts.push(PathBuf::from(val()?)),
+            "--drain-secs" => {
+                o.drain_secs = val()?.parse().map_err(|e| format!("--drain-secs: {e}"))?
+            }
+            "--dump" => o.dump = Some(val()?.parse().map_err(|e| format!("--dump: {e}"))?),
             other => return Err(format!("unknown option {other}")),
         }
     }
     if o.urls.is_empty() {
         o.urls.push("http://127.0.0.1:9765/v1/audit".into());
+    }
+    if o.probe_ms > 0 && o.alerts.is_empty() {
+        return Err("--probe-ms needs --alerts FILE (where the alerts land)".into());
     }
     Ok(o)
 }
@@ -143,6 +177,10 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if let Some(n) = o.dump {
+        dump(n, o.batch);
+        return;
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -182,6 +220,24 @@ async fn run(o: Opts) {
     let stop = Arc::new(AtomicBool::new(false));
     let latencies = Arc::new(Mutex::new(Vec::<f64>::new()));
     let started = Instant::now();
+    // With --rate, connection c sends its k-th batch at `started + k * gap`.
+    let gap = (o.rate > 0.0)
+        .then(|| Duration::from_secs_f64(o.connections as f64 * o.batch as f64 / o.rate));
+    let probes = Arc::new(Probes::new(first));
+    let watching = Arc::new(AtomicBool::new(false));
+    let watcher = (o.probe_ms > 0).then(|| {
+        let (probes, files, done) = (probes.clone(), o.alerts.clone(), watching.clone());
+        std::thread::spawn(move || probes.watch(&files, &done))
+    });
+    let prober = (o.probe_ms > 0).then(|| {
+        tokio::spawn(probes.clone().send(
+            client.clone(),
+            o.urls.clone(),
+            o.token.clone(),
+            Duration::from_millis(o.probe_ms),
+            stop.clone(),
+        ))
+    });
     let mut tasks = Vec::new();
     for c in 0..o.connections {
         let (client, bodies, seq, accepted, refused, stop, latencies) = (
@@ -197,7 +253,13 @@ async fn run(o: Opts) {
         let (token, n) = (o.token.clone(), o.batch as u64);
         tasks.push(tokio::spawn(async move {
             let mut mine = Vec::new();
+            let start = tokio::time::Instant::now();
+            let mut k = 0u32;
             while !stop.load(Ordering::Relaxed) {
+                if let Some(gap) = gap {
+                    tokio::time::sleep_until(start + gap * k).await;
+                    k += 1;
+                }
                 let i = seq.fetch_add(1, Ordering::Relaxed);
                 let body = bodies[i as usize % bodies.len()].with_number(i);
                 let mut req = client
@@ -236,6 +298,17 @@ async fn run(o: Opts) {
         let _ = t.await;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    if let Some(p) = prober {
+        let _ = p.await;
+    }
+    let drain_until = Instant::now() + Duration::from_secs(o.drain_secs);
+    while watcher.is_some() && probes.missing() > 0 && Instant::now() < drain_until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    watching.store(true, Ordering::Relaxed);
+    if let Some(w) = watcher {
+        let _ = w.join();
+    }
     let mut l = latencies.lock().map(|l| l.clone()).unwrap_or_default();
     l.sort_by(f64::total_cmp);
     let pct = |p: f64| {
@@ -263,4 +336,21 @@ async fn run(o: Opts) {
         pct(0.99),
         l.last().copied().unwrap_or(0.0) * 1000.0
     );
+    if o.probe_ms > 0 {
+        println!("{}", probes.report());
+    }
+}
+
+/// Writes `n` batch bodies of `events` events, one per line.
+fn dump(n: u64, events: usize) {
+    use std::io::Write;
+    let bodies: Vec<Body> = (0..256).map(|i| batch(i, events)).collect();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for i in 0..n {
+        let line = bodies[i as usize % bodies.len()].with_number(i);
+        if writeln!(out, "{line}").is_err() {
+            return;
+        }
+    }
+    let _ = out.flush();
 }
