@@ -7,6 +7,7 @@ mod attack_chain;
 mod cli;
 mod common;
 mod correlation;
+mod explain_state;
 mod first_hour;
 mod first_seen;
 mod intrusion;

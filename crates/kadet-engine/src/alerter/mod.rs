@@ -31,6 +31,7 @@
 
 mod closing;
 mod correlate;
+mod explain;
 mod first_seen;
 #[cfg(test)]
 mod tests;
