@@ -67,3 +67,52 @@ fn a_state_file_keeps_what_was_learned_between_scans() {
     // Day nine alone has learned nothing: everything is still learning.
     assert!(first_seen_alerts(&[&f9], None).is_empty());
 }
+
+/// `tests/data/first_seen_more.jsonl`: eight days of a cluster. After a
+/// week of learning, mallory's DaemonSet opens a namespace nobody used (its
+/// Pod a minute later is no longer new; the controllers' Pods and a
+/// ConfigMap do not count), and a service account is refused two kinds of
+/// resource it never was (one alert, two events); bob's refusal was learned,
+/// the scheduler is the control plane, and carol's Pod was refused by
+/// admission, not by the authorizer.
+#[test]
+fn a_new_namespace_and_a_first_denial_are_reported_after_learning() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/first_seen_more.jsonl");
+    let got: Vec<(String, String, u64)> =
+        scan_alerts([OsStr::new("--include-disabled"), data.as_os_str()])
+            .into_iter()
+            .filter(|a| {
+                a["rule_id"] == "Kadet.Namespace.FirstWorkload"
+                    || a["rule_id"] == "Kadet.Authorization.FirstDenialForResource"
+            })
+            .map(|a| {
+                (
+                    a["rule_id"].as_str().unwrap_or("").to_string(),
+                    a["dedup"].as_str().unwrap_or("").to_string(),
+                    a["event_count"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "Kadet.Namespace.FirstWorkload".to_string(),
+                "kadet_new_workload_namespace::kube-monitoring".to_string(),
+                1
+            ),
+            (
+                "Kadet.Authorization.FirstDenialForResource".to_string(),
+                "kadet_first_denial::system:serviceaccount:prod:api".to_string(),
+                2
+            ),
+        ]
+    );
+    // Off by default: without --include-disabled only the namespace.
+    let default: Vec<String> = scan_alerts([data.as_os_str()])
+        .into_iter()
+        .filter_map(|a| a["rule_id"].as_str().map(str::to_string))
+        .filter(|id| id.starts_with("Kadet.Namespace.") || id.starts_with("Kadet.Authorization."))
+        .collect();
+    assert_eq!(default, ["Kadet.Namespace.FirstWorkload"]);
+}
