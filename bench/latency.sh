@@ -127,18 +127,7 @@ run_single() {
     local dir="$WORK/single"
     mkdir -p "$dir"
     SINGLE_PORT="$(free_port)"
-    cat >"$dir/kadet.toml" <<EOF
-[listen]
-address = "127.0.0.1:$SINGLE_PORT"
-[state]
-dir = "$dir/state"
-[limits]
-max_backlog_bytes = $MAX_BACKLOG_BYTES
-retry_after_secs = 1
-[[sinks]]
-type = "file"
-path = "$dir/alerts.jsonl"
-EOF
+    single_config "$dir/kadet.toml" "$SINGLE_PORT" "$dir"
     start_kadet "$dir/kadet.toml" "$dir/kadet.log" "$SINGLE_PORT"
     local url="http://127.0.0.1:$SINGLE_PORT/v1/audit" s
     echo "== single-process: sustainable rate ($SUSTAIN_SECS s)" >&2
@@ -149,32 +138,31 @@ EOF
     stop_all
 }
 
-run_cluster() { # INSTANCES
-    KADET_PIDS=()
-    local n=$1 dir="$WORK/cluster$1" i files="" urls=""
-    mkdir -p "$dir"
+# start_instances DIR N: one nats-server and N kadet instances in cluster
+# mode; sets INSTANCE_PORTS, and INSTANCE_URLS and INSTANCE_FILES (their
+# intake URLs and alert files, space-separated).
+start_instances() {
+    local dir=$1 n=$2 i port
     start_nats "$dir/nats" 1
+    INSTANCE_PORTS=()
+    INSTANCE_URLS=""
+    INSTANCE_FILES=""
     for ((i = 0; i < n; i++)); do
-        local port
         port="$(free_port)"
-        urls+=" http://127.0.0.1:$port/v1/audit"
-        files+=" $dir/alerts-$i.jsonl"
-        cat >"$dir/kadet-$i.toml" <<EOF
-[listen]
-address = "127.0.0.1:$port"
-[state]
-dir = "$dir/state-$i"
-[limits]
-retry_after_secs = 1
-[[sinks]]
-type = "file"
-path = "$dir/alerts-$i.jsonl"
-[cluster]
-nats_url = [$NATS_URLS]
-max_pending = $MAX_PENDING
-EOF
+        INSTANCE_PORTS+=("$port")
+        INSTANCE_URLS+=" http://127.0.0.1:$port/v1/audit"
+        INSTANCE_FILES+=" $dir/alerts-$i.jsonl"
+        cluster_config "$dir/kadet-$i.toml" "$port" "$dir/state-$i" "$dir/alerts-$i.jsonl"
         start_kadet "$dir/kadet-$i.toml" "$dir/kadet-$i.log" "$port"
     done
+}
+
+run_cluster() { # INSTANCES
+    KADET_PIDS=()
+    local n=$1 dir="$WORK/cluster$1"
+    mkdir -p "$dir"
+    start_instances "$dir" "$n"
+    local files=$INSTANCE_FILES urls=$INSTANCE_URLS
     local label="cluster, $n instance(s)" s
     echo "== $label: sustainable rate ($SUSTAIN_SECS s)" >&2
     # shellcheck disable=SC2086
@@ -189,32 +177,13 @@ EOF
 # holding the applier lease is killed with SIGKILL a quarter of the way in.
 run_failover() {
     KADET_PIDS=()
-    local dir="$WORK/failover" i files="" urls="" ports=()
+    local dir="$WORK/failover" files urls
     local rate="${FAILOVER_RATE:-$((${CLUSTER2_RATE:-100000} / 2))}"
     mkdir -p "$dir"
-    start_nats "$dir/nats" 1
-    for ((i = 0; i < 2; i++)); do
-        local port
-        port="$(free_port)"
-        ports+=("$port")
-        urls+=" http://127.0.0.1:$port/v1/audit"
-        files+=" $dir/alerts-$i.jsonl"
-        cat >"$dir/kadet-$i.toml" <<EOF
-[listen]
-address = "127.0.0.1:$port"
-[state]
-dir = "$dir/state-$i"
-[limits]
-retry_after_secs = 1
-[[sinks]]
-type = "file"
-path = "$dir/alerts-$i.jsonl"
-[cluster]
-nats_url = [$NATS_URLS]
-max_pending = $MAX_PENDING
-EOF
-        start_kadet "$dir/kadet-$i.toml" "$dir/kadet-$i.log" "$port"
-    done
+    start_instances "$dir" 2
+    files=$INSTANCE_FILES
+    urls=$INSTANCE_URLS
+    local ports=("${INSTANCE_PORTS[@]}")
     local args=() x
     for x in $files; do args+=(--alerts "$x"); done
     for x in $urls; do args+=(--url "$x"); done

@@ -23,24 +23,8 @@ fi
 
 WORK="$(mktemp -d "/tmp/kadet-$BENCH_NAME-bench.XXXXXX")"
 PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do
-        kill "$p" 2>/dev/null || true
-    done
-    for p in "${PIDS[@]}"; do
-        wait "$p" 2>/dev/null || true
-    done
-    PIDS=()
-    if [[ "${KEEP:-0}" == 1 ]]; then
-        echo "work directory kept: $WORK" >&2
-    else
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
 
-# Stops the processes started so far (between setups).
+# Stops the processes started so far (between setups, and at exit).
 stop_all() {
     local p
     for p in "${PIDS[@]}"; do
@@ -51,6 +35,16 @@ stop_all() {
     done
     PIDS=()
 }
+
+cleanup() {
+    stop_all
+    if [[ "${KEEP:-0}" == 1 ]]; then
+        echo "work directory kept: $WORK" >&2
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -163,4 +157,46 @@ start_kadet() {
     PIDS+=($!)
     KADET_PIDS+=($!)
     wait_ok "http://127.0.0.1:$3/readyz" 60
+}
+
+# cluster_config FILE PORT STATE-DIR ALERTS-FILE [EXTRA-LINE...]: an
+# instance's config in cluster mode on the NATS servers started last
+# ($NATS_URLS), intake capped at $MAX_PENDING batches.
+cluster_config() {
+    local file=$1 port=$2 state=$3 alerts=$4 extra
+    shift 4
+    {
+        cat <<EOF
+[listen]
+address = "127.0.0.1:$port"
+[state]
+dir = "$state"
+[limits]
+retry_after_secs = 1
+[[sinks]]
+type = "file"
+path = "$alerts"
+[cluster]
+nats_url = [$NATS_URLS]
+max_pending = $MAX_PENDING
+EOF
+        for extra in "$@"; do echo "$extra"; done
+    } >"$file"
+}
+
+# single_config FILE PORT DIR: a single-process instance's config, state and
+# alerts in DIR, intake capped at $MAX_BACKLOG_BYTES of journal backlog.
+single_config() {
+    cat >"$1" <<EOF
+[listen]
+address = "127.0.0.1:$2"
+[state]
+dir = "$3/state"
+[limits]
+max_backlog_bytes = $MAX_BACKLOG_BYTES
+retry_after_secs = 1
+[[sinks]]
+type = "file"
+path = "$3/alerts.jsonl"
+EOF
 }

@@ -1,8 +1,30 @@
-//! What several of these tests share: running `kadet scan` for JSON lines.
+//! What several of these tests share: running `kadet` (`kadet scan` for
+//! JSON lines).
 
 use assert_cmd::Command;
 use serde_json::Value;
 use std::ffi::OsStr;
+
+/// Runs `kadet` with `args` (and `stdin`, if any), fails the test unless it
+/// succeeds, and returns what it wrote.
+pub fn kadet_ok<I, S>(args: I, stdin: Option<&str>) -> std::process::Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = Command::cargo_bin("kadet").expect("binary builds");
+    cmd.env_remove("RUST_LOG").args(args);
+    if let Some(input) = stdin {
+        cmd.write_stdin(input.to_string());
+    }
+    let out = cmd.output().expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
 
 /// Runs `kadet scan -q --format jsonl` with `args` (options and inputs),
 /// fails the test unless it succeeds, and returns the alerts it wrote.
@@ -11,19 +33,13 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let out = Command::cargo_bin("kadet")
-        .expect("binary builds")
-        .env_remove("RUST_LOG")
-        .args(["scan", "-q", "--format", "jsonl"])
-        .args(args)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    json_lines(&out.stdout)
+    let scan = ["scan", "-q", "--format", "jsonl"].map(OsStr::new);
+    let args: Vec<std::ffi::OsString> = scan
+        .iter()
+        .map(|a| a.to_os_string())
+        .chain(args.into_iter().map(|a| a.as_ref().to_os_string()))
+        .collect();
+    json_lines(&kadet_ok(args, None).stdout)
 }
 
 /// Each line of `out` as JSON.

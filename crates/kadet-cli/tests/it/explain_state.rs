@@ -3,25 +3,15 @@
 //! `FirstSeen` rule, the dedup window; from the events before, or from a
 //! `scan --state` file.
 
-use assert_cmd::Command;
+use crate::common::kadet_ok;
+use std::ffi::OsStr;
 
 fn data(name: &str) -> String {
     format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn explain(args: &[&str]) -> String {
-    let out = Command::cargo_bin("kadet")
-        .expect("binary builds")
-        .env_remove("RUST_LOG")
-        .arg("explain")
-        .args(args)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = kadet_ok(["explain"].iter().chain(args), None);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -69,14 +59,12 @@ fn the_state_of_a_scan_is_where_explain_starts() {
     let lines: Vec<&str> = text.lines().collect();
     std::fs::write(&mints, lines[..2].join("\n")).expect("writes");
     std::fs::write(&uses, lines[2..].join("\n")).expect("writes");
-    let scanned = Command::cargo_bin("kadet")
-        .expect("binary builds")
-        .args(["scan", "-q", "--state"])
-        .arg(&state)
-        .arg(&mints)
-        .output()
-        .expect("runs");
-    assert!(scanned.status.success());
+    kadet_ok(
+        [OsStr::new("scan"), OsStr::new("-q"), OsStr::new("--state")]
+            .into_iter()
+            .chain([state.as_os_str(), mints.as_os_str()]),
+        None,
+    );
     let rule = "Kadet.ServiceAccount.MintedTokenUsed";
     let uses = uses.to_string_lossy().into_owned();
     let without = explain(&["--rule", rule, &uses]);

@@ -2,7 +2,7 @@
 //! limit a rule closes its window that would close first, `scan` still
 //! reports every alert, and the summary says how many windows closed early.
 
-use assert_cmd::Command;
+use crate::common::kadet_ok;
 
 /// Token requests by `n` different people (one seed-rule window each).
 fn token_requests(n: usize) -> String {
@@ -16,19 +16,12 @@ fn token_requests(n: usize) -> String {
 }
 
 fn scan(extra: &[&str], input: &str) -> (Vec<String>, String) {
-    let out = Command::cargo_bin("kadet")
-        .expect("binary builds")
-        .env_remove("RUST_LOG")
-        .args(["scan", "--format", "jsonl"])
-        .args(extra)
-        .arg("-")
-        .write_stdin(input.to_string())
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = kadet_ok(
+        ["scan", "--format", "jsonl"]
+            .iter()
+            .chain(extra)
+            .chain(&["-"]),
+        Some(input),
     );
     let users = crate::common::json_lines(&out.stdout)
         .into_iter()
