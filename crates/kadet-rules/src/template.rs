@@ -99,6 +99,24 @@ impl Template {
         })
     }
 
+    /// The fields' values joined by `sep`, a missing one left empty: the
+    /// dedup string a group-by gives, as a template.
+    pub fn fields_joined(paths: &[FieldPath], sep: &str) -> Template {
+        let mut parts = Vec::new();
+        let mut text = String::new();
+        for (i, p) in paths.iter().enumerate() {
+            if i > 0 {
+                parts.push(Part::Text(sep.to_string()));
+                text.push_str(sep);
+            }
+            parts.push(Part::Slot {
+                alts: vec![Alt::Path(p.clone(), Vec::new())],
+            });
+            text.push_str(&format!("{{{p}}}"));
+        }
+        Template { parts, text }
+    }
+
     /// Renders against a scope.
     pub fn render(&self, scope: Scope<'_, '_>) -> String {
         let mut out = String::new();

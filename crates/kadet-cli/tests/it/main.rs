@@ -15,6 +15,7 @@ mod large_input;
 mod minted_token;
 mod objects;
 mod policy;
+mod rsigma_parity;
 mod sigma;
 mod snapshots_output;
 mod state_bounds;

@@ -423,3 +423,14 @@ fn an_event_count_burst_that_straddles_two_windows_still_fires() {
     let who: Vec<&str> = alerts.iter().filter_map(|a| a["dedup"].as_str()).collect();
     assert_eq!(who, ["eve"], "{alerts:#?}");
 }
+
+#[test]
+fn aliases_group_a_count_by_a_different_field_in_each_rule() {
+    let (alerts, _) = scan_with_conformance_rule("correlation_aliases.yml", "sigma_aliases.jsonl");
+    // eve is denied twice herself and once while admin impersonates her:
+    // three for eve. admin's own two denials are two (grouped by
+    // user.username alone, the impersonated one would have made admin three).
+    let who: Vec<&str> = alerts.iter().filter_map(|a| a["dedup"].as_str()).collect();
+    assert_eq!(who, ["eve"], "{alerts:#?}");
+    assert_eq!(alerts[0]["event_count"], 3);
+}

@@ -13,10 +13,14 @@
 //! Upper bounds (`lt`, `lte`, `eq`, ranges) set [`Rule::max_count`]: such a
 //! window is judged when it closes. `temporal` and `temporal_ordered` run on
 //! kadet's correlation engine ([`temporal`]). The
-//! `value_sum`/`avg`/`percentile`/`median` types, `neq`, `aliases` outside
-//! the temporal types and correlations of correlations are load errors.
+//! `value_sum`/`avg`/`percentile`/`median` types, `neq` and correlations of
+//! correlations are load errors. `aliases` ([`aliases`]) give a `group-by`
+//! name a field per rule in every type.
 
+pub mod aliases;
 pub mod temporal;
+
+use aliases::Aliases;
 
 use super::document::Document;
 use super::fields::Logsource;
@@ -25,6 +29,7 @@ use crate::expr::{Expr, Literal, StrOp, Test};
 use crate::path::FieldPath;
 use crate::rule::Rule;
 use crate::source::LoadError;
+use crate::template::Template;
 use kadet_event::LogType;
 use serde_norway::Value as Yaml;
 
@@ -88,12 +93,6 @@ pub fn compile(doc: &Document<'_>, targets: &[Target<'_>]) -> Result<Compiled, L
         }
         other => return Err(err("type", format!("unknown correlation type {other:?}"))),
     }
-    if get("aliases").is_some() && !temporal {
-        return Err(err(
-            "aliases",
-            format!("kadet runs aliases in temporal correlations; a {kind} counts one field"),
-        ));
-    }
     let names = meta::strings(get("rules"));
     if names.is_empty() {
         return Err(err(
@@ -153,19 +152,42 @@ pub fn compile(doc: &Document<'_>, targets: &[Target<'_>]) -> Result<Compiled, L
         Logsource::Kubernetes
     };
     let group_names = meta::strings(get("group-by"));
-    let group_by = group_names
+    let aliases = Aliases::parse(get("aliases")).map_err(|m| err("aliases", m))?;
+    // The group-by fields of each counted rule (the same for all without
+    // aliases).
+    let per_rule = counts
         .iter()
-        .map(|n| source.field(n))
+        .map(|&i| {
+            let t = &targets[i];
+            group_names
+                .iter()
+                .map(|n| t.source.field(aliases.field(n, t)))
+                .collect::<Result<Vec<_>, _>>()
+        })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|m| err("group-by", m))?;
+    let group_by = if aliases.is_empty() {
+        group_names
+            .iter()
+            .map(|n| source.field(n))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| err("group-by", m))?
+    } else {
+        per_rule.first().cloned().unwrap_or_default()
+    };
     let distinct_by = condition
         .field
         .as_deref()
         .map(|f| source.field(f))
         .transpose()
         .map_err(|m| err("condition", m))?;
-    let (detection, log_types) = union(&counts, targets);
+    let (branches, log_types) = union(&counts, targets);
+    let detection = match branches.as_slice() {
+        [one] => one.clone(),
+        _ => Expr::Any(branches.clone()),
+    };
     let mut common = meta::common(doc)?;
+    let own_dedup = common.ext.dedup.is_some();
     let counted = match &condition.field {
         Some(f) => format!("value_count({f})"),
         None => "event_count".to_string(),
@@ -193,7 +215,16 @@ pub fn compile(doc: &Document<'_>, targets: &[Target<'_>]) -> Result<Compiled, L
         period_minutes: minutes,
         distinct_by,
     };
-    let rule = meta::build(doc, common, logic, source)?;
+    let mut rule = meta::build(doc, common, logic, source)?;
+    if !aliases.is_empty() && !own_dedup {
+        // A match is grouped by the fields of the first counted rule it
+        // matches.
+        rule.dynamic_titles = branches
+            .into_iter()
+            .zip(&per_rule)
+            .map(|(branch, fields)| (branch, None, Some(Template::fields_joined(fields, ":"))))
+            .collect();
+    }
     Ok(Compiled {
         rule,
         counts,
@@ -201,10 +232,10 @@ pub fn compile(doc: &Document<'_>, targets: &[Target<'_>]) -> Result<Compiled, L
     })
 }
 
-/// The OR of the counted rules' detections; a rule reading fewer log types
-/// than the union is guarded by its own (the prefilter decides those
-/// guards per log type, at no cost).
-fn union(counts: &[usize], targets: &[Target<'_>]) -> (Expr, Vec<String>) {
+/// The counted rules' detections, each named by its rule, whose OR is the
+/// correlation's; a rule reading fewer log types than the union is guarded
+/// by its own (the prefilter decides those guards per log type, at no cost).
+fn union(counts: &[usize], targets: &[Target<'_>]) -> (Vec<Expr>, Vec<String>) {
     let log_types: Vec<String> = LogType::ALL
         .iter()
         .map(|t| t.name().to_string())
@@ -240,12 +271,7 @@ fn union(counts: &[usize], targets: &[Target<'_>]) -> (Expr, Vec<String>) {
             expr: Box::new(expr),
         });
     }
-    let detection = if parts.len() == 1 {
-        parts.swap_remove(0)
-    } else {
-        Expr::Any(parts)
-    };
-    (detection, log_types)
+    (parts, log_types)
 }
 
 /// A correlation's condition: the count a window needs, the most it may

@@ -7,6 +7,7 @@
 //! they name become signals unless `generate: true`, as for the counting
 //! types.
 
+use super::aliases::Aliases;
 use super::{Compiled, Target};
 use crate::correlation::{Correlation, FieldRef, Pattern, Step, Transition};
 use crate::sigma::document::Document;
@@ -62,7 +63,7 @@ pub fn compile(
     if t.counts.len() < 2 {
         return Err(err("rules", format!("{kind} relates at least two rules")));
     }
-    let aliases = aliases(get("aliases")).map_err(|m| err("aliases", m))?;
+    let aliases = Aliases::parse(get("aliases")).map_err(|m| err("aliases", m))?;
     let group_by = meta::strings(get("group-by"));
     let mut steps = Vec::new();
     let mut fields: Vec<Vec<FieldRef>> = Vec::new();
@@ -70,7 +71,7 @@ pub fn compile(
         let target = &targets[i];
         let mut own = Vec::new();
         for name in &group_by {
-            let field = alias_for(&aliases, name, target).unwrap_or(name.as_str());
+            let field = aliases.field(name, target);
             let path = target.source.field(field).map_err(|m| err("group-by", m))?;
             own.push(FieldRef::Event(path));
         }
@@ -145,40 +146,4 @@ pub fn compile(
         counts: t.counts,
         generate: t.generate,
     })
-}
-
-/// `aliases`: alias name → (rule id or name → field).
-type Aliases = Vec<(String, Vec<(String, String)>)>;
-
-fn aliases(v: Option<&Yaml>) -> Result<Aliases, String> {
-    let Some(v) = v else {
-        return Ok(Vec::new());
-    };
-    let Yaml::Mapping(m) = v else {
-        return Err("aliases maps each alias to a field per rule".into());
-    };
-    let mut out = Vec::new();
-    for (alias, per_rule) in m {
-        let (Some(alias), Yaml::Mapping(per_rule)) = (alias.as_str(), per_rule) else {
-            return Err("aliases maps each alias to a mapping of rule → field".into());
-        };
-        let mut fields = Vec::new();
-        for (rule, field) in per_rule {
-            let (Some(rule), Some(field)) = (rule.as_str(), field.as_str()) else {
-                return Err(format!("alias {alias:?}: each entry is rule: field"));
-            };
-            fields.push((rule.to_string(), field.to_string()));
-        }
-        out.push((alias.to_string(), fields));
-    }
-    Ok(out)
-}
-
-/// The field alias `name` stands for in rule `target`, when `name` is an alias.
-fn alias_for<'a>(aliases: &'a Aliases, name: &str, target: &Target<'_>) -> Option<&'a str> {
-    let (_, fields) = aliases.iter().find(|(a, _)| a == name)?;
-    fields
-        .iter()
-        .find(|(r, _)| *r == target.rule.id || Some(r.as_str()) == target.name)
-        .map(|(_, f)| f.as_str())
 }
