@@ -227,3 +227,92 @@ fn a_count_range_differs_as_documented() {
         pairs(&[("conf-few-denied", "eve"), ("conf-few-denied", "mallory")])
     );
 }
+
+/// The Sigma rule files (no sidecar tests, no correlations) of the shipped
+/// SigmaHQ rules and of the conformance suite, copied into `dir`.
+fn detection_rules(dir: &std::path::Path) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for folder in ["rules/sigma", "crates/kadet-rules/tests/sigma"] {
+        let entries = std::fs::read_dir(root.join(folder)).expect("lists");
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".yml")
+                && !name.ends_with(".tests.yml")
+                && !name.contains("correlation")
+            {
+                std::fs::copy(entry.path(), dir.join(&name)).expect("copies");
+            }
+        }
+    }
+}
+
+/// Every JSON-lines audit log of the repository's attack replays in one file.
+fn replayed_events(path: &std::path::Path) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut all = String::new();
+    for folder in ["tests/attack-chain", "tests/stratus", "tests/intrusion"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(folder))
+            .expect("lists")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+            .collect();
+        files.sort();
+        for f in files {
+            all.push_str(&std::fs::read_to_string(f).expect("reads"));
+        }
+    }
+    std::fs::write(path, all).expect("writes");
+}
+
+/// (rule id, audit id) of every match, from kadet's `--emit matches` or
+/// rsigma's `--include-event` output.
+fn matched(out: &[u8], audit_id: &dyn Fn(&serde_json::Value) -> Option<String>) -> Pairs {
+    json_lines(out)
+        .iter()
+        .filter_map(|m| Some((m["rule_id"].as_str()?.to_string(), audit_id(m)?)))
+        .collect()
+}
+
+#[test]
+fn detections_agree_on_the_attack_replays() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).expect("mkdir");
+    detection_rules(&rules);
+    let events = dir.path().join("events.jsonl");
+    replayed_events(&events);
+    let kadet = assert_cmd::Command::cargo_bin("kadet")
+        .expect("binary builds")
+        .env_remove("RUST_LOG")
+        .args(["scan", "--quiet", "--emit", "matches", "--format", "jsonl"])
+        .args(["--include-disabled", "--rules"])
+        .arg(&rules)
+        .arg(&events)
+        .output()
+        .expect("kadet runs");
+    assert!(kadet.status.success());
+    let rsigma = Command::new("rsigma")
+        .args(["engine", "eval", "--quiet", "--output-format", "ndjson"])
+        .args(["--include-event", "--rules"])
+        .arg(&rules)
+        .arg("--event")
+        .arg(format!("@{}", events.display()))
+        .output()
+        .expect("rsigma runs");
+    assert!(rsigma.status.success());
+    let ours = matched(&kadet.stdout, &|m| {
+        Some(m["audit_id"].as_str()?.to_string())
+    });
+    let theirs = matched(&rsigma.stdout, &|m| {
+        Some(m["event"]["auditID"].as_str()?.to_string())
+    });
+    // Hundreds of matches, so agreement says something.
+    assert!(ours.len() > 200, "{}", ours.len());
+    let only_ours: Vec<_> = ours.difference(&theirs).collect();
+    let only_theirs: Vec<_> = theirs.difference(&ours).collect();
+    assert!(
+        only_ours.is_empty() && only_theirs.is_empty(),
+        "only kadet: {only_ours:?}\nonly rsigma: {only_theirs:?}"
+    );
+}
