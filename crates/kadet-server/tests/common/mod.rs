@@ -470,6 +470,15 @@ pub fn scan_ids_in_cluster(file: &Path, cluster: &str) -> Vec<String> {
 }
 
 fn scan_ids_with(file: &Path, args: &[&str]) -> Vec<String> {
+    ids_of(&scan_output_with(file, args))
+}
+
+/// `kadet scan`'s alerts for `file`, as JSON lines.
+pub fn scan_output(file: &Path) -> String {
+    scan_output_with(file, &[])
+}
+
+fn scan_output_with(file: &Path, args: &[&str]) -> String {
     let out = Command::new(kadet_bin())
         .args(["scan", "-q", "--format", "jsonl"])
         .args(args)
@@ -481,7 +490,7 @@ fn scan_ids_with(file: &Path, args: &[&str]) -> Vec<String> {
         "kadet scan failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    ids_of(&String::from_utf8_lossy(&out.stdout))
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 pub fn ids_of(text: &str) -> Vec<String> {
@@ -660,23 +669,40 @@ pub fn token_requests_among_reads(n: u64) -> Vec<String> {
         .collect()
 }
 
-/// The minted-token log of kadet-cli's tests (alice mints two tokens, then
-/// they are used): its events, in order.
-pub fn minted_token_events() -> Vec<serde_json::Value> {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../kadet-cli/tests/data/minted_token.jsonl");
+/// The events of a JSON-lines log among kadet-cli's test data, in order.
+pub fn cli_data_events(name: &str) -> Vec<serde_json::Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../kadet-cli/tests/data")
+        .join(name);
     std::fs::read_to_string(&path)
-        .expect("minted-token log")
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .lines()
         .map(|l| serde_json::from_str(l).expect("event JSON"))
         .collect()
 }
 
-/// Ids of the `Kadet.ServiceAccount.MintedTokenUsed` alerts among JSON lines.
-pub fn follow_ids(text: &str) -> Vec<String> {
+/// The minted-token log of kadet-cli's tests (alice mints two tokens, then
+/// they are used): its events, in order.
+pub fn minted_token_events() -> Vec<serde_json::Value> {
+    cli_data_events("minted_token.jsonl")
+}
+
+/// kadet-cli's three-step story (a service account created, bound to a
+/// privileged role, given a token), twice: its events, in order.
+pub fn serviceaccount_chain_events() -> Vec<serde_json::Value> {
+    cli_data_events("serviceaccount_chain.jsonl")
+}
+
+/// The alert ids of one rule among JSON lines.
+pub fn ids_of_rule(text: &str, rule_id: &str) -> Vec<String> {
     text.lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["rule_id"] == "Kadet.ServiceAccount.MintedTokenUsed")
+        .filter(|v| v["rule_id"] == rule_id)
         .filter_map(|v| v["alert_id"].as_str().map(str::to_string))
         .collect()
+}
+
+/// Ids of the `Kadet.ServiceAccount.MintedTokenUsed` alerts among JSON lines.
+pub fn follow_ids(text: &str) -> Vec<String> {
+    ids_of_rule(text, "Kadet.ServiceAccount.MintedTokenUsed")
 }

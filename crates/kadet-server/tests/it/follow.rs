@@ -62,13 +62,7 @@ fn a_minting_remembered_before_a_kill_9_is_followed_after_the_restart() {
 
 #[test]
 fn a_correlation_begun_before_a_kill_9_completes_after_the_restart() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../kadet-cli/tests/data/serviceaccount_chain.jsonl");
-    let evs: Vec<serde_json::Value> = std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let evs = serviceaccount_chain_events();
     // Created and bound (two of the three steps) before the kill.
     let (want, served) = scanned_and_served_across_a_kill(&evs, 2);
     let got: BTreeSet<String> = ids_of(&served).into_iter().collect();

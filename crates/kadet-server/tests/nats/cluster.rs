@@ -11,7 +11,10 @@
 //! - contention: instances matching the same dedup key at once: one alert
 //!   for the window, with the right event count;
 //! - redelivery: a batch delivered twice counts once (and a batch resent by
-//!   its client is stored once).
+//!   its client is stored once);
+//! - state across a death: a minted token, and the first steps of a
+//!   correlation, sent to an instance killed with `-9`, are followed and
+//!   completed by the survivor.
 
 use crate::common::nats::{NatsCluster, NatsServer};
 use crate::common::*;
@@ -380,25 +383,34 @@ fn a_batch_over_the_nats_message_limit_is_refused_as_too_large() {
     assert!(s.terminate().success());
 }
 
-/// A minted token followed to its use across instances: the minting goes to
-/// one instance, which is killed; the uses go to the other. The follow
-/// state (the minting's window) lives in the applier's saved state, so the
-/// survivor raises the alerts `kadet scan` gives, once each.
-#[test]
-fn a_minting_sent_to_a_killed_instance_is_followed_by_the_survivor() {
+/// Events across an instance's death: `evs[..split]` go to one instance,
+/// which is killed with `-9` once some instance has evaluated them; the
+/// rest go to the survivor, one event a batch. Returns `kadet scan`'s
+/// alerts for all of `evs` (JSON lines) and the alert ids delivered, with
+/// how often each came.
+fn first_steps_sent_to_a_killed_instance(
+    evs: &[serde_json::Value],
+    split: usize,
+) -> (String, BTreeMap<String, usize>) {
     let _serial = crate::one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let nats = NatsServer::start(&dir.path().join("nats"));
     let (hook, rx) = receiver_with_headers();
-    let evs = minted_token_events();
-    let want = scan_want(dir.path(), &evs);
+    let all = dir.path().join("all.jsonl");
+    std::fs::write(
+        &all,
+        evs.iter().map(|e| format!("{e}\n")).collect::<String>(),
+    )
+    .unwrap();
+    let scanned = scan_output(&all);
+    let want: BTreeSet<String> = ids_of(&scanned).into_iter().collect();
     let mut servers = instances(dir.path(), 2, &[nats.url()], 1, &hook);
-    let (mints, uses) = evs.split_at(2);
-    let minted = servers[0].as_ref().expect("instance 0");
-    assert_eq!(post_audit(minted, &event_list(mints)), 200);
-    // Wait until some instance has evaluated it. Whether the dead one's
-    // applier saved the minting or the survivor applies its result again,
-    // the survivor must hold it before the uses (acceptance order).
+    let (first, rest) = evs.split_at(split);
+    let doomed = servers[0].as_ref().expect("instance 0");
+    assert_eq!(post_audit(doomed, &event_list(first)), 200);
+    // Wait until some instance has evaluated them. Whether the dead one's
+    // applier saved their state or the survivor applies their results again,
+    // the survivor must hold it before the rest (acceptance order).
     let deadline = Instant::now() + Duration::from_secs(60);
     let evaluated = |s: &Server| {
         let text = reqwest::blocking::get(s.url("/metrics"))
@@ -409,15 +421,15 @@ fn a_minting_sent_to_a_killed_instance_is_followed_by_the_survivor() {
     while !servers.iter().flatten().any(evaluated) {
         assert!(
             Instant::now() < deadline,
-            "the minting was not evaluated\n{}",
-            minted.log()
+            "the first steps were not evaluated\n{}",
+            doomed.log()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
     if let Some(s) = servers[0].take() {
         s.kill9();
     }
-    let batches: Vec<String> = uses
+    let batches: Vec<String> = rest
         .iter()
         .map(|e| event_list(std::slice::from_ref(e)))
         .collect();
@@ -429,4 +441,29 @@ fn a_minting_sent_to_a_killed_instance_is_followed_by_the_survivor() {
         got.values().all(|n| *n == 1),
         "an alert came twice: {got:?}"
     );
+    (scanned, got)
+}
+
+/// A minted token followed to its use across instances: the minting goes to
+/// one instance, which is killed; the uses go to the other. The follow
+/// state (the minting's window) lives in the applier's saved state, so the
+/// survivor raises the alerts `kadet scan` gives, once each.
+#[test]
+fn a_minting_sent_to_a_killed_instance_is_followed_by_the_survivor() {
+    let (scanned, _) = first_steps_sent_to_a_killed_instance(&minted_token_events(), 2);
+    assert_eq!(follow_ids(&scanned).len(), 3, "three uses followed");
+}
+
+/// A three-step correlation across instances: the account is created and
+/// bound on the instance that is killed, its token requested on the
+/// survivor, which completes the sequence from the applier's state.
+#[test]
+fn a_correlation_begun_on_a_killed_instance_is_completed_by_the_survivor() {
+    let (scanned, got) = first_steps_sent_to_a_killed_instance(&serviceaccount_chain_events(), 2);
+    let sequence = ids_of_rule(
+        &scanned,
+        "Kadet.Correlation.ServiceAccountBoundThenTokenMinted",
+    );
+    assert!(!sequence.is_empty(), "the story is a sequence: {scanned}");
+    assert!(sequence.iter().all(|id| got.contains_key(id)));
 }
