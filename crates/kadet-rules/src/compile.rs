@@ -489,7 +489,7 @@ impl Leaf<'_> {
             .map(|l| format!("(?:{})", l.text()))
             .collect::<Vec<_>>()
             .join("|");
-        let re = regex::Regex::new(&pattern).map_err(|e| CompileError {
+        let re = crate::user_regex::compile(&pattern).map_err(|e| CompileError {
             at: at.into(),
             message: format!("bad regex: {e}"),
             needle: v.first().map(Literal::text),

@@ -36,6 +36,7 @@ pub mod source;
 pub mod template;
 pub mod testing;
 pub mod tuning;
+pub mod user_regex;
 
 pub use expr::Expr;
 pub use loader::{

@@ -243,7 +243,7 @@ fn parse_filter(
         "last_segment" => Filter::LastSegment(arg.unwrap_or("/").to_string()),
         "regex" => {
             let pattern = arg.ok_or("!regex needs a pattern: !regex:'...'")?;
-            Filter::Regex(Box::new(regex::Regex::new(pattern).map_err(|e| format!("bad regex in !regex: {e}"))?))
+            Filter::Regex(Box::new(crate::user_regex::compile(pattern).map_err(|e| format!("bad regex in !regex: {e}"))?))
         }
         "urldecode" => Filter::UrlDecode,
         "only" => {

@@ -248,7 +248,7 @@ pub fn complex(path: &FieldPath, toks: &[Tok], ci: bool) -> Result<Expr, String>
         }
     }
     re.push('$');
-    let regex = regex::Regex::new(&re).map_err(|e| format!("wildcard value: {e}"))?;
+    let regex = crate::user_regex::compile(&re).map_err(|e| format!("wildcard value: {e}"))?;
     parts.push(Expr::Leaf {
         path: path.clone(),
         test: Test::Regex(Box::new(regex)),

@@ -301,7 +301,7 @@ fn regex_values(
         let Some(text) = scalar_text(v) else {
             return Err("re takes a string".into());
         };
-        regex::Regex::new(&text).map_err(|e| regex_error(&text, &e))?;
+        crate::user_regex::compile(&text).map_err(|e| regex_error(&text, &e))?;
         patterns.push(text);
     }
     let leaf = |pats: &[String]| -> Result<Expr, String> {
@@ -311,7 +311,7 @@ fn regex_values(
             let alts: Vec<String> = pats.iter().map(|p| format!("(?:{p})")).collect();
             format!("{prefix}{}", alts.join("|"))
         };
-        let re = regex::Regex::new(&joined).map_err(|e| regex_error(&joined, &e))?;
+        let re = crate::user_regex::compile(&joined).map_err(|e| regex_error(&joined, &e))?;
         Ok(Expr::Leaf {
             path: path.clone(),
             test: Test::Regex(Box::new(re)),
