@@ -4,7 +4,6 @@
 //! counts in. Read before the match is applied, so it is the state the
 //! verdict is taken on.
 
-use super::correlate::internal;
 use super::Alerter;
 use crate::matches::Match;
 use crate::window::{window_key, AlertWindow};
@@ -43,8 +42,10 @@ impl Alerter<'_> {
             ));
             return false;
         };
-        let open = self.leads[m.rule]
-            .and_then(|l| self.window_at(l, key, m.cluster.as_deref()))
+        let open = self
+            .lead_key(m)
+            .and_then(|k| self.open.get(&k))
+            .map(|w| &**w)
             .filter(|w| w.covers(t));
         let counts = open.is_some();
         lines.push(match open {
@@ -74,18 +75,9 @@ impl Alerter<'_> {
             ));
             return false;
         };
-        let cluster = m.cluster.as_deref();
-        let since = self
-            .window_at(m.rule, &internal("L", ""), cluster)
-            .filter(|w| w.covers(t))
-            .map_or(t, |w| w.start);
-        let learned_at = EventTime(
-            since
-                .0
-                .saturating_add(i64::from(fs.learning_minutes) * 60_000_000),
-        );
-        let learned = t >= learned_at;
-        lines.push(if learned {
+        let watch = self.watch(m.rule, fs, (group, value), m.cluster.as_deref(), t);
+        let (since, learned_at) = (watch.since, watch.learned_at);
+        lines.push(if t >= learned_at {
             format!(
                 "first seen: watching since {}; learning ({} min) over",
                 since.to_rfc3339(),
@@ -98,13 +90,8 @@ impl Alerter<'_> {
                 learned_at.to_rfc3339()
             )
         });
-        let seen = internal("v", &format!("{group}\u{1f}{value}"));
-        let known = self
-            .window_at(m.rule, &seen, cluster)
-            .filter(|w| w.covers(t));
-        let new = learned && known.is_none();
         lines.push(
-            match known {
+            match watch.known {
                 Some(w) => format!(
                     "first seen: {value:?} is known for {group:?} (first {}, last {}; forgotten {} min after the last): not new",
                     w.start.to_rfc3339(),
@@ -114,7 +101,7 @@ impl Alerter<'_> {
                 None => format!("first seen: {value:?} was not seen for {group:?}: new"),
             },
         );
-        new
+        watch.is_new(t)
     }
 
     fn explain_window(&self, m: &Match, t: EventTime, lines: &mut Vec<String>) {

@@ -13,14 +13,68 @@
 use super::correlate::internal;
 use super::Alerter;
 use crate::matches::Match;
-use crate::window::window_key;
+use crate::window::{window_key, AlertWindow};
 use kadet_event::EventTime;
+use kadet_rules::first_seen::FirstSeen;
 
 fn minutes(n: u32) -> i64 {
     i64::from(n) * 60_000_000
 }
 
+/// The internal window that says since when a rule has watched.
+fn learning_key() -> String {
+    internal("L", "")
+}
+
+/// The internal window of a value seen for a group.
+fn seen_key(group: &str, value: &str) -> String {
+    internal("v", &format!("{group}\u{1f}{value}"))
+}
+
+/// What a `FirstSeen` verdict at time `t` depends on, read before the match
+/// is applied: the one reading of that state, for the verdict and for
+/// `kadet explain`.
+pub(super) struct Watch<'a> {
+    /// Since when the rule has watched (`t` for its first match).
+    pub since: EventTime,
+    /// When its learning period is over.
+    pub learned_at: EventTime,
+    /// The window of the value for the group, if it is known at `t`.
+    pub known: Option<&'a AlertWindow>,
+}
+
+impl Watch<'_> {
+    /// Learning over and the value not known: the match counts.
+    pub fn is_new(&self, t: EventTime) -> bool {
+        t >= self.learned_at && self.known.is_none()
+    }
+}
+
 impl Alerter<'_> {
+    /// The state a `FirstSeen` match of `rule` for (`group`, `value`) on
+    /// `cluster` at `t` is judged on.
+    pub(super) fn watch(
+        &self,
+        rule: usize,
+        fs: &FirstSeen,
+        (group, value): (&str, &str),
+        cluster: Option<&str>,
+        t: EventTime,
+    ) -> Watch<'_> {
+        let open_at = |key: &str| {
+            self.open
+                .get(&(rule, window_key(key, cluster)))
+                .map(|w| &**w)
+                .filter(|w| w.covers(t))
+        };
+        let since = open_at(&learning_key()).map_or(t, |w| w.start);
+        Watch {
+            since,
+            learned_at: EventTime(since.0.saturating_add(minutes(fs.learning_minutes))),
+            known: open_at(&seen_key(group, value)),
+        }
+    }
+
     /// Records `m`'s value for its group and says whether it is new: not
     /// seen within the forget period, and the learning period over.
     pub(super) fn first_seen(&mut self, t: EventTime, m: &mut Match) -> bool {
@@ -31,32 +85,21 @@ impl Alerter<'_> {
         ) else {
             return false;
         };
-        let forget = minutes(fs.forget_after_minutes);
         let cluster = m.cluster.clone();
-        let learning = internal("L", "");
-        let since = self
-            .open
-            .get(&(m.rule, window_key(&learning, cluster.as_deref())))
-            .filter(|w| w.covers(t))
-            .map_or(t, |w| w.start);
+        let watch = self.watch(m.rule, fs, (&group, &value), cluster.as_deref(), t);
+        let (since, new) = (watch.since, watch.is_new(t));
         // The rule keeps watching when no match comes: the learning window
         // never ends (one per rule and cluster).
-        self.internal_window(m.rule, &learning, since, EventTime(i64::MAX), t, m);
-        let learned = t.0.saturating_sub(since.0) >= minutes(fs.learning_minutes);
-        let seen = internal("v", &format!("{group}\u{1f}{value}"));
-        let known = self
-            .open
-            .get(&(m.rule, window_key(&seen, cluster.as_deref())))
-            .is_some_and(|w| w.covers(t));
+        self.internal_window(m.rule, &learning_key(), since, EventTime(i64::MAX), t, m);
+        let forget = minutes(fs.forget_after_minutes);
         self.internal_window(
             m.rule,
-            &seen,
+            &seen_key(&group, &value),
             t,
             EventTime(t.0.saturating_add(forget)),
             t,
             m,
         );
-        let new = learned && !known;
         if new {
             m.outcome.context.insert(
                 "first_seen".into(),

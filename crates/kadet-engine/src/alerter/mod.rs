@@ -397,20 +397,25 @@ impl<'r> Alerter<'r> {
         self.correlate(t, &m);
     }
 
+    /// Where a follower's match looks for its lead's window: the lead rule
+    /// and the match's follow key on its cluster. `None` when the rule
+    /// follows nothing or the match has no key.
+    fn lead_key(&self, m: &Match) -> Option<(usize, String)> {
+        let lead = self.leads[m.rule]?;
+        let key = m.outcome.follow_key.as_deref()?;
+        Some((lead, window_key(key, m.cluster.as_deref())))
+    }
+
     /// Joins a follower's match to its lead's open window (same key, same
     /// cluster, not ended): names the lead in the match and raises its
     /// severity per the rule's escalations. False when there is no such
     /// window.
     fn join_lead(&mut self, t: EventTime, m: &mut Match) -> bool {
         let rules = self.rules;
-        let (Some(lead), Some(follows), Some(key)) = (
-            self.leads[m.rule],
-            rules[m.rule].follows.as_ref(),
-            m.outcome.follow_key.as_deref(),
-        ) else {
+        let (Some(follows), Some(lead_key)) = (rules[m.rule].follows.as_ref(), self.lead_key(m))
+        else {
             return false;
         };
-        let lead_key = (lead, window_key(key, m.cluster.as_deref()));
         let Some(w) = self.open.get_mut(&lead_key) else {
             return false;
         };
