@@ -6,7 +6,9 @@
 //! rsigma raises a correlation again for every further match in the window,
 //! kadet once per window, so the sets of pairs are compared, not the lines.
 
+use crate::common::{json_lines, kadet_ok};
 use std::collections::BTreeSet;
+use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -25,54 +27,16 @@ fn rule(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(out)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-/// kadet's alerts as (rule id, group values joined by ':').
-fn kadet_pairs(rules: &str, events: &str) -> Pairs {
-    let out = assert_cmd::Command::cargo_bin("kadet")
-        .expect("binary builds")
-        .env_remove("RUST_LOG")
-        .args(["scan", "--format", "jsonl", "--rules"])
-        .arg(rule(rules))
-        .arg(data(events))
-        .output()
-        .expect("kadet runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    json_lines(&out.stdout)
-        .iter()
-        .map(|a| {
-            let group = match a["context"]["correlated_on"].as_array() {
-                Some(values) => values
-                    .iter()
-                    .map(|v| v.as_str().unwrap_or_default())
-                    .collect::<Vec<_>>()
-                    .join(":"),
-                None => a["dedup"].as_str().unwrap_or_default().to_string(),
-            };
-            (a["rule_id"].as_str().unwrap_or_default().to_string(), group)
-        })
-        .collect()
-}
-
-/// rsigma's correlation alerts as (rule id, group values joined by ':').
-fn rsigma_pairs(rules: &str, events: &str) -> Pairs {
+/// Runs rsigma with `args`, fails the test unless it succeeds, and returns
+/// the JSON lines it wrote.
+fn rsigma_ok<I, S>(args: I) -> Vec<serde_json::Value>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let out = Command::new("rsigma")
-        .args(["engine", "eval", "--quiet", "--no-detections"])
-        .args(["--output-format", "ndjson"])
-        .args(["--timestamp-field", "requestReceivedTimestamp"])
-        .arg("--rules")
-        .arg(rule(rules))
-        .arg("--event")
-        .arg(format!("@{}", data(events).display()))
+        .args(["engine", "eval", "--quiet", "--output-format", "ndjson"])
+        .args(args)
         .output()
         .expect(
             "rsigma (cargo install rsigma --version 0.23.0 --locked --no-default-features \
@@ -84,22 +48,67 @@ fn rsigma_pairs(rules: &str, events: &str) -> Pairs {
         String::from_utf8_lossy(&out.stderr)
     );
     json_lines(&out.stdout)
+}
+
+/// Strings joined by ':' (a group's values).
+fn joined<'a>(values: impl Iterator<Item = &'a serde_json::Value>) -> String {
+    values
+        .map(|v| v.as_str().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn rule_id(a: &serde_json::Value) -> String {
+    a["rule_id"].as_str().unwrap_or_default().to_string()
+}
+
+/// kadet's alerts as (rule id, group values joined by ':').
+fn kadet_pairs(rules: &str, events: &str) -> Pairs {
+    let out = kadet_ok(
+        [
+            OsStr::new("scan"),
+            OsStr::new("--format"),
+            OsStr::new("jsonl"),
+            OsStr::new("--rules"),
+            rule(rules).as_os_str(),
+            data(events).as_os_str(),
+        ],
+        None,
+    );
+    json_lines(&out.stdout)
         .iter()
-        .filter(|a| a.get("correlation_type").is_some())
         .map(|a| {
-            let group = a["group_key"]
-                .as_array()
-                .map(|pairs| {
-                    pairs
-                        .iter()
-                        .map(|p| p[1].as_str().unwrap_or_default())
-                        .collect::<Vec<_>>()
-                        .join(":")
-                })
-                .unwrap_or_default();
-            (a["rule_id"].as_str().unwrap_or_default().to_string(), group)
+            let group = match a["context"]["correlated_on"].as_array() {
+                Some(values) => joined(values.iter()),
+                None => a["dedup"].as_str().unwrap_or_default().to_string(),
+            };
+            (rule_id(a), group)
         })
         .collect()
+}
+
+/// rsigma's correlation alerts as (rule id, group values joined by ':').
+fn rsigma_pairs(rules: &str, events: &str) -> Pairs {
+    let event = format!("@{}", data(events).display());
+    rsigma_ok([
+        OsStr::new("--no-detections"),
+        OsStr::new("--timestamp-field"),
+        OsStr::new("requestReceivedTimestamp"),
+        OsStr::new("--rules"),
+        rule(rules).as_os_str(),
+        OsStr::new("--event"),
+        OsStr::new(&event),
+    ])
+    .iter()
+    .filter(|a| a.get("correlation_type").is_some())
+    .map(|a| {
+        let pairs = a["group_key"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        (rule_id(a), joined(pairs.iter().map(|p| &p[1])))
+    })
+    .collect()
 }
 
 fn pairs(list: &[(&str, &str)]) -> Pairs {
@@ -267,10 +276,13 @@ fn replayed_events(path: &std::path::Path) {
 
 /// (rule id, audit id) of every match, from kadet's `--emit matches` or
 /// rsigma's `--include-event` output.
-fn matched(out: &[u8], audit_id: &dyn Fn(&serde_json::Value) -> Option<String>) -> Pairs {
-    json_lines(out)
+fn matched(
+    lines: &[serde_json::Value],
+    audit_id: &dyn Fn(&serde_json::Value) -> Option<&str>,
+) -> Pairs {
+    lines
         .iter()
-        .filter_map(|m| Some((m["rule_id"].as_str()?.to_string(), audit_id(m)?)))
+        .filter_map(|m| Some((rule_id(m), audit_id(m)?.to_string())))
         .collect()
 }
 
@@ -282,31 +294,31 @@ fn detections_agree_on_the_attack_replays() {
     detection_rules(&rules);
     let events = dir.path().join("events.jsonl");
     replayed_events(&events);
-    let kadet = assert_cmd::Command::cargo_bin("kadet")
-        .expect("binary builds")
-        .env_remove("RUST_LOG")
-        .args(["scan", "--quiet", "--emit", "matches", "--format", "jsonl"])
-        .args(["--include-disabled", "--rules"])
-        .arg(&rules)
-        .arg(&events)
-        .output()
-        .expect("kadet runs");
-    assert!(kadet.status.success());
-    let rsigma = Command::new("rsigma")
-        .args(["engine", "eval", "--quiet", "--output-format", "ndjson"])
-        .args(["--include-event", "--rules"])
-        .arg(&rules)
-        .arg("--event")
-        .arg(format!("@{}", events.display()))
-        .output()
-        .expect("rsigma runs");
-    assert!(rsigma.status.success());
-    let ours = matched(&kadet.stdout, &|m| {
-        Some(m["audit_id"].as_str()?.to_string())
-    });
-    let theirs = matched(&rsigma.stdout, &|m| {
-        Some(m["event"]["auditID"].as_str()?.to_string())
-    });
+    let event = format!("@{}", events.display());
+    let kadet = kadet_ok(
+        [
+            OsStr::new("scan"),
+            OsStr::new("--quiet"),
+            OsStr::new("--emit"),
+            OsStr::new("matches"),
+            OsStr::new("--format"),
+            OsStr::new("jsonl"),
+            OsStr::new("--include-disabled"),
+            OsStr::new("--rules"),
+            rules.as_os_str(),
+            events.as_os_str(),
+        ],
+        None,
+    );
+    let rsigma = rsigma_ok([
+        OsStr::new("--include-event"),
+        OsStr::new("--rules"),
+        rules.as_os_str(),
+        OsStr::new("--event"),
+        OsStr::new(&event),
+    ]);
+    let ours = matched(&json_lines(&kadet.stdout), &|m| m["audit_id"].as_str());
+    let theirs = matched(&rsigma, &|m| m["event"]["auditID"].as_str());
     // Hundreds of matches, so agreement says something.
     assert!(ours.len() > 200, "{}", ours.len());
     let only_ours: Vec<_> = ours.difference(&theirs).collect();
