@@ -175,6 +175,20 @@ impl AlertWindow {
         }
     }
 
+    /// Drops what only an alert would show (title, context, events, summary,
+    /// actor and target), for a window kept as state alone: a first-seen
+    /// value's, which never becomes an alert, needs its times and count.
+    pub fn keep_only_times(&mut self) {
+        self.title = String::new();
+        self.context = serde_json::Map::new();
+        self.events = Vec::new();
+        for values in &mut self.summary {
+            *values = Vec::new();
+        }
+        self.actor = Actor::default();
+        self.target = Target::default();
+    }
+
     /// When the alerter drops the window: at its end, or, for a sliding
     /// count, one span later, so that a match after the end still counts the
     /// recent ones before it ([`AlertWindow::carry_from`]).

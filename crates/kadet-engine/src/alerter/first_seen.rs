@@ -92,14 +92,23 @@ impl Alerter<'_> {
         // never ends (one per rule and cluster).
         self.internal_window(m.rule, &learning_key(), since, EventTime(i64::MAX), t, m);
         let forget = minutes(fs.forget_after_minutes);
+        let seen = seen_key(&group, &value);
         self.internal_window(
             m.rule,
-            &seen_key(&group, &value),
+            &seen,
             t,
             EventTime(t.0.saturating_add(forget)),
             t,
             m,
         );
+        // A value's window is state, never an alert: its times are all it
+        // needs (a third of the memory per value).
+        if let Some(w) = self
+            .open
+            .get_mut(&(m.rule, window_key(&seen, cluster.as_deref())))
+        {
+            w.keep_only_times();
+        }
         if new {
             m.outcome.context.insert(
                 "first_seen".into(),
@@ -186,6 +195,26 @@ mod tests {
             ],
         );
         assert_eq!(got, ["sa 1.1.1.1"]);
+    }
+
+    #[test]
+    fn a_value_keeps_its_times_and_nothing_an_alert_would_show() {
+        let r = rules();
+        let mut a = Alerter::new(&r, Duration::ZERO);
+        let mut m = at(&r, 5, "sa", "1.1.1.1");
+        m.outcome.title = "a long title".into();
+        m.outcome
+            .context
+            .insert("sourceIPs".into(), "1.1.1.1".into());
+        a.feed([m], Some(EventTime(5 * 60_000_000)));
+        let (_, windows, _) = a.state();
+        let value = windows
+            .iter()
+            .find(|w| w.dedup == super::seen_key("sa", "1.1.1.1"))
+            .expect("the value's window");
+        assert_eq!(value.start, EventTime(5 * 60_000_000));
+        assert_eq!(value.count, 1);
+        assert!(value.title.is_empty() && value.context.is_empty() && value.events.is_empty());
     }
 
     #[test]
