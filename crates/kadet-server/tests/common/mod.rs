@@ -693,6 +693,13 @@ pub fn serviceaccount_chain_events() -> Vec<serde_json::Value> {
     cli_data_events("serviceaccount_chain.jsonl")
 }
 
+/// kadet-cli's first-seen log: a service account and a person watched for
+/// their learning week, then a new public address, a known one, and a
+/// person reading Secrets for the first time.
+pub fn first_seen_events() -> Vec<serde_json::Value> {
+    cli_data_events("first_seen.jsonl")
+}
+
 /// The alert ids of one rule among JSON lines.
 pub fn ids_of_rule(text: &str, rule_id: &str) -> Vec<String> {
     text.lines()

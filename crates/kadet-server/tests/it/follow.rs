@@ -1,7 +1,8 @@
 //! Detection across events, across a `kill -9`: the first steps are
 //! acknowledged, the server dies, and the rest sent to the restarted server
 //! raise the alerts `kadet scan` gives for the whole log. A minted token
-//! followed to its use (`Follows`), and a three-step correlation rule.
+//! followed to its use (`Follows`), a three-step correlation rule, and
+//! first-seen values learned before the kill.
 
 use crate::common::*;
 use std::collections::BTreeSet;
@@ -71,4 +72,16 @@ fn a_correlation_begun_before_a_kill_9_completes_after_the_restart() {
         served.contains("Kadet.Correlation.ServiceAccountBoundThenTokenMinted"),
         "the correlation completed after the restart"
     );
+}
+
+#[test]
+fn first_seen_values_learned_before_a_kill_9_are_known_after_the_restart() {
+    // The learning week's three events before the kill; after it, a known
+    // address (no alert), a new one and a person's first Secret read
+    // (alerts). Learning lost in the kill would start over: no alert at all.
+    let evs = first_seen_events();
+    let (want, served) = scanned_and_served_across_a_kill(&evs, 3);
+    assert!(!want.is_empty(), "the log has first-seen alerts");
+    let got: BTreeSet<String> = ids_of(&served).into_iter().collect();
+    assert_eq!(got, want, "the alerts of kadet scan");
 }

@@ -12,9 +12,10 @@
 //!   for the window, with the right event count;
 //! - redelivery: a batch delivered twice counts once (and a batch resent by
 //!   its client is stored once);
-//! - state across a death: a minted token, and the first steps of a
-//!   correlation, sent to an instance killed with `-9`, are followed and
-//!   completed by the survivor.
+//! - state across a death: a minted token, the first steps of a
+//!   correlation and a learning week of first-seen values, sent to an
+//!   instance killed with `-9`, are followed, completed and known by the
+//!   survivor.
 
 use crate::common::nats::{NatsCluster, NatsServer};
 use crate::common::*;
@@ -466,4 +467,17 @@ fn a_correlation_begun_on_a_killed_instance_is_completed_by_the_survivor() {
     );
     assert!(!sequence.is_empty(), "the story is a sequence: {scanned}");
     assert!(sequence.iter().all(|id| got.contains_key(id)));
+}
+
+/// First-seen values across instances: the learning week's events go to the
+/// instance that is killed, the rest to the survivor, which knows what was
+/// learned from the applier's state (a lost state would start learning over
+/// and alert nothing).
+#[test]
+fn first_seen_values_learned_on_a_killed_instance_are_known_to_the_survivor() {
+    let (scanned, _) = first_steps_sent_to_a_killed_instance(&first_seen_events(), 3);
+    assert!(
+        !ids_of(&scanned).is_empty(),
+        "the log has first-seen alerts"
+    );
 }
