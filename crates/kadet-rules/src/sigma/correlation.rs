@@ -153,27 +153,30 @@ pub fn compile(doc: &Document<'_>, targets: &[Target<'_>]) -> Result<Compiled, L
     };
     let group_names = meta::strings(get("group-by"));
     let aliases = Aliases::parse(get("aliases")).map_err(|m| err("aliases", m))?;
-    // The group-by fields of each counted rule (the same for all without
-    // aliases).
-    let per_rule = counts
-        .iter()
-        .map(|&i| {
-            let t = &targets[i];
-            group_names
-                .iter()
-                .map(|n| t.source.field(aliases.field(n, t)))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|m| err("group-by", m))?;
-    let group_by = if aliases.is_empty() {
-        group_names
+    // With aliases, each counted rule has its own group-by fields; without,
+    // the correlation's own are read from every match, as before aliases.
+    let per_rule = if aliases.is_empty() {
+        Vec::new()
+    } else {
+        counts
+            .iter()
+            .map(|&i| {
+                let t = &targets[i];
+                group_names
+                    .iter()
+                    .map(|n| t.source.field(aliases.field(n, t)))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| err("group-by", m))?
+    };
+    let group_by = match per_rule.first() {
+        Some(first) => first.clone(),
+        None => group_names
             .iter()
             .map(|n| source.field(n))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|m| err("group-by", m))?
-    } else {
-        per_rule.first().cloned().unwrap_or_default()
+            .map_err(|m| err("group-by", m))?,
     };
     let distinct_by = condition
         .field
