@@ -176,6 +176,11 @@ fn validate(p: &Policy) -> Result<(), PolicyError> {
     if let Some(s) = p.omit_stages.iter().find(|s| !stage_ok(s)) {
         return Err(PolicyError(format!("omitStages: unknown stage {s:?}")));
     }
+    if p.rules.is_empty() {
+        return Err(PolicyError(
+            "rules is empty (kube-apiserver refuses a Policy with no rules)".into(),
+        ));
+    }
     for (i, r) in p.rules.iter().enumerate() {
         if Level::parse(&r.level).is_none() {
             return Err(PolicyError(format!(
@@ -198,9 +203,46 @@ fn validate(p: &Policy) -> Result<(), PolicyError> {
                 "rules[{i}]: namespaces cannot be set with nonResourceURLs"
             )));
         }
+        if let Some(u) = r.non_resource_urls.iter().find(|u| !non_resource_url_ok(u)) {
+            return Err(PolicyError(format!(
+                "rules[{i}].nonResourceURLs: {u:?} must be * or begin with / and have * only at its end"
+            )));
+        }
+        for g in &r.resources {
+            if !g.group.is_empty() && !dns_subdomain(&g.group) {
+                return Err(PolicyError(format!(
+                    "rules[{i}].resources: group {:?} is not a DNS subdomain",
+                    g.group
+                )));
+            }
+            if !g.resource_names.is_empty() && g.resources.is_empty() {
+                return Err(PolicyError(format!(
+                    "rules[{i}].resources: resourceNames needs at least one resource"
+                )));
+            }
+        }
     }
     let _ = (&p.metadata, p.omit_managed_fields);
     Ok(())
+}
+
+/// A `nonResourceURLs` entry kube-apiserver takes: `*`, or a path whose
+/// only wildcard is its last character.
+fn non_resource_url_ok(u: &str) -> bool {
+    u == "*" || (u.starts_with('/') && !u[..u.len() - 1].contains('*'))
+}
+
+/// An API group name kube-apiserver takes: a DNS subdomain (RFC 1123).
+fn dns_subdomain(s: &str) -> bool {
+    let label_ok = |l: &str| {
+        let b = l.as_bytes();
+        !b.is_empty()
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+            && b[0] != b'-'
+            && b[b.len() - 1] != b'-'
+    };
+    s.len() <= 253 && s.split('.').all(label_ok)
 }
 
 /// The level and omitted stages the Policy gives a person's `verb` request
@@ -252,4 +294,36 @@ fn covers(g: &GroupResources, group: &str, resource: &str) -> bool {
             || (sub.is_some() && r == &format!("{base}/*"))
             || (sub.is_some_and(|s| s != "*") && r == &format!("*/{}", sub.unwrap_or_default()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_resource_urls_and_groups_are_judged_as_kube_apiserver_does() {
+        for ok in ["*", "/healthz", "/api*", "/"] {
+            assert!(non_resource_url_ok(ok), "{ok}");
+        }
+        for bad in ["healthz", "/api/*/x", "**"] {
+            assert!(!non_resource_url_ok(bad), "{bad}");
+        }
+        for ok in ["apps", "rbac.authorization.k8s.io", "a-1.b"] {
+            assert!(dns_subdomain(ok), "{ok}");
+        }
+        for bad in ["Apps", "apps_v1", "-apps", "apps.", "a..b"] {
+            assert!(!dns_subdomain(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_policy_without_rules_is_refused() {
+        let e = check_policy(
+            "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules: []\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("rules is empty"), "{e}");
+    }
 }
