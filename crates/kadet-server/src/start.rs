@@ -17,6 +17,7 @@ use crate::metrics::Metrics;
 use crate::problem::{ConfigText, Problem, Problems};
 use crate::sources::checkpoint::CheckpointFiles;
 use crate::sources::claim::Alone;
+use crate::sources::kafka::members::Members;
 use crate::sources::{Places, Pullers, Sources};
 use crate::{cluster, local, sinks, sources, state_dir, ServeOptions};
 use anyhow::{Context, Result};
@@ -298,7 +299,7 @@ fn start_mode(ctx: ModeContext, fatal: tokio::sync::mpsc::Sender<String>) -> Res
         checkpoints: Arc::new(CheckpointFiles::in_state_dir(&cfg.state.dir)),
         claims: Arc::new(Alone),
         instance: sources::instance_name(&cfg.state.dir),
-        static_members: true,
+        kafka_members: Members::OwnName,
     };
     let pullers = ctx.start_pullers(&intake, &places)?;
     let front = Front {
@@ -372,7 +373,7 @@ fn join(
         checkpoints: node.checkpoints,
         claims: node.claims,
         instance: sources::instance_name(&cfg.state.dir),
-        static_members: false,
+        kafka_members: Members::Claimed,
     };
     let pullers = match ctx.start_pullers(&intake, &places) {
         Ok(p) => p,

@@ -1,5 +1,6 @@
-//! Cluster mode's side of pulled sources: one reader per source across the
-//! instances, by a lease per source ([`SourceLeases`]), and checkpoints in
+//! Cluster mode's side of pulled sources: one reader per source (or per
+//! member of a Kafka source) across the instances, by a lease on each
+//! ([`SourceLeases`]), and checkpoints in
 //! the state bucket ([`BucketCheckpoints`]), written with compare-and-set
 //! so that a reader that lost its lease cannot move a checkpoint back.
 
@@ -78,6 +79,10 @@ impl Claims for SourceLeases {
                 lease.release().await;
             }
         })
+    }
+
+    fn lasts(&self) -> Duration {
+        Duration::from_secs(self.nats.cfg.lease_secs)
     }
 }
 

@@ -56,12 +56,20 @@ pub struct Kafka {
     /// Where a group without committed offsets starts: `now` or `oldest`.
     #[serde(default)]
     pub start: StartAt,
-    /// Join the group as a static member (KIP-345), named after the host
-    /// and state directory, so that a restarted instance takes its
-    /// partitions back at once. Default: on in single-process mode, off in
-    /// cluster mode (where a stopped instance's partitions should move to
-    /// the others at once).
+    /// Join the group as a static member (KIP-345), so that partitions
+    /// change hands at once instead of after the session timeout (default
+    /// on). Single-process mode: one member named after the host and state
+    /// directory, which a restarted kadet takes back. Cluster mode: the
+    /// source's `readers` members, named after the source, each read by the
+    /// instance that holds its lease; when that instance dies another takes
+    /// the lease and the member, and with it its partitions. `false`: every
+    /// instance joins as a dynamic member, and a dead one's partitions move
+    /// after the session timeout (30 s), where the broker expires it.
     pub static_membership: Option<bool>,
+    /// Cluster mode: how many members of the group the cluster runs for
+    /// this source (default 1), spread over the instances; more than the
+    /// topics' partitions leaves some idle.
+    pub readers: Option<usize>,
     /// Not ready when the brokers cannot be reached for this long; 0: never.
     #[serde(default = "d_stuck")]
     pub stuck_after_secs: u64,
@@ -313,6 +321,9 @@ impl Kafka {
         }
         if self.username.is_some() != self.password_file.is_some() {
             out.push("username and password_file go together".into());
+        }
+        if self.readers.is_some_and(|n| !(1..=64).contains(&n)) {
+            out.push("readers must be 1 to 64".into());
         }
         out
     }

@@ -23,6 +23,12 @@ pub trait Claims: Send + Sync {
     /// Gives the claim up (on stopping), so another instance takes over at
     /// once.
     fn release<'a>(&'a self, source: &'a str) -> BoxFuture<'a, ()>;
+    /// How long a claim lasts unrenewed: an instance that holds one part of
+    /// a source waits this long per part held before it takes another, so
+    /// that instances started together share the parts.
+    fn lasts(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
 }
 
 /// Single-process mode: the only reader there is.

@@ -1,11 +1,14 @@
 //! `type = "kafka"`: a Kafka topic of audit events, or Azure Event Hubs
 //! through its Kafka endpoint (AKS diagnostic settings stream `kube-audit`
 //! there as `{"records": [...]}` batches). Read with librdkafka in a
-//! consumer group, so partitions are spread over the instances of a
-//! cluster and taken over when one dies; offsets are committed only after
-//! what was read is stored, so a crash re-reads (and the digest of each
-//! message recognises) at most what was read since.
+//! consumer group, whose members ([`members`]) are spread over the
+//! instances of a cluster and taken over when one dies; offsets are
+//! committed only after what was read is stored, so a crash re-reads (and
+//! the digest of each message recognises) at most what was read since.
 
+pub mod members;
+
+use super::claim::{Claims, Held};
 use super::Health;
 use crate::config::sources::{Kafka, StartAt};
 use crate::core::batch::{Batch, Source};
@@ -206,16 +209,19 @@ impl ConsumerContext for SourceContext {
 }
 
 /// What the reader needs from the server.
+#[derive(Clone)]
 pub struct Wiring {
     /// Where records are stored.
     pub intake: Arc<dyn Intake>,
+    /// The claims on members of the group (cluster mode).
+    pub claims: Arc<dyn Claims>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// The largest single event kept.
     pub max_event_bytes: usize,
 }
 
-/// One source's consumer.
+/// One consumer of a source.
 pub struct Reader {
     name: String,
     cluster: Option<String>,
@@ -223,6 +229,9 @@ pub struct Reader {
     topics: Vec<String>,
     wiring: Wiring,
     health: Arc<Health>,
+    /// The claim this consumer reads under (cluster mode's members): it
+    /// stops when the claim is lost.
+    claim: Option<String>,
 }
 
 /// Messages read and not yet stored.
@@ -239,14 +248,21 @@ struct Pending {
 }
 
 impl Reader {
-    /// A consumer of the source, subscribed to its topics; with
-    /// `static_member`, the group's static member of that name (KIP-345):
-    /// a restarted instance takes its partitions back at once, without
-    /// waiting for the session of its former self to time out.
-    pub fn new(cfg: &Kafka, wiring: Wiring, static_member: Option<&str>) -> Result<Reader> {
+    /// A consumer of the source, subscribed to its topics, reporting to
+    /// `health`; with `static_member`, the group's static member of that
+    /// name (KIP-345): whoever joins under the name next takes its
+    /// partitions at once, without waiting for its session to time out;
+    /// with `claim`, it reads only while this instance holds that claim.
+    pub fn new(
+        cfg: &Kafka,
+        wiring: Wiring,
+        static_member: Option<&str>,
+        health: Arc<Health>,
+        claim: Option<String>,
+    ) -> Result<Reader> {
         let (mut settings, topics) = settings(cfg)?;
-        if let Some(instance) = static_member {
-            settings.set("group.instance.id", format!("{}-{instance}", cfg.name));
+        if let Some(member) = static_member {
+            settings.set("group.instance.id", member);
         }
         let context = SourceContext {
             source: cfg.name.clone(),
@@ -262,20 +278,21 @@ impl Reader {
             consumer: Arc::new(consumer),
             topics,
             wiring,
-            health: Arc::new(Health::new(&cfg.name, cfg.stuck_after_secs)),
+            health,
+            claim,
         })
     }
 
-    /// The reader's health, for `/readyz`.
-    pub fn health(&self) -> Arc<Health> {
-        self.health.clone()
-    }
-
-    /// Reads until `stop` turns true.
+    /// Reads until `stop` turns true or the claim it reads under is lost,
+    /// then closes the consumer (a static member stays in the group, for
+    /// whoever joins under its name next).
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         tracing::info!(source = %self.name, topics = ?self.topics, "reading Kafka");
         let mut probed = Instant::now();
         while !*stop.borrow() {
+            if !self.still_claimed().await {
+                break;
+            }
             let pending = tokio::select! {
                 p = self.collect() => p,
                 _ = stop.changed() => break,
@@ -291,6 +308,27 @@ impl Reader {
                 break;
             }
             self.health.progressed();
+        }
+        // Closing a consumer waits for the brokers: not on a runtime thread.
+        let consumer = self.consumer;
+        let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
+    }
+
+    /// False once the claim this consumer reads under has gone elsewhere,
+    /// or was lost and taken anew (another instance may have joined under
+    /// the member's name meanwhile, which fences this consumer: a new one
+    /// is needed).
+    async fn still_claimed(&self) -> bool {
+        let Some(claim) = &self.claim else {
+            return true;
+        };
+        match self.wiring.claims.hold(claim).await {
+            Held::Kept => true,
+            Held::Taken => false,
+            Held::Elsewhere => {
+                tracing::warn!(source = %self.name, claim, "lost the claim: another instance reads this member now");
+                false
+            }
         }
     }
 

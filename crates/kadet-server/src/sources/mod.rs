@@ -177,9 +177,8 @@ pub struct Places {
     /// This instance's name, stable across its restarts and unique among
     /// the instances ([`instance_name`]).
     pub instance: String,
-    /// Whether Kafka sources join their group as static members by default
-    /// (single-process mode: the same instance restarts).
-    pub static_members: bool,
+    /// How Kafka sources' consumers join their groups.
+    pub kafka_members: kafka::members::Members,
 }
 
 /// An instance's name: its host name and a digest of its state directory,
@@ -256,19 +255,13 @@ pub fn start_pullers(
         if let SourceConfig::Kafka(k) = cfg {
             let wiring = kafka::Wiring {
                 intake: intake.clone(),
+                claims: places.claims.clone(),
                 metrics: metrics.clone(),
                 max_event_bytes,
             };
-            let reader = {
-                let _in_runtime = rt.enter();
-                let member = k
-                    .static_membership
-                    .unwrap_or(places.static_members)
-                    .then_some(places.instance.as_str());
-                kafka::Reader::new(k, wiring, member)?
-            };
-            sources.watch(reader.health());
-            readers.push(rt.spawn(reader.run(stopped.clone())));
+            readers.extend(kafka::members::start(
+                k, wiring, places, sources, rt, &stopped,
+            )?);
         }
     }
     Ok(Pullers { stop, readers })

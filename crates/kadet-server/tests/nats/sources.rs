@@ -4,9 +4,11 @@
 //!   instance at a time by the source's lease. The reader is killed with
 //!   `kill -9` mid-stream; the other takes the lease, resumes from the
 //!   checkpoint in the state bucket;
-//! - the same `kafka` source (tansu), both in one consumer group; the one
-//!   that holds the partition the events go to stops mid-stream, and the
-//!   partition goes to the other.
+//! - the same `kafka` source (tansu) with two group members, each read by
+//!   the instance holding its lease; the instance reading the partition the
+//!   events go to is killed with `kill -9` mid-stream, the other takes the
+//!   member's lease, joins under its name and reads on from its committed
+//!   offsets.
 //!
 //! Either way every event gives its alerts exactly once, as `kadet scan`
 //! gives them.
@@ -198,7 +200,7 @@ fn kafka_config(dir: &Path, i: usize, nats: &str, hook: &str, broker: &str) -> P
          lease_secs = 3\nsnapshot_interval_ms = 200\npublish_timeout_ms = 15000\n\
          [[sinks]]\ntype = \"webhook\"\nurl = {hook:?}\nbackoff_ms = 50\n\
          [[sources]]\nname = \"aks\"\ntype = \"kafka\"\ncluster = \"aks-prod\"\n\
-         brokers = [\"{broker}\"]\ntopics = [\"aks-audit\"]\nstart = \"oldest\"\n",
+         brokers = [\"{broker}\"]\ntopics = [\"aks-audit\"]\nstart = \"oldest\"\nreaders = 2\n",
         dir.join(format!("state-{i}")),
     );
     let p = dir.join(format!("kadet-{i}.toml"));
@@ -207,7 +209,7 @@ fn kafka_config(dir: &Path, i: usize, nats: &str, hook: &str, broker: &str) -> P
 }
 
 #[test]
-fn a_kafka_reader_stops_and_its_partitions_go_to_the_other_instance() {
+fn the_kafka_reader_dies_and_the_other_instance_takes_its_member() {
     use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
     use rdkafka::producer::{FutureProducer, FutureRecord};
     use rdkafka::ClientConfig;
@@ -288,16 +290,22 @@ fn a_kafka_reader_stops_and_its_partitions_go_to_the_other_instance() {
         produce(chunk);
         std::thread::sleep(Duration::from_millis(20));
     }
-    // Stopped, not killed: tansu 0.6's group coordinator keeps a dead
-    // member's partitions assigned to it after its session times out (seen:
-    // the survivor's rebalance gives it only its own), so a `kill -9`
-    // handover cannot be tested against it; a real Kafka moves them after
-    // `session.timeout.ms` (30 s). docs/testing.md says so.
     if let Some(s) = servers[reader].take() {
-        s.terminate();
+        s.kill9();
     }
     produce(after);
     let got = wait_for_alerts(&rx, &want, Duration::from_secs(150));
+    // The survivor reads both members now: the dead instance's under its
+    // name, taken with its lease.
+    let survivor = servers.iter().flatten().next().expect("a survivor").log();
+    for member in ["aks-reader-0", "aks-reader-1"] {
+        assert!(
+            survivor
+                .lines()
+                .any(|l| l.contains("reads the group member") && l.contains(member)),
+            "{member}:\n{survivor}"
+        );
+    }
     let ids: BTreeSet<String> = got.keys().cloned().collect();
     assert_eq!(
         ids,
