@@ -58,6 +58,8 @@ fn runtime() -> io::Result<&'static tokio::runtime::Runtime> {
 pub struct ObjectInput {
     store: Arc<dyn ObjectStore>,
     path: ObjectPath,
+    /// Its download, when started before it is opened.
+    started: Arc<std::sync::Mutex<Option<FetchedAhead>>>,
 }
 
 impl std::fmt::Debug for ObjectInput {
@@ -72,17 +74,46 @@ impl std::fmt::Debug for ObjectInput {
 const READ_AHEAD_CHUNKS: usize = 256;
 
 impl ObjectInput {
+    fn new(store: Arc<dyn ObjectStore>, path: ObjectPath) -> ObjectInput {
+        ObjectInput {
+            store,
+            path,
+            started: Arc::default(),
+        }
+    }
+
     /// Opens the object as a stream of its bytes, fetched ahead of the
-    /// reader on the object runtime.
+    /// reader on the object runtime (from before it was opened, when the
+    /// listing started it: [`Listing::next_object`]). A failed request is
+    /// the stream's first error.
     pub fn open(&self) -> io::Result<Box<dyn Read + Send>> {
+        let started = self.started.lock().ok().and_then(|mut s| s.take());
+        match started {
+            Some(f) => Ok(Box::new(f)),
+            None => Ok(Box::new(self.fetch()?)),
+        }
+    }
+
+    /// Starts the download now, for [`ObjectInput::open`] to take.
+    fn start(&self) {
+        if let (Ok(f), Ok(mut slot)) = (self.fetch(), self.started.lock()) {
+            *slot = Some(f);
+        }
+    }
+
+    fn fetch(&self) -> io::Result<FetchedAhead> {
         use futures_util::StreamExt;
         let rt = runtime()?;
-        let got = rt
-            .block_on(self.store.get(&self.path))
-            .map_err(io::Error::other)?;
         let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD_CHUNKS);
+        let (store, path) = (self.store.clone(), self.path.clone());
         rt.spawn(async move {
-            let mut stream = got.into_stream();
+            let mut stream = match store.get(&path).await {
+                Ok(got) => got.into_stream(),
+                Err(e) => {
+                    let _ = tx.send(Err(io::Error::other(e))).await;
+                    return;
+                }
+            };
             while let Some(chunk) = stream.next().await {
                 let failed = chunk.is_err();
                 if tx.send(chunk.map_err(io::Error::other)).await.is_err() || failed {
@@ -90,10 +121,10 @@ impl ObjectInput {
                 }
             }
         });
-        Ok(Box::new(FetchedAhead {
+        Ok(FetchedAhead {
             rx,
             current: bytes::Bytes::new(),
-        }))
+        })
     }
 }
 
@@ -170,6 +201,10 @@ pub struct Listing {
     store: Arc<dyn ObjectStore>,
     first: Vec<ObjectMeta>,
     rest: Option<tokio::sync::mpsc::Receiver<Result<ObjectMeta, String>>>,
+    /// The object after the one handed out last, its download started.
+    ahead: Option<InputFile>,
+    /// The listing's failure, met while looking ahead: told next.
+    failed: Option<String>,
     window: Window,
     /// How many bytes of each key are the prefix the user gave (entries
     /// hidden below it are passed over, as a directory walk does).
@@ -220,6 +255,8 @@ pub fn list(arg: &str, window: Window) -> Result<Listing, InputError> {
         store,
         first: vec![first],
         rest: Some(rx),
+        ahead: None,
+        failed: None,
         window,
         prefix_len: prefix.as_ref().len(),
         arg: arg.to_string(),
@@ -244,25 +281,66 @@ fn base_of(arg: &str, prefix: &ObjectPath) -> String {
 }
 
 impl Listing {
-    /// The next object to read, or where the listing failed (once).
+    /// The next object to read, or where the listing failed (once). The
+    /// object after it, when already listed, starts downloading now, so
+    /// that reading goes from one object to the next without waiting for
+    /// the store's first bytes.
     pub fn next_object(&mut self) -> Option<Result<InputFile, String>> {
+        let next = match self.ahead.take() {
+            Some(f) => Ok(f),
+            None => self.next_wanted(true)?.map(|m| self.input(m)),
+        };
+        if next.is_ok() {
+            if let Some(Ok(meta)) = self.next_wanted(false) {
+                let f = self.input(meta);
+                if let Origin::Object(o) = &f.origin {
+                    o.start();
+                }
+                self.ahead = Some(f);
+            }
+        }
+        Some(next)
+    }
+
+    /// The next object listed that the run wants; without `wait`, only one
+    /// listed already (a failure met then is kept for the next call).
+    fn next_wanted(&mut self, wait: bool) -> Option<Result<ObjectMeta, String>> {
+        use tokio::sync::mpsc::error::TryRecvError;
         loop {
             let meta = match self.first.pop() {
                 Some(m) => m,
-                None => match self.rest.as_mut()?.blocking_recv() {
-                    Some(Ok(m)) => m,
-                    Some(Err(e)) => {
-                        self.rest = None;
-                        return Some(Err(format!(
-                            "listing {} failed part way, so the objects after this point were not read: {e}",
-                            self.arg
-                        )));
+                None if wait && self.failed.is_some() => return self.failed.take().map(Err),
+                None => {
+                    let rest = self.rest.as_mut()?;
+                    let got = if wait {
+                        rest.blocking_recv()
+                    } else {
+                        match rest.try_recv() {
+                            Ok(got) => Some(got),
+                            Err(TryRecvError::Empty) => return None,
+                            Err(TryRecvError::Disconnected) => None,
+                        }
+                    };
+                    match got {
+                        Some(Ok(m)) => m,
+                        Some(Err(e)) => {
+                            self.rest = None;
+                            let message = format!(
+                                "listing {} failed part way, so the objects after this point were not read: {e}",
+                                self.arg
+                            );
+                            if wait {
+                                return Some(Err(message));
+                            }
+                            self.failed = Some(message);
+                            return None;
+                        }
+                        None => {
+                            self.rest = None;
+                            return None;
+                        }
                     }
-                    None => {
-                        self.rest = None;
-                        return None;
-                    }
-                },
+                }
             };
             let key = meta.location.as_ref();
             let below = key.get(self.prefix_len..).unwrap_or("");
@@ -270,14 +348,15 @@ impl Listing {
             if hidden || !self.window.wants(key) {
                 continue;
             }
-            return Some(Ok(InputFile {
-                name: Arc::from(format!("{}{key}", self.base)),
-                origin: Origin::Object(ObjectInput {
-                    store: self.store.clone(),
-                    path: meta.location,
-                }),
-                size: Some(meta.size),
-            }));
+            return Some(Ok(meta));
+        }
+    }
+
+    fn input(&self, meta: ObjectMeta) -> InputFile {
+        InputFile {
+            name: Arc::from(format!("{}{}", self.base, meta.location.as_ref())),
+            origin: Origin::Object(ObjectInput::new(self.store.clone(), meta.location)),
+            size: Some(meta.size),
         }
     }
 }
@@ -285,6 +364,104 @@ impl Listing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A listing of `objects` (key, content) in an in-memory store, whose
+    /// listing task ends with `then` (a failure part way, or the end).
+    fn listing_of(objects: &[(&str, &str)], then: Option<&str>) -> Listing {
+        let rt = runtime().unwrap();
+        let store: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+        let mut metas = Vec::new();
+        for (key, text) in objects {
+            let path = ObjectPath::from(*key);
+            rt.block_on(store.put(&path, text.as_bytes().to_vec().into()))
+                .unwrap();
+            metas.push(rt.block_on(store.head(&path)).unwrap());
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let first = vec![metas.remove(0)];
+        for m in metas {
+            tx.try_send(Ok(m)).unwrap();
+        }
+        if let Some(e) = then {
+            tx.try_send(Err(e.to_string())).unwrap();
+        }
+        Listing {
+            base: "s3://b/".into(),
+            store,
+            first,
+            rest: Some(rx),
+            ahead: None,
+            failed: None,
+            window: Window::default(),
+            prefix_len: 0,
+            arg: "s3://b/".into(),
+        }
+    }
+
+    fn read(f: &InputFile) -> String {
+        let Origin::Object(o) = &f.origin else {
+            panic!("not an object")
+        };
+        let mut text = String::new();
+        o.open().unwrap().read_to_string(&mut text).unwrap();
+        text
+    }
+
+    #[test]
+    fn each_object_is_read_whole_with_the_next_fetched_ahead() {
+        let objects = [
+            ("a.jsonl", "1\n"),
+            (".hidden/x", "no"),
+            ("b.jsonl", "2\n"),
+            ("c.jsonl", "3\n"),
+        ];
+        let mut l = listing_of(&objects, None);
+        let first = l.next_object().unwrap().unwrap();
+        assert_eq!(first.name.as_ref(), "s3://b/a.jsonl");
+        let ahead = l.ahead.as_ref().map(|f| f.name.to_string());
+        assert_eq!(ahead.as_deref(), Some("s3://b/b.jsonl"));
+        assert_eq!(read(&first), "1\n");
+        let texts: Vec<String> = std::iter::from_fn(|| l.next_object())
+            .map(|f| read(&f.unwrap()))
+            .collect();
+        assert_eq!(texts, ["2\n", "3\n"]);
+    }
+
+    #[test]
+    fn a_listing_that_fails_while_looking_ahead_says_so_after_the_objects_before() {
+        let mut l = listing_of(&[("a.jsonl", "1\n"), ("b.jsonl", "2\n")], Some("throttled"));
+        let names: Vec<Result<String, String>> = std::iter::from_fn(|| l.next_object())
+            .map(|r| r.map(|f| f.name.to_string()))
+            .collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert_eq!(names[0].as_deref(), Ok("s3://b/a.jsonl"));
+        assert_eq!(names[1].as_deref(), Ok("s3://b/b.jsonl"));
+        let e = names[2].as_ref().unwrap_err();
+        assert!(
+            e.contains("failed part way") && e.contains("throttled"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_object_gone_before_it_is_read_is_an_error_on_reading() {
+        let l = listing_of(&[("b.jsonl", "2\n"), ("a.jsonl", "1\n")], None);
+        let rt = runtime().unwrap();
+        rt.block_on(l.store.delete(&ObjectPath::from("b.jsonl")))
+            .unwrap();
+        let mut l = l;
+        let gone = l.next_object().unwrap().unwrap();
+        let Origin::Object(o) = &gone.origin else {
+            panic!("not an object")
+        };
+        let e = o
+            .open()
+            .unwrap()
+            .read_to_string(&mut String::new())
+            .unwrap_err();
+        assert!(e.to_string().to_lowercase().contains("not found"), "{e}");
+        assert_eq!(read(&l.next_object().unwrap().unwrap()), "1\n");
+    }
 
     #[test]
     fn object_urls_are_told_from_paths() {
