@@ -13,6 +13,9 @@ pub mod moto;
 /// tansu, a Kafka-protocol broker.
 pub mod tansu;
 
+/// Pub/Sub push as Google sends it: a JWKS, tokens, envelopes.
+pub mod pubsub;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -10,6 +10,10 @@
 //!   member's lease, joins under its name and reads on from its committed
 //!   offsets.
 //!
+//! - the same `pubsub-push` source on both, as behind a load balancer: the
+//!   instance Pub/Sub pushed to is killed with `kill -9` mid-stream, and
+//!   Pub/Sub's redeliveries of everything land on the other.
+//!
 //! Either way every event gives its alerts exactly once, as `kadet scan`
 //! gives them.
 
@@ -317,6 +321,64 @@ fn the_kafka_reader_dies_and_the_other_instance_takes_its_member() {
             .map(|s| s.log())
             .collect::<String>()
     );
+    let repeated: Vec<&String> = got
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(id, _)| id)
+        .collect();
+    assert!(repeated.is_empty(), "alerts delivered twice: {repeated:?}");
+}
+
+#[test]
+fn the_pushed_instance_dies_and_redeliveries_to_the_other_alert_once() {
+    use crate::common::pubsub::*;
+    let _serial = crate::one_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let nats = NatsServer::start(&dir.path().join("nats"));
+    let signer = Signer::new(KID);
+    let jwks = serve_jwks(signer.jwks.clone());
+    let entries = log_entries();
+    let all = dir.path().join("all.jsonl");
+    std::fs::write(
+        &all,
+        entries.iter().map(|e| format!("{e}\n")).collect::<String>(),
+    )
+    .unwrap();
+    let want: BTreeSet<String> = scan_ids_in_cluster(&all, "gke-demo").into_iter().collect();
+    assert!(want.len() >= 4, "the entries should give alerts: {want:?}");
+    let (hook, rx) = receiver_with_headers();
+    let start = |i: usize| {
+        let text = format!(
+            "[listen]\naddress = \"127.0.0.1:0\"\n[state]\ndir = {:?}\n\
+             [detection]\nlateness_secs = 2\nidle_release_secs = 1\n\
+             [cluster]\nnats_url = {:?}\nreplicas = 1\nack_wait_secs = 3\nmax_deliver = 4\n\
+             lease_secs = 3\nsnapshot_interval_ms = 200\npublish_timeout_ms = 15000\n\
+             [[sinks]]\ntype = \"webhook\"\nurl = {hook:?}\nbackoff_ms = 50\n\
+             [[sources]]\nname = \"gke\"\ntype = \"pubsub-push\"\ncluster = \"gke-demo\"\n\
+             audience = \"{AUDIENCE}\"\nservice_accounts = [\"{PUSHER}\"]\njwks_url = \"{jwks}\"\n",
+            dir.path().join(format!("state-{i}")),
+            nats.url(),
+        );
+        let p = dir.path().join(format!("kadet-{i}.toml"));
+        std::fs::write(&p, text).unwrap();
+        Server::start(&p, dir.path())
+    };
+    let (first, second) = (start(0), start(1));
+    let token = signer.token(|_| {});
+    for (i, e) in entries[..entries.len() / 2].iter().enumerate() {
+        let (code, text) = push(&first, "gke", Some(&token), &envelope(&format!("m{i}"), e));
+        assert_eq!(code, 200, "{text}");
+    }
+    first.kill9();
+    // Pub/Sub saw no answer to what was in flight and redelivers; the load
+    // balancer sends it all to the instance still up.
+    for (i, e) in entries.iter().enumerate() {
+        let (code, text) = push(&second, "gke", Some(&token), &envelope(&format!("m{i}"), e));
+        assert_eq!(code, 200, "{text}");
+    }
+    let got = wait_for_alerts(&rx, &want, Duration::from_secs(120));
+    let ids: BTreeSet<String> = got.keys().cloned().collect();
+    assert_eq!(ids, want, "the alerts of kadet scan:\n{}", second.log());
     let repeated: Vec<&String> = got
         .iter()
         .filter(|(_, n)| **n > 1)

@@ -118,13 +118,18 @@ impl Member {
         let claims = self.wiring.claims.clone();
         let mut waiting_since = Instant::now();
         while !*stop.borrow() {
-            if self.may_take(waiting_since) && claims.hold(&claim).await != Held::Elsewhere {
-                self.held_here.fetch_add(1, Ordering::AcqRel);
-                tracing::info!(source = %self.cfg.name, member = %name, "this instance reads the group member");
-                self.read(&name, &claim, &stop).await;
+            if self.reserve(waiting_since) {
+                let ours = claims.hold(&claim).await != Held::Elsewhere;
+                if ours {
+                    tracing::info!(source = %self.cfg.name, member = %name, "this instance reads the group member");
+                    self.read(&name, &claim, &stop).await;
+                    waiting_since = Instant::now();
+                }
                 self.held_here.fetch_sub(1, Ordering::AcqRel);
-                waiting_since = Instant::now();
-                continue;
+                if ours {
+                    // Stopped, or the claim was lost: look again at once.
+                    continue;
+                }
             }
             // Standing by is not being stuck.
             self.health.progressed();
@@ -136,13 +141,18 @@ impl Member {
         claims.release(&claim).await;
     }
 
-    /// An instance reading none of the source's members takes one at once;
-    /// one reading k waits k claim times first, so that instances started
+    /// Whether to try for this member now, counted as held while trying
+    /// (so that two members of one instance never both try as its first).
+    /// An instance reading none of the source's members tries at once; one
+    /// reading k waits k claim times first, so that instances started
     /// together each take some, and a dead instance's members still find a
     /// reader.
-    fn may_take(&self, waiting_since: Instant) -> bool {
-        let held = self.held_here.load(Ordering::Acquire) as u32;
-        held == 0 || waiting_since.elapsed() >= self.wiring.claims.lasts() * held
+    fn reserve(&self, waiting_since: Instant) -> bool {
+        reserve(
+            &self.held_here,
+            self.wiring.claims.lasts(),
+            waiting_since.elapsed(),
+        )
     }
 
     /// Reads as member `name` until stopped or the claim is lost.
@@ -165,6 +175,17 @@ impl Member {
             }
         }
     }
+}
+
+/// [`Member::reserve`]: `held_here` members held (or being tried for) by
+/// this instance, claims lasting `lasts`, this member waited `waited`.
+fn reserve(held_here: &AtomicUsize, lasts: Duration, waited: Duration) -> bool {
+    let held = held_here.load(Ordering::Acquire);
+    let patient = held == 0 || waited >= lasts * held as u32;
+    patient
+        && held_here
+            .compare_exchange(held, held + 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
 }
 
 #[cfg(test)]
@@ -199,6 +220,20 @@ mod tests {
             member("aks", 2),
             ("aks/reader-2".into(), "aks-reader-2".into())
         );
+    }
+
+    #[test]
+    fn an_instance_tries_for_a_first_member_at_once_and_for_more_after_waiting() {
+        let held = AtomicUsize::new(0);
+        let lasts = Duration::from_secs(10);
+        assert!(reserve(&held, lasts, Duration::ZERO));
+        // The other members of the instance, started with it, must wait.
+        assert!(!reserve(&held, lasts, Duration::ZERO));
+        assert!(!reserve(&held, lasts, Duration::from_secs(9)));
+        assert!(reserve(&held, lasts, Duration::from_secs(10)));
+        assert_eq!(held.load(Ordering::Acquire), 2);
+        assert!(!reserve(&held, lasts, Duration::from_secs(19)));
+        assert!(reserve(&held, lasts, Duration::from_secs(20)));
     }
 
     #[test]
