@@ -18,21 +18,25 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The `kadet policy` runs the tests judge: the built-in pack, and
+/// everything kadet ships (disabled rules and the Sigma rules too).
+const POLICY_RUNS: [&[&str]; 2] = [
+    &["policy"],
+    &[
+        "policy",
+        "--include-disabled",
+        "--rules",
+        "builtin",
+        "--rules",
+        "../../rules/sigma",
+    ],
+];
+
 #[test]
 fn the_written_policy_leaves_every_rule_seeing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    for args in [
-        vec!["policy"],
-        vec![
-            "policy",
-            "--include-disabled",
-            "--rules",
-            "builtin",
-            "--rules",
-            "../../rules/sigma",
-        ],
-    ] {
-        let out = kadet().args(&args).output().expect("runs");
+    for args in POLICY_RUNS {
+        let out = kadet().args(args).output().expect("runs");
         assert!(
             out.status.success(),
             "{}",
@@ -49,7 +53,7 @@ fn the_written_policy_leaves_every_rule_seeing() {
         let file = dir.path().join("policy.yaml");
         std::fs::write(&file, &text).expect("writes");
         let check = kadet()
-            .args(&args)
+            .args(args)
             .arg("--check")
             .arg(&file)
             .output()
@@ -156,25 +160,13 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 fn kube_apiserver_loads_every_policy_kadet_writes_or_documents() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut files = Vec::new();
-    for (name, args) in [
-        ("default.yaml", vec!["policy"]),
-        (
-            "everything.yaml",
-            vec![
-                "policy",
-                "--include-disabled",
-                "--rules",
-                "builtin",
-                "--rules",
-                "../../rules/sigma",
-            ],
-        ),
-    ] {
-        let out = kadet().args(&args).output().expect("runs");
+    for (i, args) in POLICY_RUNS.iter().enumerate() {
+        let out = kadet().args(*args).output().expect("runs");
         assert!(out.status.success());
+        let name = format!("written-{i}.yaml");
         files.push(write(
             dir.path(),
-            name,
+            &name,
             &String::from_utf8_lossy(&out.stdout),
         ));
     }

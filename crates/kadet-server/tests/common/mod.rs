@@ -461,6 +461,37 @@ pub fn event_list(items: &[serde_json::Value]) -> String {
     serde_json::json!({ "kind": "EventList", "apiVersion": "audit.k8s.io/v1", "metadata": {}, "items": items }).to_string()
 }
 
+/// Asserts that the alerts delivered (`got`: alert id and how often it
+/// came) are `want`, each once; `context` (the instances' logs, say) is
+/// shown when they are not.
+pub fn assert_alerts_once(
+    got: &std::collections::BTreeMap<String, usize>,
+    want: &std::collections::BTreeSet<String>,
+    context: &str,
+) {
+    let ids: std::collections::BTreeSet<String> = got.keys().cloned().collect();
+    assert_eq!(&ids, want, "the alerts of kadet scan:\n{context}");
+    let repeated: Vec<&String> = got
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(id, _)| id)
+        .collect();
+    assert!(repeated.is_empty(), "alerts delivered twice: {repeated:?}");
+}
+
+/// The alert ids `kadet scan` gives for `lines`, written to
+/// `dir/all.jsonl`, when their events come from `cluster`.
+pub fn scan_ids_of_lines(
+    dir: &Path,
+    lines: &[String],
+    cluster: &str,
+) -> std::collections::BTreeSet<String> {
+    let all = dir.join("all.jsonl");
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&all, text).expect("writes the events");
+    scan_ids_in_cluster(&all, cluster).into_iter().collect()
+}
+
 /// Alert ids `kadet scan` finds in a JSON-lines file of events.
 pub fn scan_ids(file: &Path) -> Vec<String> {
     scan_ids_with(file, &[])

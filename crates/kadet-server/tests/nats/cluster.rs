@@ -145,14 +145,7 @@ fn crash_kill_9_one_instance_mid_stream_loses_nothing() {
     }
     send_all(&servers, rest);
     let got = wait_alerts(&rx, &want);
-    let ids: BTreeSet<String> = got.keys().cloned().collect();
-    assert_eq!(ids, want, "the alerts of kadet scan");
-    let repeated: Vec<&String> = got
-        .iter()
-        .filter(|(_, n)| **n > 1)
-        .map(|(id, _)| id)
-        .collect();
-    assert!(repeated.is_empty(), "alerts delivered twice: {repeated:?}");
+    assert_alerts_once(&got, &want, "");
 }
 
 #[test]

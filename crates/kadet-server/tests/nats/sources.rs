@@ -77,13 +77,7 @@ fn the_reader_dies_and_the_other_instance_reads_on_without_loss_or_repeat() {
     )
     .unwrap();
     let evs = events();
-    let all = dir.path().join("all.jsonl");
-    std::fs::write(
-        &all,
-        evs.iter().map(|e| format!("{e}\n")).collect::<String>(),
-    )
-    .unwrap();
-    let want: BTreeSet<String> = scan_ids_in_cluster(&all, "eks-prod").into_iter().collect();
+    let want = scan_ids_of_lines(dir.path(), &evs, "eks-prod");
     assert!(want.len() > 10, "{}", want.len());
 
     let (hook, rx) = receiver_with_headers();
@@ -156,14 +150,7 @@ fn the_reader_dies_and_the_other_instance_reads_on_without_loss_or_repeat() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let ids: BTreeSet<String> = got.keys().cloned().collect();
-    assert_eq!(ids, want, "the alerts of kadet scan");
-    let repeated: Vec<&String> = got
-        .iter()
-        .filter(|(_, n)| **n > 1)
-        .map(|(id, _)| id)
-        .collect();
-    assert!(repeated.is_empty(), "alerts delivered twice: {repeated:?}");
+    assert_alerts_once(&got, &want, "");
 }
 
 /// Alert ids delivered to the hook until they are `want` (or time runs
@@ -242,13 +229,7 @@ fn the_kafka_reader_dies_and_the_other_instance_takes_its_member() {
         .create()
         .unwrap();
     let evs = events();
-    let all = dir.path().join("all.jsonl");
-    std::fs::write(
-        &all,
-        evs.iter().map(|e| format!("{e}\n")).collect::<String>(),
-    )
-    .unwrap();
-    let want: BTreeSet<String> = scan_ids_in_cluster(&all, "aks-prod").into_iter().collect();
+    let want = scan_ids_of_lines(dir.path(), &evs, "aks-prod");
     // One key: one partition, in order (across partitions, order is only
     // as good as the lateness allowed).
     let produce = |msgs: &[String]| {
@@ -310,23 +291,8 @@ fn the_kafka_reader_dies_and_the_other_instance_takes_its_member() {
             "{member}:\n{survivor}"
         );
     }
-    let ids: BTreeSet<String> = got.keys().cloned().collect();
-    assert_eq!(
-        ids,
-        want,
-        "the alerts of kadet scan:\n{}",
-        servers
-            .iter()
-            .flatten()
-            .map(|s| s.log())
-            .collect::<String>()
-    );
-    let repeated: Vec<&String> = got
-        .iter()
-        .filter(|(_, n)| **n > 1)
-        .map(|(id, _)| id)
-        .collect();
-    assert!(repeated.is_empty(), "alerts delivered twice: {repeated:?}");
+    let logs: String = servers.iter().flatten().map(|s| s.log()).collect();
+    assert_alerts_once(&got, &want, &logs);
 }
 
 #[test]
@@ -338,13 +304,7 @@ fn the_pushed_instance_dies_and_redeliveries_to_the_other_alert_once() {
     let signer = Signer::new(KID);
     let jwks = serve_jwks(signer.jwks.clone());
     let entries = log_entries();
-    let all = dir.path().join("all.jsonl");
-    std::fs::write(
-        &all,
-        entries.iter().map(|e| format!("{e}\n")).collect::<String>(),
-    )
-    .unwrap();
-    let want: BTreeSet<String> = scan_ids_in_cluster(&all, "gke-demo").into_iter().collect();
+    let want = scan_ids_of_lines(dir.path(), &entries, "gke-demo");
     assert!(want.len() >= 4, "the entries should give alerts: {want:?}");
     let (hook, rx) = receiver_with_headers();
     let start = |i: usize| {
@@ -377,12 +337,5 @@ fn the_pushed_instance_dies_and_redeliveries_to_the_other_alert_once() {
         assert_eq!(code, 200, "{text}");
     }
     let got = wait_for_alerts(&rx, &want, Duration::from_secs(120));
-    let ids: BTreeSet<String> = got.keys().cloned().collect();
-    assert_eq!(ids, want, "the alerts of kadet scan:\n{}", second.log());
-    let repeated: Vec<&String> = got
-        .iter()
-        .filter(|(_, n)| **n > 1)
-        .map(|(id, _)| id)
-        .collect();
-    assert!(repeated.is_empty(), "alerts delivered twice: {repeated:?}");
+    assert_alerts_once(&got, &want, &second.log());
 }
