@@ -49,6 +49,7 @@
 //!   literal or marker (or of a backslash, for JSON inside a JSON string) is
 //!   passed to every rule.
 
+mod clause_search;
 mod clauses;
 mod ip_scan;
 mod literals;
@@ -60,6 +61,7 @@ use mask::{ABSENT, PRESENT, UNKNOWN};
 
 use crate::rule::Rule;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
+use clause_search::ClauseSearches;
 use clauses::{rule_clauses, RuleClauses};
 use ip_scan::find_non_private_ips;
 use kadet_event::LogType;
@@ -143,6 +145,8 @@ pub struct Prefilter {
     ac: Option<AhoCorasick>,
     /// Per rule, per log type (in [`LogType::ALL`] order).
     requirements: Vec<[Requirement; 4]>,
+    /// One search for each clause of several literals.
+    clause_searches: ClauseSearches,
     /// Per pattern of `ac`: what it stands for.
     ac_kinds: Vec<PatternKind>,
     /// Bytes that occur in literals and markers (for the escape check).
@@ -192,6 +196,7 @@ impl Prefilter {
         let disabled = (searcher.ac.is_none() && !literals.is_empty()) || finders.is_none();
         let mut p = Prefilter {
             ac: searcher.ac,
+            clause_searches: ClauseSearches::build(&requirements, &literals),
             requirements,
             ac_kinds: searcher.kinds,
             literal_bytes,
@@ -215,6 +220,7 @@ impl Prefilter {
         Prefilter {
             ac: None,
             requirements: vec![[const { Requirement::Always }; 4]; n_rules],
+            clause_searches: ClauseSearches::default(),
             ac_kinds: Vec::new(),
             literal_bytes: [false; 128],
             finders: Vec::new(),
@@ -356,7 +362,7 @@ impl Prefilter {
                     continue;
                 };
                 for &r in &plan.anchor_rules[l] {
-                    if !mask.bits[r] && self.verify(&self.requirements[r][ti], line, mask) {
+                    if !mask.bits[r] && self.verify(r, ti, line, mask) {
                         mask.set(r);
                     }
                 }
@@ -369,14 +375,17 @@ impl Prefilter {
         }
     }
 
-    /// True when `line` satisfies every clause (looking literals up once).
-    fn verify(&self, req: &Requirement, line: &[u8], mask: &mut RuleMask) -> bool {
-        let clauses = match req {
+    /// True when `line` satisfies every clause of rule `r` for log type
+    /// index `ti` (looking literals up once).
+    fn verify(&self, r: usize, ti: usize, line: &[u8], mask: &mut RuleMask) -> bool {
+        let clauses = match &self.requirements[r][ti] {
             Requirement::Never => return false,
             Requirement::Always => return true,
             Requirement::Clauses(c) => c,
         };
-        clauses.iter().all(|clause| {
+        clauses.iter().enumerate().all(|(i, clause)| {
+            self.clause_searches
+                .prepare(r, ti, i, line, &mut mask.found);
             clause.iter().any(|&l| {
                 if mask.found[l] == UNKNOWN {
                     mask.found[l] = if self.finders[l].is_in(line, &mut mask.lowered) {
@@ -424,7 +433,7 @@ impl Prefilter {
         }
         let ti = type_index(log_type);
         for r in 0..self.n_rules {
-            if self.verify(&self.requirements[r][ti], bytes, mask) {
+            if self.verify(r, ti, bytes, mask) {
                 mask.set(r);
             }
         }
