@@ -116,14 +116,21 @@ impl Member {
     async fn run(self, mut stop: watch::Receiver<bool>) {
         let (claim, name) = member(&self.cfg.name, self.slot);
         let claims = self.wiring.claims.clone();
-        let mut waiting_since = Instant::now();
+        // Since when this instance waits for the member; `None` while the
+        // claim is still its own.
+        let mut waiting_since = Some(Instant::now());
         while !*stop.borrow() {
             if self.reserve(waiting_since) {
                 let ours = claims.hold(&claim).await != Held::Elsewhere;
                 if ours {
                     tracing::info!(source = %self.cfg.name, member = %name, "this instance reads the group member");
-                    self.read(&name, &claim, &stop).await;
-                    waiting_since = Instant::now();
+                    let ran = self.read(&name, &claim, &stop).await;
+                    // A reader also stops when the claim lapsed and this
+                    // instance took it anew (a new consumer is needed):
+                    // then it reads again at once, since waiting would let
+                    // the claim lapse for good.
+                    let kept = ran && claims.hold(&claim).await != Held::Elsewhere;
+                    waiting_since = if kept { None } else { Some(Instant::now()) };
                 }
                 self.held_here.fetch_sub(1, Ordering::AcqRel);
                 if ours {
@@ -146,17 +153,19 @@ impl Member {
     /// An instance reading none of the source's members tries at once; one
     /// reading k waits k claim times first, so that instances started
     /// together each take some, and a dead instance's members still find a
-    /// reader.
-    fn reserve(&self, waiting_since: Instant) -> bool {
+    /// reader. A member whose claim is still this instance's (`None`) is
+    /// tried at once.
+    fn reserve(&self, waiting_since: Option<Instant>) -> bool {
         reserve(
             &self.held_here,
             self.wiring.claims.lasts(),
-            waiting_since.elapsed(),
+            waiting_since.map(|t| t.elapsed()),
         )
     }
 
-    /// Reads as member `name` until stopped or the claim is lost.
-    async fn read(&self, name: &str, claim: &str, stop: &watch::Receiver<bool>) {
+    /// Reads as member `name` until stopped or the claim is lost; `false`
+    /// when it could not join the group (the claim is given up then).
+    async fn read(&self, name: &str, claim: &str, stop: &watch::Receiver<bool>) -> bool {
         let reader = Reader::new(
             &self.cfg,
             self.wiring.clone(),
@@ -165,23 +174,28 @@ impl Member {
             Some(claim.to_string()),
         );
         match reader {
-            Ok(r) => r.run(stop.clone()).await,
+            Ok(r) => {
+                r.run(stop.clone()).await;
+                true
+            }
             Err(e) => {
                 let why = format!("cannot join the group as {name}: {e:#}");
                 tracing::warn!(source = %self.cfg.name, "{why}");
                 self.health.failed(why);
                 self.wiring.claims.release(claim).await;
                 tokio::time::sleep(Duration::from_secs(1)).await;
+                false
             }
         }
     }
 }
 
 /// [`Member::reserve`]: `held_here` members held (or being tried for) by
-/// this instance, claims lasting `lasts`, this member waited `waited`.
-fn reserve(held_here: &AtomicUsize, lasts: Duration, waited: Duration) -> bool {
+/// this instance, claims lasting `lasts`, this member waited `waited`
+/// (`None`: its claim is this instance's still).
+fn reserve(held_here: &AtomicUsize, lasts: Duration, waited: Option<Duration>) -> bool {
     let held = held_here.load(Ordering::Acquire);
-    let patient = held == 0 || waited >= lasts * held as u32;
+    let patient = waited.is_none_or(|w| held == 0 || w >= lasts * held as u32);
     patient
         && held_here
             .compare_exchange(held, held + 1, Ordering::AcqRel, Ordering::Acquire)
@@ -226,14 +240,25 @@ mod tests {
     fn an_instance_tries_for_a_first_member_at_once_and_for_more_after_waiting() {
         let held = AtomicUsize::new(0);
         let lasts = Duration::from_secs(10);
-        assert!(reserve(&held, lasts, Duration::ZERO));
+        let waited = |secs| Some(Duration::from_secs(secs));
+        assert!(reserve(&held, lasts, waited(0)));
         // The other members of the instance, started with it, must wait.
-        assert!(!reserve(&held, lasts, Duration::ZERO));
-        assert!(!reserve(&held, lasts, Duration::from_secs(9)));
-        assert!(reserve(&held, lasts, Duration::from_secs(10)));
+        assert!(!reserve(&held, lasts, waited(0)));
+        assert!(!reserve(&held, lasts, waited(9)));
+        assert!(reserve(&held, lasts, waited(10)));
         assert_eq!(held.load(Ordering::Acquire), 2);
-        assert!(!reserve(&held, lasts, Duration::from_secs(19)));
-        assert!(reserve(&held, lasts, Duration::from_secs(20)));
+        assert!(!reserve(&held, lasts, waited(19)));
+        assert!(reserve(&held, lasts, waited(20)));
+    }
+
+    #[test]
+    fn a_member_whose_claim_is_still_held_is_tried_again_at_once() {
+        // Its reader stopped because the claim lapsed and was taken anew:
+        // waiting the patience of a member not held would let it lapse.
+        let held = AtomicUsize::new(2);
+        let lasts = Duration::from_secs(10);
+        assert!(reserve(&held, lasts, None));
+        assert_eq!(held.load(Ordering::Acquire), 3);
     }
 
     #[test]
