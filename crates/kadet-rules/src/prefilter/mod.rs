@@ -14,7 +14,9 @@
 //!    for case-sensitive literals), restarted one byte after each match so
 //!    overlapping literals are all seen;
 //! 2. for each line with an anchor, the rules anchored there have their
-//!    other clauses checked with a substring search on that line only.
+//!    other clauses checked on that line only: a substring search per
+//!    literal, or one multi-pattern search for a clause of several
+//!    (`clause_search`).
 //!
 //! Lines with no anchor are passed over unless some rule must see every
 //! record of the log type such lines decode to (the *presumed* type: plain
