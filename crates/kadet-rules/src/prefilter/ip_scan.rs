@@ -10,8 +10,8 @@ use crate::expr::is_private;
 /// with the hex digits of a `\uXXXX` escape (trimmed whitespace) glued
 /// before it. Runs of IPv6 characters need two colons.
 pub(super) fn find_non_private_ips(text: &[u8], mut found: impl FnMut(usize) -> bool) {
-    if scan(text, &IPV4, parse_dotted_quad, &mut found) {
-        scan(text, &IPV6, parse_v6, &mut found);
+    if scan(text, &IPV4, &mut found) {
+        scan(text, &IPV6, &mut found);
     }
 }
 
@@ -27,6 +27,8 @@ struct Family {
     max_len: usize,
     /// Its characters in [`ADDRESS_BYTES`].
     class: u8,
+    /// Reads a run of them.
+    parse: fn(&[u8]) -> Option<std::net::IpAddr>,
 }
 
 const IPV4: Family = Family {
@@ -35,6 +37,7 @@ const IPV4: Family = Family {
     max_gap: 4,
     max_len: 15,
     class: V4,
+    parse: parse_dotted_quad,
 };
 
 const IPV6: Family = Family {
@@ -43,6 +46,7 @@ const IPV6: Family = Family {
     max_gap: 5,
     max_len: 45,
     class: V6,
+    parse: parse_v6,
 };
 
 /// Address characters: [`V4`] for IPv4 text (digits, `.`), [`V6`] for IPv6
@@ -72,12 +76,7 @@ static ADDRESS_BYTES: [u8; 256] = {
 /// (a group is at most 3 digits, or 4 hex digits), so only a separator
 /// followed that closely by the next one is looked at: a colon is in every
 /// few bytes of JSON, nearly always far from the next one.
-fn scan(
-    text: &[u8],
-    family: &Family,
-    parse: impl Fn(&[u8]) -> Option<std::net::IpAddr>,
-    found: &mut impl FnMut(usize) -> bool,
-) -> bool {
+fn scan(text: &[u8], family: &Family, found: &mut impl FnMut(usize) -> bool) -> bool {
     let Family {
         sep,
         max_gap,
@@ -103,7 +102,7 @@ fn scan(
             e += 1;
         }
         done = e;
-        if is_public_address(text, s, e, family, &parse) && !found(s) {
+        if is_public_address(text, s, e, family) && !found(s) {
             return false;
         }
     }
@@ -113,13 +112,7 @@ fn scan(
 /// True when the run of address characters `text[s..e]` is the text of a
 /// non-private address of `family`, perhaps after the hex digits of a
 /// `\uXXXX` escape glued before it.
-fn is_public_address(
-    text: &[u8],
-    s: usize,
-    e: usize,
-    family: &Family,
-    parse: impl Fn(&[u8]) -> Option<std::net::IpAddr>,
-) -> bool {
+fn is_public_address(text: &[u8], s: usize, e: usize, family: &Family) -> bool {
     let run = &text[s..e];
     if run.len() > family.max_len + 4
         || run.iter().filter(|&&b| b == family.sep).count() < family.min_seps
@@ -138,7 +131,7 @@ fn is_public_address(
     [0, glued]
         .into_iter()
         .filter(|&k| k <= run.len())
-        .any(|k| parse(&run[k..]).is_some_and(|ip| !is_private(ip)))
+        .any(|k| (family.parse)(&run[k..]).is_some_and(|ip| !is_private(ip)))
 }
 
 /// Parses IPv6 text. It has a `::` or at least six colons (seven, or six
@@ -215,9 +208,7 @@ mod tests {
     /// separator, checked (the scan without the gap test).
     fn every_run(text: &[u8]) -> Vec<usize> {
         let mut out = Vec::new();
-        type Parse = fn(&[u8]) -> Option<std::net::IpAddr>;
-        let families: [(&Family, Parse); 2] = [(&IPV4, parse_dotted_quad), (&IPV6, parse_v6)];
-        for (family, parse) in families {
+        for family in [&IPV4, &IPV6] {
             let in_run = |b: u8| ADDRESS_BYTES[usize::from(b)] & family.class != 0;
             for at in memchr::memchr_iter(family.sep, text) {
                 let (mut s, mut e) = (at, at + 1);
@@ -227,7 +218,7 @@ mod tests {
                 while e < text.len() && in_run(text[e]) {
                     e += 1;
                 }
-                if is_public_address(text, s, e, family, parse) {
+                if is_public_address(text, s, e, family) {
                     out.push(s);
                 }
             }
