@@ -421,6 +421,25 @@ impl<'r> Evaluator<'r> {
                 .or_default() += 1;
             return true;
         }
+        let mut hits: Vec<usize> = Vec::new();
+        let mut suppressed: Vec<(usize, usize)> = Vec::new();
+        for i in mask.iter() {
+            match self.rules[i].verdict(&ev) {
+                Verdict::Match => hits.push(i),
+                Verdict::Suppressed(x) => suppressed.push((i, x)),
+                Verdict::NoMatch => {}
+            }
+        }
+        // A body a rule read would not parse: the record is skipped, as
+        // the whole parse would have skipped it.
+        if let Some(e) = ev.body_error() {
+            *res.stats.skipped.entry(e.reason).or_default() += 1;
+            keep_skip(&mut res.skips, e.at(raw.meta.location.clone()));
+            return true;
+        }
+        for key in suppressed {
+            *res.stats.suppressed.entry(key).or_default() += 1;
+        }
         *res.stats
             .events_by_type
             .entry(ev.meta.log_type)
@@ -428,14 +447,6 @@ impl<'r> Evaluator<'r> {
         if let Some(t) = ev.time {
             if res.max_time.is_none_or(|m| t > m) {
                 res.max_time = Some(t);
-            }
-        }
-        let mut hits: Vec<usize> = Vec::new();
-        for i in mask.iter() {
-            match self.rules[i].verdict(&ev) {
-                Verdict::Match => hits.push(i),
-                Verdict::Suppressed(x) => *res.stats.suppressed.entry((i, x)).or_default() += 1,
-                Verdict::NoMatch => {}
             }
         }
         drop(ev);

@@ -108,6 +108,11 @@ pub struct DecodeError {
 impl DecodeError {
     /// Classifies a JSON parser error.
     pub fn from_json(e: serde_json::Error) -> DecodeError {
+        Self::from_json_ref(&e)
+    }
+
+    /// [`DecodeError::from_json`] of a borrowed error.
+    pub fn from_json_ref(e: &serde_json::Error) -> DecodeError {
         let text = e.to_string();
         let reason = if text.contains("recursion limit") {
             SkipReason::TooDeep

@@ -2,7 +2,7 @@
 
 pub use crate::location::Location;
 use crate::time::EventTime;
-use crate::value::Value;
+use crate::value::{Deferred, Value};
 use std::cell::OnceCell;
 use std::fmt;
 
@@ -131,7 +131,8 @@ impl<'a> RawEvent<'a> {
         if self.shape != BodyShape::Audit || self.body.len() > max_event_bytes {
             return None;
         }
-        let (audit, plain) = Value::from_slice_keys_plain(&self.body, keys).ok()?;
+        let (audit, deferred, plain) =
+            Value::from_slice_keys_plain(&self.body, keys, &BODY_KEYS).ok()?;
         if !plain.is_plain() {
             return None;
         }
@@ -141,21 +142,24 @@ impl<'a> RawEvent<'a> {
             shape: self.shape,
             time,
             audit,
+            deferred,
             record_bytes: self.record.as_deref(),
             record: OnceCell::new(),
         })
     }
 
     /// Parses the body, keeping only the top-level Event members in `keys`
-    /// (plus the timestamps) when given. GKE and foreign records are always
-    /// parsed whole, since their canonical form is built from many fields.
+    /// (plus the timestamps) when given, the request and response bodies
+    /// among them parsed only when read ([`BODY_KEYS`]). GKE and foreign
+    /// records are always parsed whole, since their canonical form is built
+    /// from many fields.
     pub fn parse_keys(
         &self,
         keys: Option<&[&str]>,
     ) -> Result<CanonicalEvent<'_>, crate::DecodeError> {
-        let parsed = match (keys, self.shape) {
-            (Some(keys), BodyShape::Audit) => Value::from_slice_keys(&self.body, keys),
-            _ => Value::from_slice(&self.body),
+        let (parsed, deferred) = match (keys, self.shape) {
+            (Some(keys), BodyShape::Audit) => Value::from_slice_keys(&self.body, keys, &BODY_KEYS),
+            _ => Value::from_slice(&self.body).map(|v| (v, Vec::new())),
         }
         .map_err(crate::DecodeError::from_json)?;
         if !matches!(parsed, Value::Object(_)) {
@@ -171,11 +175,18 @@ impl<'a> RawEvent<'a> {
             shape: self.shape,
             time,
             audit,
+            deferred,
             record_bytes: self.record.as_deref(),
             record: OnceCell::new(),
         })
     }
 }
+
+/// The top-level Event members a partial parse keeps as text until a rule
+/// reads them: the request and response bodies. They hold most of an
+/// event's bytes when they are logged, and most rules that name them refuse
+/// the event on its verb, resource or user first.
+pub const BODY_KEYS: [&str; 2] = ["requestObject", "responseObject"];
 
 /// Fields kadet derives from an event, each with the top-level Event keys
 /// it is computed from (what a partial parse must read for it):
@@ -226,8 +237,11 @@ pub struct CanonicalEvent<'a> {
     /// Event time: the Event's stageTimestamp, else requestReceivedTimestamp,
     /// else the source envelope's timestamp.
     pub time: Option<EventTime>,
-    /// The canonical Event.
+    /// The canonical Event. After a partial parse, the members in
+    /// [`BODY_KEYS`] are not here but in `deferred`: read top-level
+    /// members with [`CanonicalEvent::member`].
     pub audit: Value<'a>,
+    deferred: Vec<Deferred<'a>>,
     record_bytes: Option<&'a [u8]>,
     record: OnceCell<Option<Value<'a>>>,
 }
@@ -240,12 +254,33 @@ impl<'a> CanonicalEvent<'a> {
             .as_ref()
     }
 
+    /// The top-level member `key` of the canonical Event, parsing it first
+    /// if a partial parse kept it as text.
+    pub fn member(&self, key: &str) -> Option<&Value<'a>> {
+        self.audit.get(key).or_else(|| {
+            self.deferred
+                .iter()
+                .find(|d| d.key() == key)
+                .and_then(Deferred::value)
+        })
+    }
+
+    /// After a partial parse: why a body a rule read could not be parsed
+    /// (nested too deep for a tree), if one could not. The record must then
+    /// be skipped with that reason, as a whole parse would have.
+    pub fn body_error(&self) -> Option<crate::DecodeError> {
+        self.deferred
+            .iter()
+            .find_map(Deferred::error)
+            .map(crate::DecodeError::from_json_ref)
+    }
+
     /// Resolves the first key of a path: the canonical Event first, then
     /// kadet's source fields (`p_log_type`, `p_source_label`, `p_event_time`)
     /// and derived ones ([`DERIVED_FIELDS`]), then the source record.
     pub fn lookup_root(&self, key: &str) -> Option<std::borrow::Cow<'_, Value<'a>>> {
         use std::borrow::Cow;
-        if let Some(v) = self.audit.get(key) {
+        if let Some(v) = self.member(key) {
             return Some(Cow::Borrowed(v));
         }
         match key {
@@ -261,7 +296,10 @@ impl<'a> CanonicalEvent<'a> {
                 }
             }
             "p_exec_command" => {
-                if let Some(c) = crate::exec_command::exec_command(&self.audit) {
+                if let Some(c) = crate::exec_command::exec_command(
+                    self.member("requestURI"),
+                    self.member("requestObject"),
+                ) {
                     return Some(Cow::Owned(Value::from(c.as_str())));
                 }
             }
@@ -287,7 +325,8 @@ impl<'a> CanonicalEvent<'a> {
 
     /// A string field of the Event by path of object keys.
     pub fn str_at(&self, keys: &[&str]) -> Option<&str> {
-        self.audit.pointer(keys).and_then(Value::as_str)
+        let (first, rest) = keys.split_first()?;
+        self.member(first)?.pointer(rest).and_then(Value::as_str)
     }
 
     /// `auditID`, when the source has one.
@@ -298,5 +337,53 @@ impl<'a> CanonicalEvent<'a> {
     /// The cluster name, when known.
     pub fn cluster(&self) -> Option<&str> {
         self.meta.cluster.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(body: &'static str) -> RawEvent<'static> {
+        RawEvent {
+            meta: SourceMeta {
+                log_type: LogType::KubernetesAudit,
+                cluster: None,
+                source_time: None,
+                location: Location::line(std::sync::Arc::from("t"), 1),
+            },
+            body: std::borrow::Cow::Borrowed(body.as_bytes()),
+            shape: BodyShape::Audit,
+            record: None,
+        }
+    }
+
+    #[test]
+    fn a_partial_parse_reads_the_bodies_only_when_asked_and_agrees_with_the_whole() {
+        let r = raw(
+            r#"{"kind":"Event","verb":"create","requestURI":"/api/v1/namespaces/a/pods/b/exec","requestObject":{"command":["nc","-e","/bin/sh"],"metadata":{"name":"b"}},"stageTimestamp":"2024-05-01T10:00:00Z"}"#,
+        );
+        let whole = r.parse().unwrap();
+        let keys = ["verb", "requestURI", "requestObject", "stageTimestamp"];
+        for partial in [
+            r.parse_keys(Some(&keys)).unwrap(),
+            r.parse_plain_keys(&keys, 1 << 20).unwrap(),
+        ] {
+            assert!(partial.audit.get("requestObject").is_none());
+            assert_eq!(
+                partial.member("requestObject"),
+                whole.audit.get("requestObject")
+            );
+            assert_eq!(
+                partial.str_at(&["requestObject", "metadata", "name"]),
+                Some("b")
+            );
+            assert_eq!(
+                partial.lookup_root("p_exec_command").unwrap().as_str(),
+                Some("nc -e /bin/sh")
+            );
+            assert_eq!(partial.time, whole.time);
+            assert!(partial.member("responseObject").is_none());
+        }
     }
 }

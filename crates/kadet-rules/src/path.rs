@@ -171,7 +171,7 @@ impl FieldPath {
         let Some(Segment::Key(first)) = self.segments.first() else {
             return self.resolve_in(ev.root());
         };
-        if let Some(v) = ev.audit.get(first) {
+        if let Some(v) = ev.member(first) {
             return descend(v, &self.segments[1..], self.has_wildcard());
         }
         match ev.lookup_root(first) {

@@ -5,9 +5,9 @@
 //! system namespaces or twelve resources read a record with a body that
 //! many times before (measured in BENCHMARKS.md).
 
-use super::literals::{CI_MARK, NUM_MARK};
+use super::literals::LiteralFinder;
 use super::mask::{ABSENT, PRESENT, UNKNOWN};
-use super::{Requirement, IP_LITERAL};
+use super::Requirement;
 use aho_corasick::packed::{Config, MatchKind, Searcher};
 use std::collections::HashMap;
 
@@ -27,7 +27,7 @@ struct ClauseSearch {
 }
 
 impl ClauseSearch {
-    fn build(literals: &[(usize, &str)]) -> Option<ClauseSearch> {
+    fn build(literals: &[(usize, &[u8])]) -> Option<ClauseSearch> {
         let mut builder = Config::new().match_kind(MatchKind::LeftmostFirst).builder();
         for (_, text) in literals {
             builder.add(text);
@@ -39,11 +39,8 @@ impl ClauseSearch {
     }
 
     /// Searches `bytes` once: the literal found is marked present, or every
-    /// literal absent. Nothing is done when all of them are known.
+    /// literal absent.
     fn mark(&self, bytes: &[u8], found: &mut [u8]) {
-        if self.literals.iter().all(|&l| found[l] != UNKNOWN) {
-            return;
-        }
         match self.searcher.find(bytes) {
             Some(m) => found[self.literals[m.pattern().as_usize()]] = PRESENT,
             None => {
@@ -52,6 +49,21 @@ impl ClauseSearch {
                 }
             }
         }
+    }
+
+    /// True when a search would tell something: no literal is known
+    /// present, and some is not known at all (on a container's events the
+    /// whole-record search has settled every literal already).
+    fn is_worth_running(&self, found: &[u8]) -> bool {
+        let mut unknown = false;
+        for &l in &self.literals {
+            match found[l] {
+                PRESENT => return false,
+                UNKNOWN => unknown = true,
+                _ => {}
+            }
+        }
+        unknown
     }
 }
 
@@ -66,17 +78,14 @@ pub(super) struct ClauseSearches {
 
 impl ClauseSearches {
     /// A search for every clause of `requirements` with enough
-    /// case-sensitive literals (`literals`: the literal texts by id).
-    pub(super) fn build(requirements: &[[Requirement; 4]], literals: &[String]) -> Self {
+    /// case-sensitive literals (`finders`: the literals' finders by id).
+    pub(super) fn build(requirements: &[[Requirement; 4]], finders: &[LiteralFinder]) -> Self {
         let mut searches = Vec::new();
         let mut known: HashMap<Vec<usize>, Option<usize>> = HashMap::new();
         let mut search_for = |clause: &Vec<usize>| {
-            let exact: Vec<(usize, &str)> = clause
+            let exact: Vec<(usize, &[u8])> = clause
                 .iter()
-                .map(|&l| (l, literals[l].as_str()))
-                .filter(|(_, t)| {
-                    *t != IP_LITERAL && !t.starts_with(CI_MARK) && !t.starts_with(NUM_MARK)
-                })
+                .filter_map(|&l| Some((l, finders.get(l)?.exact_text()?)))
                 .collect();
             *known.entry(clause.clone()).or_insert_with(|| {
                 if exact.len() < MIN_LITERALS {
@@ -103,8 +112,8 @@ impl ClauseSearches {
     }
 
     /// Before clause `clause` of rule `rule` (log type index `ti`) is
-    /// checked on `bytes`: when it has a search and none of its literals is
-    /// known present, runs the search and records what it found.
+    /// checked on `bytes`: when it has a search worth running, runs it and
+    /// records what it found.
     pub(super) fn prepare(
         &self,
         rule: usize,
@@ -121,7 +130,7 @@ impl ClauseSearches {
             return;
         };
         let search = &self.searches[*s];
-        if !search.literals.iter().any(|&l| found[l] == PRESENT) {
+        if search.is_worth_running(found) {
             search.mark(bytes, found);
         }
     }
@@ -130,16 +139,23 @@ impl ClauseSearches {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prefilter::IP_LITERAL;
+
+    fn finders(literals: &[&str]) -> Vec<LiteralFinder> {
+        literals
+            .iter()
+            .map(|l| LiteralFinder::new(l).expect("finder"))
+            .collect()
+    }
 
     fn searches(clauses: Vec<Vec<usize>>, literals: &[&str]) -> ClauseSearches {
-        let literals: Vec<String> = literals.iter().map(|s| s.to_string()).collect();
         let req = [
             Requirement::Clauses(clauses),
             Requirement::Never,
             Requirement::Always,
             Requirement::Never,
         ];
-        ClauseSearches::build(&[req], &literals)
+        ClauseSearches::build(&[req], &finders(literals))
     }
 
     #[test]
@@ -162,6 +178,11 @@ mod tests {
         let mut found = vec![PRESENT, UNKNOWN, UNKNOWN];
         s.prepare(0, 0, 0, b"beta", &mut found);
         assert_eq!(found, vec![PRESENT, UNKNOWN, UNKNOWN]);
+        // So does every literal known (a container's event): "beta" is in
+        // the bytes, but the whole record's search said it was not.
+        let mut found = vec![ABSENT; 3];
+        s.prepare(0, 0, 0, b"beta", &mut found);
+        assert_eq!(found, vec![ABSENT; 3]);
     }
 
     #[test]
@@ -183,10 +204,6 @@ mod tests {
 
     #[test]
     fn the_same_clause_in_two_rules_shares_one_search() {
-        let literals: Vec<String> = ["a1", "b2", "c3", "d4"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
         let req = |c: Vec<Vec<usize>>| {
             [
                 Requirement::Clauses(c),
@@ -197,7 +214,7 @@ mod tests {
         };
         let s = ClauseSearches::build(
             &[req(vec![vec![0, 1, 3]]), req(vec![vec![2], vec![0, 1, 3]])],
-            &literals,
+            &finders(&["a1", "b2", "c3", "d4"]),
         );
         assert_eq!(s.searches.len(), 1);
         assert_eq!(s.by_clause[1][0], vec![None, Some(0)]);

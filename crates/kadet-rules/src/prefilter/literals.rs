@@ -182,6 +182,15 @@ impl LiteralFinder {
         })
     }
 
+    /// The text of a case-sensitive literal (the only kind a clause's
+    /// multi-pattern search takes), `None` for the others.
+    pub(super) fn exact_text(&self) -> Option<&[u8]> {
+        match self {
+            LiteralFinder::Exact(f) => Some(f.needle()),
+            _ => None,
+        }
+    }
+
     /// True when the literal is in `bytes` (`lowered` caches its
     /// lower-cased copy for the case-insensitive literals).
     pub(super) fn is_in(&self, bytes: &[u8], lowered: &mut Lowered) -> bool {

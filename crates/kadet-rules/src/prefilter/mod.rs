@@ -196,13 +196,14 @@ impl Prefilter {
         let finders: Option<Vec<LiteralFinder>> =
             literals.iter().map(|l| LiteralFinder::new(l)).collect();
         let disabled = (searcher.ac.is_none() && !literals.is_empty()) || finders.is_none();
+        let finders = finders.unwrap_or_default();
         let mut p = Prefilter {
             ac: searcher.ac,
-            clause_searches: ClauseSearches::build(&requirements, &literals),
+            clause_searches: ClauseSearches::build(&requirements, &finders),
             requirements,
             ac_kinds: searcher.kinds,
             literal_bytes,
-            finders: finders.unwrap_or_default(),
+            finders,
             numbers: literals.iter().map(|l| l.starts_with(NUM_MARK)).collect(),
             line_plan: None,
             n_rules: rules.len(),

@@ -221,6 +221,19 @@ pub struct Wiring {
     pub max_event_bytes: usize,
 }
 
+/// Why a [`Reader`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadEnd {
+    /// Asked to stop.
+    Stopped,
+    /// Its claim lapsed (a long pause) and this instance took it anew: the
+    /// member is still this instance's, to be read again at once by a new
+    /// consumer.
+    ClaimTakenAnew,
+    /// Another instance reads the member now.
+    ClaimLost,
+}
+
 /// One consumer of a source.
 pub struct Reader {
     name: String,
@@ -285,17 +298,20 @@ impl Reader {
 
     /// Reads until `stop` turns true or the claim it reads under is lost,
     /// then closes the consumer (a static member stays in the group, for
-    /// whoever joins under its name next).
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+    /// whoever joins under its name next). Says why it stopped.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) -> ReadEnd {
         tracing::info!(source = %self.name, topics = ?self.topics, "reading Kafka");
         let mut probed = Instant::now();
-        while !*stop.borrow() {
-            if !self.still_claimed().await {
-                break;
+        let end = loop {
+            if *stop.borrow() {
+                break ReadEnd::Stopped;
+            }
+            if let Some(lost) = self.claim_lost().await {
+                break lost;
             }
             let pending = tokio::select! {
                 p = self.collect() => p,
-                _ = stop.changed() => break,
+                _ = stop.changed() => break ReadEnd::Stopped,
             };
             let Some(pending) = pending else {
                 if probed.elapsed() >= PROBE_EVERY {
@@ -305,29 +321,29 @@ impl Reader {
                 continue;
             };
             if !self.store(pending, &mut stop).await {
-                break;
+                break ReadEnd::Stopped;
             }
             self.health.progressed();
-        }
+        };
         // Closing a consumer waits for the brokers: not on a runtime thread.
         let consumer = self.consumer;
         let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
+        end
     }
 
-    /// False once the claim this consumer reads under has gone elsewhere,
-    /// or was lost and taken anew (another instance may have joined under
-    /// the member's name meanwhile, which fences this consumer: a new one
-    /// is needed).
-    async fn still_claimed(&self) -> bool {
-        let Some(claim) = &self.claim else {
-            return true;
-        };
+    /// `None` while the claim this consumer reads under is still held as
+    /// it was; else how it was lost. A claim that lapsed and was taken anew
+    /// is this instance's still, but another instance may have joined under
+    /// the member's name meanwhile, which fences this consumer: a new one is
+    /// needed.
+    async fn claim_lost(&self) -> Option<ReadEnd> {
+        let claim = self.claim.as_ref()?;
         match self.wiring.claims.hold(claim).await {
-            Held::Kept => true,
-            Held::Taken => false,
+            Held::Kept => None,
+            Held::Taken => Some(ReadEnd::ClaimTakenAnew),
             Held::Elsewhere => {
                 tracing::warn!(source = %self.name, claim, "lost the claim: another instance reads this member now");
-                false
+                Some(ReadEnd::ClaimLost)
             }
         }
     }

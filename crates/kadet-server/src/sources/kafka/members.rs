@@ -10,7 +10,7 @@
 //!   same member). The broker's own expiry of dead members is not relied on;
 //! - `static_membership = false`: one dynamic member per instance.
 
-use super::{settings, Reader, Wiring};
+use super::{settings, ReadEnd, Reader, Wiring};
 use crate::config::sources::Kafka;
 use crate::sources::claim::Held;
 use crate::sources::{Health, Places, Sources};
@@ -80,7 +80,10 @@ pub fn start(
                 let _in_runtime = rt.enter();
                 Reader::new(cfg, wiring, name.as_deref(), health(), None)?
             };
-            Ok(vec![rt.spawn(reader.run(stop.clone()))])
+            let stop = stop.clone();
+            Ok(vec![rt.spawn(async move {
+                reader.run(stop).await;
+            })])
         }
         Plan::Claimed(n) => {
             let held_here = Arc::new(AtomicUsize::new(0));
@@ -124,13 +127,15 @@ impl Member {
                 let ours = claims.hold(&claim).await != Held::Elsewhere;
                 if ours {
                     tracing::info!(source = %self.cfg.name, member = %name, "this instance reads the group member");
-                    let ran = self.read(&name, &claim, &stop).await;
+                    let end = self.read(&name, &claim, &stop).await;
                     // A reader also stops when the claim lapsed and this
                     // instance took it anew (a new consumer is needed):
                     // then it reads again at once, since waiting would let
                     // the claim lapse for good.
-                    let kept = ran && claims.hold(&claim).await != Held::Elsewhere;
-                    waiting_since = if kept { None } else { Some(Instant::now()) };
+                    waiting_since = match end {
+                        Some(ReadEnd::ClaimTakenAnew) => None,
+                        _ => Some(Instant::now()),
+                    };
                 }
                 self.held_here.fetch_sub(1, Ordering::AcqRel);
                 if ours {
@@ -163,9 +168,10 @@ impl Member {
         )
     }
 
-    /// Reads as member `name` until stopped or the claim is lost; `false`
-    /// when it could not join the group (the claim is given up then).
-    async fn read(&self, name: &str, claim: &str, stop: &watch::Receiver<bool>) -> bool {
+    /// Reads as member `name` until stopped or the claim is lost, and says
+    /// why it stopped; `None` when it could not join the group (the claim is
+    /// given up then).
+    async fn read(&self, name: &str, claim: &str, stop: &watch::Receiver<bool>) -> Option<ReadEnd> {
         let reader = Reader::new(
             &self.cfg,
             self.wiring.clone(),
@@ -174,17 +180,14 @@ impl Member {
             Some(claim.to_string()),
         );
         match reader {
-            Ok(r) => {
-                r.run(stop.clone()).await;
-                true
-            }
+            Ok(r) => Some(r.run(stop.clone()).await),
             Err(e) => {
                 let why = format!("cannot join the group as {name}: {e:#}");
                 tracing::warn!(source = %self.cfg.name, "{why}");
                 self.health.failed(why);
                 self.wiring.claims.release(claim).await;
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                false
+                None
             }
         }
     }
