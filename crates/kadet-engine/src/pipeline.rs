@@ -11,8 +11,8 @@
 use crate::matches::Match;
 use kadet_event::input::{open_input, ByteCounter, InputFile, Inputs, Window};
 use kadet_event::{
-    BodyShape, Chunk, ChunkReader, DecodeOptions, DecodeSink, Decoder, IgnoreReason, Location,
-    LogType, RawEvent, ReadOptions, Skip, SkipReason, SourceMeta,
+    BodyShape, Chunk, ChunkReader, DecodeError, DecodeOptions, DecodeSink, Decoder, IgnoreReason,
+    Location, LogType, RawEvent, ReadOptions, Skip, SkipReason, SourceMeta,
 };
 use kadet_rules::{LineHit, LineVerdict, Prefilter, Rule, RuleMask, Verdict};
 use std::collections::BTreeMap;
@@ -124,6 +124,14 @@ pub const MAX_SKIPS_KEPT: usize = 1_000;
 fn keep_skip(skips: &mut Vec<Skip>, skip: Skip) {
     if skips.len() < MAX_SKIPS_KEPT || skip.reason == SkipReason::InternalError {
         skips.push(skip);
+    }
+}
+
+impl ChunkResult {
+    /// Counts and keeps a record skipped when it was parsed.
+    fn skip(&mut self, e: DecodeError, location: &Location) {
+        *self.stats.skipped.entry(e.reason).or_default() += 1;
+        keep_skip(&mut self.skips, e.at(location.clone()));
     }
 }
 
@@ -409,8 +417,7 @@ impl<'r> Evaluator<'r> {
         let ev = match parsed {
             Ok(ev) => ev,
             Err(e) => {
-                *res.stats.skipped.entry(e.reason).or_default() += 1;
-                keep_skip(&mut res.skips, e.at(raw.meta.location.clone()));
+                res.skip(e, &raw.meta.location);
                 return true;
             }
         };
@@ -433,34 +440,37 @@ impl<'r> Evaluator<'r> {
         // A body a rule read would not parse: the record is skipped, as
         // the whole parse would have skipped it.
         if let Some(e) = ev.body_error() {
-            *res.stats.skipped.entry(e.reason).or_default() += 1;
-            keep_skip(&mut res.skips, e.at(raw.meta.location.clone()));
+            res.skip(e, &raw.meta.location);
             return true;
         }
+        let (log_type, time) = (ev.meta.log_type, ev.time);
+        drop(ev);
+        // Phase 2 (rare): the whole event, redacted, for titles and
+        // context. It may refuse what the partial parse only scanned (a
+        // body no rule read, with a number out of range): the record is
+        // then skipped and not counted.
+        let whole = if hits.is_empty() {
+            None
+        } else {
+            match raw.parse() {
+                Ok(ev) => Some(ev),
+                Err(e) => {
+                    res.skip(e, &raw.meta.location);
+                    return true;
+                }
+            }
+        };
         for key in suppressed {
             *res.stats.suppressed.entry(key).or_default() += 1;
         }
-        *res.stats
-            .events_by_type
-            .entry(ev.meta.log_type)
-            .or_default() += 1;
-        if let Some(t) = ev.time {
+        *res.stats.events_by_type.entry(log_type).or_default() += 1;
+        if let Some(t) = time {
             if res.max_time.is_none_or(|m| t > m) {
                 res.max_time = Some(t);
             }
         }
-        drop(ev);
-        if hits.is_empty() {
+        let Some(mut ev) = whole else {
             return true;
-        }
-        // Phase 2 (rare): the whole event, redacted, for titles and context.
-        let mut ev = match raw.parse() {
-            Ok(ev) => ev,
-            Err(e) => {
-                *res.stats.skipped.entry(e.reason).or_default() += 1;
-                keep_skip(&mut res.skips, e.at(raw.meta.location.clone()));
-                return true;
-            }
         };
         if self.redact {
             kadet_event::redact::redact_event(&mut ev.audit);

@@ -391,12 +391,13 @@ impl<'a> Deferred<'a> {
     }
 
     /// The member's value, parsed on first use; `None` when it does not
-    /// parse. Its text was checked to be JSON when the object was read, but
-    /// not how deep it nests: a tree deeper than the parser builds fails
-    /// here ([`Deferred::error`]).
+    /// parse. Its text was checked to be well-formed JSON when the object
+    /// was read, but not what only a parse finds (nesting too deep, a number
+    /// out of range, a lone surrogate): those fail here
+    /// ([`Deferred::error`]), as they fail the object's whole parse.
     pub fn value(&self) -> Option<&Value<'a>> {
         self.value
-            .get_or_init(|| Value::parse_str(self.text))
+            .get_or_init(|| parse_member(self.text))
             .as_ref()
             .ok()
     }
@@ -404,6 +405,29 @@ impl<'a> Deferred<'a> {
     /// Why the value did not parse, once it was read.
     pub fn error(&self) -> Option<&serde_json::Error> {
         self.value.get()?.as_ref().err()
+    }
+}
+
+/// Containers a member may nest when its object is parsed whole: the
+/// parser's limit (128, the 128th open container fails) less the object.
+const MEMBER_DEPTH_LIMIT: usize = 126;
+
+/// Parses a member's text on its own, refusing it as the whole object's
+/// parse would: on its own it starts one level higher.
+fn parse_member(text: &str) -> Result<Value<'_>, serde_json::Error> {
+    let v = Value::parse_str(text)?;
+    if depth(&v) > MEMBER_DEPTH_LIMIT {
+        return Err(serde::de::Error::custom("recursion limit exceeded"));
+    }
+    Ok(v)
+}
+
+/// How many containers nest at the deepest point of `v` (a scalar: 0).
+fn depth(v: &Value<'_>) -> usize {
+    match v {
+        Value::Array(xs) => 1 + xs.iter().map(depth).max().unwrap_or(0),
+        Value::Object(m) => 1 + m.0.iter().map(|(_, x)| depth(x)).max().unwrap_or(0),
+        _ => 0,
     }
 }
 
@@ -658,6 +682,33 @@ mod tests {
         assert!(deferred[0].value().is_none());
         let e = deferred[0].error().expect("read and failed");
         assert!(e.to_string().contains("recursion limit"), "{e}");
+    }
+
+    #[test]
+    fn a_deferred_member_is_refused_exactly_when_the_whole_parse_refuses_it() {
+        let keys = ["requestObject"];
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let cases = (120..132)
+            .map(|n| format!(r#"{{"requestObject":{}}}"#, nested(n)))
+            .chain([
+                r#"{"requestObject":{"n":1e400}}"#.to_string(),
+                r#"{"requestObject":{"s":"\ud800"}}"#.to_string(),
+                r#"{"requestObject":{"s":"ok \u00e9","n":-2.5e10}}"#.to_string(),
+            ]);
+        for text in cases {
+            let whole = Value::from_slice(text.as_bytes());
+            let (_, deferred) = Value::from_slice_keys(text.as_bytes(), &keys, &keys)
+                .expect("well-formed, so scanned");
+            assert_eq!(
+                deferred[0].value().is_some(),
+                whole.is_ok(),
+                "{}",
+                &text[..text.len().min(60)]
+            );
+            if let Ok(w) = &whole {
+                assert_eq!(deferred[0].value(), w.get("requestObject"));
+            }
+        }
     }
 
     #[test]

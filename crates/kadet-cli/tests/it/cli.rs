@@ -266,6 +266,10 @@ fn bad_input_is_reported_with_location_and_the_rest_is_scanned() {
     )
     .into_bytes();
     text.extend_from_slice(b"{\"kind\":\"Event\",\"verb\":\"\xff\xfe\"}\n");
+    // A match whose body no rule read holds a number no parser takes: the
+    // whole parse for the alert refuses it, and it is skipped, not counted.
+    let unread = token_event("c@x", 2, "3").replacen('{', "{\"responseObject\":{\"n\":1e400},", 1);
+    text.extend_from_slice(format!("{unread}\n").as_bytes());
     let f = dir.path().join("bad.jsonl");
     std::fs::write(&f, &text).expect("write");
     let f = f.display().to_string();
@@ -289,6 +293,8 @@ fn bad_input_is_reported_with_location_and_the_rest_is_scanned() {
     assert!(err.contains("bad.jsonl:5: too-deep"), "{err}");
     assert!(!err.contains("bad.jsonl:6:"), "{err}");
     assert!(err.contains("bad.jsonl:7: invalid-utf8"), "{err}");
+    assert!(err.contains("bad.jsonl:8: malformed-json"), "{err}");
+    assert!(err.contains("events parsed: Kubernetes.Audit 3\n"), "{err}");
     assert!(err.contains("skipped: "), "{err}");
 }
 

@@ -138,6 +138,11 @@ impl Member {
                     };
                 }
                 self.held_here.fetch_sub(1, Ordering::AcqRel);
+                if !ours {
+                    // Taken by another instance (perhaps while a consumer
+                    // closed, the claim believed still ours): wait from now.
+                    waiting_since.get_or_insert_with(Instant::now);
+                }
                 if ours {
                     // Stopped, or the claim was lost: look again at once.
                     continue;
